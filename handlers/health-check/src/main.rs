@@ -1,0 +1,33 @@
+//! The health-check handler: answers `GET|HEAD /api/health` in the primary region.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use bcdr_core::settings::Environment;
+use bcdr_core::{logging, runtime};
+use health_check::{app, Config};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    logging::init();
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> anyhow::Result<()> {
+    let config = Config::from_settings(&Environment, &executable_dir())?;
+    let listener = runtime::bind(config.port).await.with_context(|| format!("cannot listen on 127.0.0.1:{}", config.port))?;
+    tracing::info!(port = config.port, plan = %config.plan_file.display(), checks = config.plan.health.checks.len(), "health-check ready");
+    runtime::serve(app(config.service(&Environment)), listener, runtime::shutdown_signal()).await;
+    Ok(())
+}
+
+fn executable_dir() -> PathBuf {
+    std::env::current_exe().ok().and_then(|p| p.parent().map(PathBuf::from)).unwrap_or_else(|| PathBuf::from("."))
+}
