@@ -31,7 +31,6 @@ pub fn managed_identity(settings: &dyn Settings) -> Result<Arc<dyn TokenCredenti
             retry: RetryOptions::none(),
             ..Default::default()
         },
-        ..Default::default()
     };
     let credential = ManagedIdentityCredential::new(Some(options)).map_err(|e| format!("managed identity: {e}"))?;
     Ok(credential)

@@ -28,6 +28,12 @@ async fn run() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The folder of the executable as it was invoked: the function app's folder, even when
+/// `handler` is a link to a binary elsewhere (as in local runs).
 fn executable_dir() -> PathBuf {
-    std::env::current_exe().ok().and_then(|p| p.parent().map(PathBuf::from)).unwrap_or_else(|| PathBuf::from("."))
+    let invoked = std::env::args_os().next().map(PathBuf::from).filter(|p| p.components().count() > 1);
+    invoked
+        .or_else(|| std::env::current_exe().ok())
+        .and_then(|p| p.parent().map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from("."))
 }

@@ -1,0 +1,6 @@
+//! End-to-end suite: the real binaries, under the local host or alone, against simulated Azure.
+
+mod health;
+mod host;
+mod package;
+mod support;

@@ -1,0 +1,665 @@
+//! A double of Azure Resource Manager (ARM) for the resource types the failover bundle touches.
+//!
+//! Requests need `Authorization: Bearer <token>` and a supported `api-version`, as in Azure.
+//! Resource ids are case-insensitive; answers keep the casing a resource was created with.
+//! Errors are ARM's `{"error": {"code", "message"}}`. Long-running operations answer 202 with
+//! `Azure-AsyncOperation` and `Location` URLs on the double; the change happens when a poll
+//! finds the operation done. What is simulated, with its api-versions, is the table in
+//! `catalog.rs`; any other resource seeded with [`ArmDouble::put_resource`] can be read.
+//!
+//! Order of checks for each request: injected faults (other than `Accepted`), then
+//! authentication, then the route and api-version, then the resource group and resource, then
+//! the request body.
+
+mod catalog;
+mod store;
+
+use std::collections::BTreeMap;
+use std::io;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use http::{HeaderMap, Method};
+use serde_json::{json, Value};
+use tokio::sync::watch;
+use warp::path::FullPath;
+use warp::Filter;
+
+use crate::answer::Answer;
+use crate::lock;
+use crate::server::{self, Server};
+use crate::token::TokenRegistry;
+use store::{Context, Request, Store};
+
+/// How the ARM double behaves.
+#[derive(Debug, Clone)]
+pub struct ArmOptions {
+    /// Where to check bearer tokens: only unexpired tokens issued for ARM by the identity double
+    /// sharing this registry are accepted. `None` accepts any bearer token.
+    pub tokens: Option<TokenRegistry>,
+    /// How many polls an operation that is long-running in Azure itself (a Front Door origin
+    /// PATCH) answers `InProgress` before it succeeds.
+    pub native_async_polls: u32,
+    /// `Retry-After` seconds sent with 202 answers and in-progress `Location` polls. `None`
+    /// leaves the header out, so pollers fall back to their own interval.
+    pub poll_retry_after_secs: Option<u64>,
+}
+
+impl Default for ArmOptions {
+    fn default() -> Self {
+        Self {
+            tokens: None,
+            native_async_polls: 1,
+            poll_retry_after_secs: None,
+        }
+    }
+}
+
+/// One request the ARM double received, with the status it answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Call {
+    /// HTTP method, upper case.
+    pub method: String,
+    /// Path as sent, without the query string.
+    pub path: String,
+    /// Decoded query parameters.
+    pub query: BTreeMap<String, String>,
+    /// The request body as text, if there was one.
+    pub body: Option<String>,
+    /// Client id of the identity whose token was used, when tokens are checked and it was valid.
+    pub client_id: Option<String>,
+    /// The status answered; `None` while the request is being answered or when it was hung.
+    pub status: Option<u16>,
+    /// When it arrived.
+    pub at: DateTime<Utc>,
+}
+
+impl Call {
+    /// The `api-version` query parameter.
+    pub fn api_version(&self) -> Option<&str> {
+        self.query.get("api-version").map(String::as_str)
+    }
+}
+
+/// Which requests a fault applies to: an HTTP method (or any) and a piece of the path,
+/// both compared ignoring case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Matcher {
+    method: Option<String>,
+    path_contains: String,
+}
+
+impl Matcher {
+    /// Requests with this method whose path contains `path_contains`.
+    pub fn new(method: &str, path_contains: &str) -> Self {
+        Self {
+            method: Some(method.to_ascii_uppercase()),
+            path_contains: path_contains.to_ascii_lowercase(),
+        }
+    }
+
+    /// Requests of any method whose path contains `path_contains`.
+    pub fn any_method(path_contains: &str) -> Self {
+        Self {
+            method: None,
+            path_contains: path_contains.to_ascii_lowercase(),
+        }
+    }
+
+    fn matches(&self, method: &str, path: &str) -> bool {
+        self.method
+            .as_deref()
+            .is_none_or(|m| m.eq_ignore_ascii_case(method))
+            && path.to_ascii_lowercase().contains(&self.path_contains)
+    }
+}
+
+/// A misbehaviour of ARM, injected for the next matching requests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fault {
+    /// 429 with `Retry-After` and error code `TooManyRequests`; nothing changes.
+    Throttle {
+        /// The `Retry-After` value, in seconds.
+        retry_after_secs: u64,
+    },
+    /// 500 with error code `InternalServerError`; nothing changes.
+    ServerError,
+    /// 409 with error code `AnotherOperationInProgress`; nothing changes.
+    Conflict,
+    /// 403 with error code `AuthorizationFailed`, as when the identity lacks a role; nothing
+    /// changes.
+    Forbidden,
+    /// Waits this long, then answers normally.
+    Slow(Duration),
+    /// Never answers (until the double shuts down).
+    Hang,
+    /// A request that would change a resource answers 202 with polling URLs instead; the
+    /// operation reports `InProgress` for `polls` polls, then `Succeeded`, and only then is the
+    /// change applied. Requests that change nothing are not affected and do not use it up.
+    Accepted {
+        /// How many polls report `InProgress` before the operation succeeds.
+        polls: u32,
+    },
+}
+
+/// The running ARM double. Stops serving when dropped.
+#[derive(Debug)]
+pub struct ArmDouble {
+    base_url: String,
+    shared: Arc<Shared>,
+    server: Server,
+}
+
+#[derive(Debug)]
+struct Shared {
+    options: ArmOptions,
+    base_url: String,
+    stop: watch::Receiver<bool>,
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    store: Store,
+    injections: Vec<Injection>,
+    calls: Vec<Call>,
+    /// Calls removed by `clear_calls`, so an answer finds its call by arrival number.
+    cleared_calls: usize,
+}
+
+#[derive(Debug)]
+struct Injection {
+    matcher: Matcher,
+    fault: Fault,
+    remaining: u32,
+}
+
+impl ArmDouble {
+    /// Starts the double on a free loopback port.
+    pub async fn start(options: ArmOptions) -> io::Result<Self> {
+        let (listener, addr) = Server::bind().await?;
+        let base_url = format!("http://{addr}");
+        let (stop, stop_seen) = watch::channel(false);
+        let shared = Arc::new(Shared {
+            options,
+            base_url: base_url.clone(),
+            stop: stop_seen,
+            state: Mutex::new(State::default()),
+        });
+        let handler_shared = Arc::clone(&shared);
+        let routes = warp::method()
+            .and(warp::path::full())
+            .and(warp::query::<Vec<(String, String)>>())
+            .and(warp::header::headers_cloned())
+            .and(warp::body::bytes())
+            .then(
+                move |method: Method,
+                      path: FullPath,
+                      query: Vec<(String, String)>,
+                      headers: HeaderMap,
+                      body: Bytes| {
+                    let shared = Arc::clone(&handler_shared);
+                    async move {
+                        let query = query.into_iter().collect();
+                        shared
+                            .handle(method.as_str(), path.as_str(), query, &headers, body)
+                            .await
+                    }
+                },
+            )
+            // Everything is matched above; what is left are requests warp could not read (a
+            // query string that does not decode, say). Answer them in ARM's shape too.
+            .recover(|rejection: warp::Rejection| async move {
+                let answer = if rejection.is_not_found() {
+                    Answer::arm_error(
+                        404,
+                        "NotFound",
+                        "No HTTP resource was found that matches the request.",
+                    )
+                } else {
+                    Answer::arm_error(
+                        400,
+                        "BadRequest",
+                        format!("The request could not be read: {rejection:?}"),
+                    )
+                };
+                Ok::<_, warp::Rejection>(answer.into_response())
+            })
+            .unify()
+            .boxed();
+        let server = Server::serve(listener, routes, stop);
+        Ok(Self {
+            base_url,
+            shared,
+            server,
+        })
+    }
+
+    /// Where the double listens, e.g. `http://127.0.0.1:PORT`: use it in place of
+    /// `https://management.azure.com`.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// The api-versions the double accepts for a resource type such as
+    /// `Microsoft.Logic/workflows`, or `None` for a type it only reads (any well-formed version).
+    pub fn supported_api_versions(resource_type: &str) -> Option<&'static [&'static str]> {
+        catalog::api_versions(resource_type)
+    }
+
+    /// Creates or replaces a resource. `id`, `name` and `type` are filled in from `id` (a given
+    /// `type` is kept). Also makes its resource group exist.
+    pub fn put_resource(&self, id: &str, resource: Value) {
+        lock(&self.shared.state).store.put_resource(id, resource);
+    }
+
+    /// The resource as it is now, if it exists.
+    pub fn resource(&self, id: &str) -> Option<Value> {
+        lock(&self.shared.state).store.resource(id)
+    }
+
+    /// Removes a resource (with its runs and app settings); returns it if it existed.
+    pub fn remove_resource(&self, id: &str) -> Option<Value> {
+        lock(&self.shared.state).store.remove_resource(id)
+    }
+
+    /// Seeds a Consumption Logic App workflow; `state` is `Enabled` or `Disabled`.
+    pub fn add_logic_app(&self, id: &str, state: &str, location: &str) {
+        let now = store::timestamp(Utc::now());
+        self.put_resource(
+            id,
+            json!({
+                "location": location,
+                "tags": {},
+                "properties": {
+                    "provisioningState": "Succeeded",
+                    "createdTime": now,
+                    "changedTime": now,
+                    "state": state,
+                    "version": "08584000000000000000",
+                    "accessEndpoint": format!(
+                        "https://prod-00.{location}.logic.azure.com:443/workflows/{}",
+                        uuid::Uuid::new_v4().simple()
+                    ),
+                    "definition": {
+                        "$schema": "https://schema.management.azure.com/providers/Microsoft.Logic/schemas/2016-06-01/workflowdefinition.json#",
+                        "contentVersion": "1.0.0.0",
+                        "parameters": {},
+                        "triggers": {},
+                        "actions": {},
+                        "outputs": {}
+                    },
+                    "parameters": {}
+                }
+            }),
+        );
+    }
+
+    /// Adds runs to a workflow, `statuses` listed newest first (the order the runs list
+    /// returns them in), e.g. `["Failed", "Succeeded"]`. They are newer than the runs it had.
+    /// `Running`, `Waiting` and `Suspended` runs have no end time.
+    pub fn add_workflow_runs(&self, workflow_id: &str, statuses: &[&str]) {
+        lock(&self.shared.state)
+            .store
+            .add_workflow_runs(workflow_id, statuses, Utc::now());
+    }
+
+    /// Seeds an App Service site (also what a Logic Apps Standard app or a Function App is);
+    /// `state` is `Running` or `Stopped`. It starts with no app settings.
+    pub fn add_site(&self, id: &str, state: &str) {
+        let name = id
+            .trim_end_matches('/')
+            .rsplit('/')
+            .next()
+            .unwrap_or_default();
+        let host = format!("{}.azurewebsites.net", name.to_ascii_lowercase());
+        self.put_resource(
+            id,
+            json!({
+                "kind": "app",
+                "location": "West Europe",
+                "properties": {
+                    "name": name,
+                    "state": state,
+                    "enabled": true,
+                    "availabilityState": "Normal",
+                    "hostNames": [host],
+                    "defaultHostName": host,
+                }
+            }),
+        );
+    }
+
+    /// Replaces a site's app settings. For Logic Apps Standard, the setting
+    /// `Workflows.<workflow>.FlowState` = `Disabled` turns a workflow off.
+    pub fn set_app_settings<K, V>(&self, site_id: &str, settings: impl IntoIterator<Item = (K, V)>)
+    where
+        K: Into<String>,
+        V: Into<String>,
+    {
+        let settings = settings
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect();
+        lock(&self.shared.state)
+            .store
+            .set_app_settings(site_id, settings);
+    }
+
+    /// A site's app settings as they are now (empty for a site without any), or `None` if there
+    /// is no such site.
+    pub fn app_settings(&self, site_id: &str) -> Option<BTreeMap<String, String>> {
+        lock(&self.shared.state).store.app_settings(site_id)
+    }
+
+    /// Seeds a Traffic Manager endpoint; the endpoint type (`azureEndpoints`,
+    /// `externalEndpoints`, `nestedEndpoints`) comes from the id. `status` is `Enabled` or
+    /// `Disabled`.
+    pub fn add_traffic_manager_endpoint(&self, id: &str, status: &str) {
+        let name = id
+            .trim_end_matches('/')
+            .rsplit('/')
+            .next()
+            .unwrap_or_default();
+        self.put_resource(
+            id,
+            json!({
+                "properties": {
+                    "endpointStatus": status,
+                    "endpointMonitorStatus": "Online",
+                    "target": format!("{}.example.net", name.to_ascii_lowercase()),
+                    "weight": 1,
+                    "priority": 1,
+                }
+            }),
+        );
+    }
+
+    /// Seeds a Front Door (Standard/Premium) origin, enabled or not.
+    pub fn add_front_door_origin(&self, id: &str, enabled: bool) {
+        let segments: Vec<&str> = id.trim_end_matches('/').rsplit('/').collect();
+        let name = segments.first().copied().unwrap_or_default();
+        // .../originGroups/{group}/origins/{name}
+        let group = segments.get(2).copied().unwrap_or_default();
+        let host = format!("{}.example.net", name.to_ascii_lowercase());
+        self.put_resource(
+            id,
+            json!({
+                "properties": {
+                    "hostName": host,
+                    "httpPort": 80,
+                    "httpsPort": 443,
+                    "originHostHeader": host,
+                    "priority": 1,
+                    "weight": 1000,
+                    "enabledState": if enabled { "Enabled" } else { "Disabled" },
+                    "provisioningState": "Succeeded",
+                    "deploymentStatus": "NotStarted",
+                    "originGroupName": group,
+                    "enforceCertificateNameCheck": true,
+                }
+            }),
+        );
+    }
+
+    /// Every request received since the start (or the last [`ArmDouble::clear_calls`]),
+    /// in order of arrival.
+    pub fn calls(&self) -> Vec<Call> {
+        lock(&self.shared.state).calls.clone()
+    }
+
+    /// Forgets the calls recorded so far.
+    pub fn clear_calls(&self) {
+        let mut state = lock(&self.shared.state);
+        state.cleared_calls += state.calls.len();
+        state.calls.clear();
+    }
+
+    /// Makes the next `times` requests that `matcher` matches suffer `fault`. Injections are
+    /// tried in the order they were made; each request uses up at most one.
+    pub fn inject(&self, matcher: Matcher, fault: Fault, times: u32) {
+        lock(&self.shared.state).injections.push(Injection {
+            matcher,
+            fault,
+            remaining: times,
+        });
+    }
+
+    /// Drops every injected fault not yet used up.
+    pub fn clear_faults(&self) {
+        lock(&self.shared.state).injections.clear();
+    }
+
+    /// Stops serving, releases hung requests and waits until open connections are closed.
+    pub async fn shutdown(self) {
+        self.server.shutdown().await;
+    }
+}
+
+impl Shared {
+    async fn handle(
+        &self,
+        method: &str,
+        path: &str,
+        query: BTreeMap<String, String>,
+        headers: &HeaderMap,
+        body: Bytes,
+    ) -> warp::reply::Response {
+        let (arrival, fault) = {
+            let mut state = lock(&self.state);
+            let fault = take_fault(&mut state.injections, method, path, false);
+            state.calls.push(Call {
+                method: method.to_owned(),
+                path: path.to_owned(),
+                query: query.clone(),
+                body: (!body.is_empty()).then(|| String::from_utf8_lossy(&body).into_owned()),
+                client_id: None,
+                status: None,
+                at: Utc::now(),
+            });
+            (state.cleared_calls + state.calls.len() - 1, fault)
+        };
+
+        let early = match fault {
+            None => None,
+            Some(Fault::Slow(delay)) => {
+                tokio::time::sleep(delay).await;
+                None
+            }
+            Some(Fault::Hang) => {
+                server::stopped(self.stop.clone()).await;
+                let answer = Answer::arm_error(
+                    503,
+                    "ServiceUnavailable",
+                    "The simulated ARM endpoint is shutting down.",
+                );
+                return answer.into_response();
+            }
+            Some(fault) => Some(fault_answer(&fault, method, path)),
+        };
+
+        let (answer, client_id) = match early {
+            Some(answer) => (answer, None),
+            None => {
+                let authorization = headers
+                    .get(http::header::AUTHORIZATION)
+                    .and_then(|v| v.to_str().ok());
+                let request = Request {
+                    method,
+                    path,
+                    query: &query,
+                    authorization,
+                    body: &body,
+                };
+                let context = Context {
+                    tokens: self.options.tokens.as_ref(),
+                    native_async_polls: self.options.native_async_polls,
+                    poll_retry_after_secs: self.options.poll_retry_after_secs,
+                    base_url: &self.base_url,
+                    now: Utc::now(),
+                };
+                let mut state = lock(&self.state);
+                let State {
+                    store, injections, ..
+                } = &mut *state;
+                let mut accepted = || match take_fault(injections, method, path, true) {
+                    Some(Fault::Accepted { polls }) => Some(polls),
+                    _ => None,
+                };
+                store.handle(&request, &context, &mut accepted)
+            }
+        };
+
+        let answer = answer
+            .with_header("x-ms-request-id", uuid::Uuid::new_v4().to_string())
+            .with_header(
+                "x-ms-correlation-request-id",
+                uuid::Uuid::new_v4().to_string(),
+            );
+        {
+            let mut state = lock(&self.state);
+            if let Some(index) = arrival.checked_sub(state.cleared_calls) {
+                if let Some(call) = state.calls.get_mut(index) {
+                    call.status = Some(answer.status);
+                    call.client_id = client_id;
+                }
+            }
+        }
+        tracing::debug!(
+            method,
+            path,
+            status = answer.status,
+            "simulated ARM answered"
+        );
+        answer.into_response()
+    }
+}
+
+/// Uses up the first injection that matches the request: one for `Accepted` when `accepted` is
+/// true (the request is about to change something), any other kind otherwise.
+fn take_fault(
+    injections: &mut Vec<Injection>,
+    method: &str,
+    path: &str,
+    accepted: bool,
+) -> Option<Fault> {
+    let index = injections.iter().position(|injection| {
+        injection.remaining > 0
+            && matches!(injection.fault, Fault::Accepted { .. }) == accepted
+            && injection.matcher.matches(method, path)
+    })?;
+    let injection = &mut injections[index];
+    injection.remaining -= 1;
+    let fault = injection.fault.clone();
+    if injection.remaining == 0 {
+        injections.remove(index);
+    }
+    Some(fault)
+}
+
+fn fault_answer(fault: &Fault, method: &str, path: &str) -> Answer {
+    match fault {
+        Fault::Throttle { retry_after_secs } => Answer::arm_error(
+            429,
+            "TooManyRequests",
+            format!("The request is being throttled. Please try again after '{retry_after_secs}' seconds."),
+        )
+        .with_header("retry-after", retry_after_secs.to_string()),
+        Fault::ServerError => Answer::arm_error(
+            500,
+            "InternalServerError",
+            "Encountered internal server error. Please try again later.",
+        ),
+        Fault::Conflict => Answer::arm_error(
+            409,
+            "AnotherOperationInProgress",
+            format!("Another operation is in progress on the resource '{path}'. Please retry later."),
+        ),
+        Fault::Forbidden => Answer::arm_error(
+            403,
+            "AuthorizationFailed",
+            format!(
+                "The client does not have authorization to perform action '{}' over scope '{path}' or the scope is invalid.",
+                action(method, path)
+            ),
+        ),
+        // Handled before an answer is needed.
+        Fault::Slow(_) | Fault::Hang | Fault::Accepted { .. } => Answer::empty(500),
+    }
+}
+
+/// The RBAC action a request needs, as ARM names it in `AuthorizationFailed`, e.g.
+/// `Microsoft.Logic/workflows/disable/action`.
+fn action(method: &str, path: &str) -> String {
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let Some(provider) = segments
+        .iter()
+        .position(|s| s.eq_ignore_ascii_case("providers"))
+    else {
+        return format!("{method} {path}");
+    };
+    let rest = &segments[provider + 1..];
+    let Some((namespace, rest)) = rest.split_first() else {
+        return format!("{method} {path}");
+    };
+    let mut parts = vec![*namespace];
+    parts.extend(rest.iter().step_by(2));
+    let verb = if !rest.len().is_multiple_of(2) && method == "POST" {
+        // An odd tail ends in an action name (`.../disable`), already added by `step_by`.
+        "action"
+    } else {
+        match method {
+            "GET" => "read",
+            "DELETE" => "delete",
+            _ => "write",
+        }
+    };
+    format!("{}/{verb}", parts.join("/"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn actions_are_named_like_rbac() {
+        let workflow = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Logic/workflows/wf";
+        assert_eq!(action("GET", workflow), "Microsoft.Logic/workflows/read");
+        assert_eq!(action("PATCH", workflow), "Microsoft.Logic/workflows/write");
+        assert_eq!(
+            action("POST", &format!("{workflow}/disable")),
+            "Microsoft.Logic/workflows/disable/action"
+        );
+    }
+
+    #[test]
+    fn injections_are_used_in_order_and_by_kind() {
+        let mut injections = vec![
+            Injection {
+                matcher: Matcher::new("post", "/DISABLE"),
+                fault: Fault::Accepted { polls: 2 },
+                remaining: 1,
+            },
+            Injection {
+                matcher: Matcher::any_method("/disable"),
+                fault: Fault::ServerError,
+                remaining: 1,
+            },
+        ];
+        let path =
+            "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Logic/workflows/wf/disable";
+        assert_eq!(
+            take_fault(&mut injections, "POST", path, false),
+            Some(Fault::ServerError)
+        );
+        assert_eq!(take_fault(&mut injections, "POST", path, false), None);
+        assert_eq!(take_fault(&mut injections, "GET", path, true), None);
+        assert_eq!(
+            take_fault(&mut injections, "POST", path, true),
+            Some(Fault::Accepted { polls: 2 })
+        );
+        assert!(injections.is_empty());
+    }
+}

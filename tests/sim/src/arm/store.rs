@@ -1,0 +1,1058 @@
+//! ARM's state and its handling of one request: authentication, routing through the catalog,
+//! api-version checks, the operations themselves and long-running operations.
+//!
+//! Everything here is synchronous and clock-free (time comes in as `Context::now`); the HTTP
+//! server, fault injection and the call log live in the module above.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
+use serde_json::{json, Map, Value};
+
+use super::catalog::{self, EnumCheck, OpKind, ResourceKind, KINDS};
+use crate::answer::Answer;
+use crate::token::{TokenRegistry, TokenRejection};
+
+/// The audiences ARM accepts tokens for (Entra ID compares them ignoring a trailing slash).
+const ARM_AUDIENCES: &[&str] = &[
+    "https://management.azure.com",
+    "https://management.core.windows.net",
+];
+
+/// One request, as the store needs it.
+pub(crate) struct Request<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
+    pub query: &'a BTreeMap<String, String>,
+    pub authorization: Option<&'a str>,
+    pub body: &'a [u8],
+}
+
+/// What the store needs to know besides its own state.
+pub(crate) struct Context<'a> {
+    /// `None` accepts any bearer token.
+    pub tokens: Option<&'a TokenRegistry>,
+    /// Polls a natively long-running operation answers "InProgress" before it succeeds.
+    pub native_async_polls: u32,
+    pub poll_retry_after_secs: Option<u64>,
+    /// Where the double listens, for the polling URLs it hands out.
+    pub base_url: &'a str,
+    pub now: DateTime<Utc>,
+}
+
+/// The simulated resources and the operations in flight.
+#[derive(Debug, Default)]
+pub(crate) struct Store {
+    data: Data,
+    operations: HashMap<String, PendingOperation>,
+}
+
+/// Resources and what hangs off them, keyed by lowercased resource id: ARM ids are
+/// case-insensitive, but answers carry the casing the resource was created with.
+#[derive(Debug, Default)]
+struct Data {
+    resources: HashMap<String, Value>,
+    groups: HashSet<String>,
+    /// Workflow runs, newest first.
+    runs: HashMap<String, Vec<WorkflowRun>>,
+    app_settings: HashMap<String, BTreeMap<String, String>>,
+    run_sequence: u64,
+}
+
+#[derive(Debug, Clone)]
+struct WorkflowRun {
+    name: String,
+    status: String,
+    start: DateTime<Utc>,
+    end: Option<DateTime<Utc>>,
+}
+
+/// A change to the resources, applied at once or when its long-running operation completes.
+#[derive(Debug, Clone)]
+enum Mutation {
+    SetProperty {
+        key: String,
+        property: &'static str,
+        value: &'static str,
+    },
+    Patch {
+        key: String,
+        patch: Value,
+    },
+    Put {
+        key: String,
+        resource: Value,
+    },
+    AppSettings {
+        key: String,
+        settings: BTreeMap<String, String>,
+    },
+}
+
+#[derive(Debug)]
+struct PendingOperation {
+    name: String,
+    /// `/subscriptions/{s}/resourceGroups/{rg}/providers/{namespace}`, as the request spelled it.
+    provider_scope: String,
+    api_version: String,
+    polls: u32,
+    seen: u32,
+    mutation: Mutation,
+    done: bool,
+    /// The body the final Location poll answers with, once done.
+    result: Option<Value>,
+    started: DateTime<Utc>,
+    ended: Option<DateTime<Utc>>,
+}
+
+impl Store {
+    /// Handles one request. `accepted` is asked, only when the request would change something,
+    /// whether a fault turns it into a 202 that needs that many polls. Returns the answer and the
+    /// client id of the identity whose token was used, when known.
+    pub fn handle(
+        &mut self,
+        request: &Request<'_>,
+        context: &Context<'_>,
+        accepted: &mut dyn FnMut() -> Option<u32>,
+    ) -> (Answer, Option<String>) {
+        match authenticate(request.authorization, context) {
+            Ok(client_id) => (self.route(request, context, accepted), client_id),
+            Err(answer) => (answer, None),
+        }
+    }
+
+    fn route(
+        &mut self,
+        request: &Request<'_>,
+        context: &Context<'_>,
+        accepted: &mut dyn FnMut() -> Option<u32>,
+    ) -> Answer {
+        let segments: Vec<&str> = request.path.split('/').filter(|s| !s.is_empty()).collect();
+        if !is_provider_path(&segments) {
+            return path_not_found(request);
+        }
+        if let Some(answer) = self.poll(request, &segments, context) {
+            return answer;
+        }
+        let resolved = resolve(&segments);
+        let operation = resolved.and_then(|(kind, id_len)| {
+            let suffix = &segments[id_len..];
+            kind.operations
+                .iter()
+                .find(|op| {
+                    op.method.eq_ignore_ascii_case(request.method)
+                        && op.suffix.len() == suffix.len()
+                        && op
+                            .suffix
+                            .iter()
+                            .zip(suffix)
+                            .all(|(a, b)| a.eq_ignore_ascii_case(b))
+                })
+                .map(|op| (kind, id_len, op.kind))
+        });
+        let (kind, id_len, op) = match (operation, resolved) {
+            (Some(found), _) => found,
+            // Any seeded resource can be read, whatever its type.
+            (None, _) if request.method == "GET" && segments.len().is_multiple_of(2) => {
+                return self.read(request, &segments, None);
+            }
+            (None, Some((kind, id_len))) if id_len == segments.len() => {
+                let allowed: Vec<&str> = kind
+                    .operations
+                    .iter()
+                    .filter(|op| op.suffix.is_empty())
+                    .map(|op| op.method)
+                    .collect();
+                return Answer::arm_error(
+                    405,
+                    "MethodNotAllowed",
+                    format!(
+                        "The requested resource does not support http method '{}'. The simulated methods for '{}' are '{}'.",
+                        request.method,
+                        kind.type_name,
+                        allowed.join(", ")
+                    ),
+                );
+            }
+            (None, _) => return path_not_found(request),
+        };
+        let resource_segments = &segments[..id_len];
+        let api_version = match check_api_version(request.query, kind.type_name) {
+            Ok(version) => version,
+            Err(answer) => return answer,
+        };
+        let key = resource_key(resource_segments);
+        match op {
+            OpKind::Get => self.read(request, &segments, Some(kind)),
+            OpKind::SetProperty { property, value } => {
+                if let Err(answer) = self.data.find(resource_segments) {
+                    return answer;
+                }
+                let mutation = Mutation::SetProperty {
+                    key,
+                    property,
+                    value,
+                };
+                self.commit(
+                    mutation,
+                    false,
+                    resource_segments,
+                    &api_version,
+                    context,
+                    accepted,
+                )
+            }
+            OpKind::ListRuns => self.list_runs(request, resource_segments),
+            OpKind::ListAppSettings => match self.data.find(resource_segments) {
+                Ok(_) => Answer::json(200, self.data.app_settings_document(&key)),
+                Err(answer) => answer,
+            },
+            OpKind::ReplaceAppSettings => {
+                if let Err(answer) = self.data.find(resource_segments) {
+                    return answer;
+                }
+                let settings = match parse_object(request.body).and_then(|body| app_settings(&body))
+                {
+                    Ok(settings) => settings,
+                    Err(answer) => return answer,
+                };
+                let mutation = Mutation::AppSettings { key, settings };
+                self.commit(
+                    mutation,
+                    false,
+                    resource_segments,
+                    &api_version,
+                    context,
+                    accepted,
+                )
+            }
+            OpKind::Patch {
+                checks,
+                asynchronous,
+            } => {
+                if let Err(answer) = self.data.find(resource_segments) {
+                    return answer;
+                }
+                let patch = match parse_object(request.body).and_then(|b| check_enums(b, checks)) {
+                    Ok(patch) => patch,
+                    Err(answer) => return answer,
+                };
+                let mutation = Mutation::Patch { key, patch };
+                self.commit(
+                    mutation,
+                    asynchronous,
+                    resource_segments,
+                    &api_version,
+                    context,
+                    accepted,
+                )
+            }
+            OpKind::Put { checks } => {
+                if let Err(answer) = self.data.find_group(resource_segments) {
+                    return answer;
+                }
+                let body = match parse_object(request.body).and_then(|b| check_enums(b, checks)) {
+                    Ok(body) => body,
+                    Err(answer) => return answer,
+                };
+                let resource = normalize(&format!("/{}", resource_segments.join("/")), body);
+                let mutation = Mutation::Put { key, resource };
+                self.commit(
+                    mutation,
+                    false,
+                    resource_segments,
+                    &api_version,
+                    context,
+                    accepted,
+                )
+            }
+        }
+    }
+
+    fn read(
+        &self,
+        request: &Request<'_>,
+        segments: &[&str],
+        kind: Option<&ResourceKind>,
+    ) -> Answer {
+        // For a type the catalog knows, its versions were checked by the caller already.
+        if kind.is_none() {
+            if let Err(answer) = check_api_version(request.query, &resource_type(segments)) {
+                return answer;
+            }
+        }
+        match self.data.find(segments) {
+            Ok(resource) => Answer::json(200, resource.clone()),
+            Err(answer) => answer,
+        }
+    }
+
+    /// Applies `mutation` now, or starts a long-running operation for it when the operation is
+    /// asynchronous in the real service or a fault asks for a 202.
+    fn commit(
+        &mut self,
+        mutation: Mutation,
+        natively_asynchronous: bool,
+        resource_segments: &[&str],
+        api_version: &str,
+        context: &Context<'_>,
+        accepted: &mut dyn FnMut() -> Option<u32>,
+    ) -> Answer {
+        let polls = match accepted() {
+            Some(polls) => Some(polls),
+            None if natively_asynchronous => Some(context.native_async_polls),
+            None => None,
+        };
+        let Some(polls) = polls else {
+            let created = matches!(&mutation, Mutation::Put { key, .. } if !self.data.resources.contains_key(key));
+            return match self.data.apply(&mutation, context.now) {
+                Some(body) => Answer::json(if created { 201 } else { 200 }, body),
+                None => Answer::empty(200),
+            };
+        };
+
+        let name = uuid::Uuid::new_v4().to_string();
+        let provider_scope = format!("/{}", resource_segments[..6].join("/"));
+        let status_url = format!(
+            "{}{provider_scope}/operationStatuses/{name}?api-version={api_version}",
+            context.base_url
+        );
+        let location_url = format!(
+            "{}{provider_scope}/operationResults/{name}?api-version={api_version}",
+            context.base_url
+        );
+        let preview = self.data.preview(&mutation);
+        self.data.mark_updating(&mutation);
+        self.operations.insert(
+            name.clone(),
+            PendingOperation {
+                name,
+                provider_scope,
+                api_version: api_version.to_owned(),
+                polls,
+                seen: 0,
+                mutation,
+                done: false,
+                result: None,
+                started: context.now,
+                ended: None,
+            },
+        );
+        let mut answer = match preview {
+            Some(body) => Answer::json(202, body),
+            None => Answer::empty(202),
+        };
+        answer = answer
+            .with_header("azure-asyncoperation", status_url)
+            .with_header("location", location_url);
+        if let Some(seconds) = context.poll_retry_after_secs {
+            answer = answer.with_header("retry-after", seconds.to_string());
+        }
+        answer
+    }
+
+    /// Answers a GET of an operation's status (`operationStatuses/{id}`, the
+    /// `Azure-AsyncOperation` URL) or result (`operationResults/{id}`, the `Location` URL).
+    /// Each such GET counts as one poll; the change is applied on the first poll after the
+    /// in-progress ones.
+    fn poll(
+        &mut self,
+        request: &Request<'_>,
+        segments: &[&str],
+        context: &Context<'_>,
+    ) -> Option<Answer> {
+        let [_, _, _, _, _, _, collection, name] = segments else {
+            return None;
+        };
+        let is_status = collection.eq_ignore_ascii_case("operationStatuses");
+        if !is_status && !collection.eq_ignore_ascii_case("operationResults") {
+            return None;
+        }
+        if request.method != "GET" {
+            return Some(path_not_found(request));
+        }
+        let Some(operation) = self.operations.get_mut(&name.to_ascii_lowercase()) else {
+            return Some(Answer::arm_error(
+                404,
+                "NotFound",
+                format!("The operation '{name}' was not found."),
+            ));
+        };
+        // Operation URLs are not resources of a catalog type: any well-formed version will do
+        // (the double hands out the caller's own).
+        let operations_type = format!("{}/operations", segments[5]);
+        if let Err(answer) = check_api_version(request.query, &operations_type) {
+            return Some(answer);
+        }
+        operation.seen += 1;
+        if !operation.done && operation.seen > operation.polls {
+            operation.result = self.data.apply(&operation.mutation, context.now);
+            operation.done = true;
+            operation.ended = Some(context.now);
+        }
+        let answer = if is_status {
+            let mut body = json!({
+                "id": format!("{}/operationStatuses/{}", operation.provider_scope, operation.name),
+                "name": operation.name,
+                "status": if operation.done { "Succeeded" } else { "InProgress" },
+                "startTime": timestamp(operation.started),
+            });
+            if let Some(ended) = operation.ended {
+                body["endTime"] = json!(timestamp(ended));
+            }
+            Answer::json(200, body)
+        } else if operation.done {
+            match &operation.result {
+                Some(body) => Answer::json(200, body.clone()),
+                None => Answer::empty(204),
+            }
+        } else {
+            let mut answer = Answer::empty(202).with_header(
+                "location",
+                format!(
+                    "{}{}/operationResults/{}?api-version={}",
+                    context.base_url,
+                    operation.provider_scope,
+                    operation.name,
+                    operation.api_version
+                ),
+            );
+            if let Some(seconds) = context.poll_retry_after_secs {
+                answer = answer.with_header("retry-after", seconds.to_string());
+            }
+            answer
+        };
+        Some(answer)
+    }
+
+    fn list_runs(&self, request: &Request<'_>, workflow_segments: &[&str]) -> Answer {
+        let workflow = match self.data.find(workflow_segments) {
+            Ok(workflow) => workflow,
+            Err(answer) => return answer,
+        };
+        let top = match request.query.get("$top") {
+            None => None,
+            Some(top) => match top.parse::<usize>() {
+                Ok(n) if n >= 1 => Some(n),
+                _ => {
+                    return Answer::arm_error(
+                        400,
+                        "BadRequest",
+                        format!(
+                        "The value '{top}' of query parameter '$top' is not a positive integer."
+                    ),
+                    )
+                }
+            },
+        };
+        let status_filter = match request.query.get("$filter") {
+            None => None,
+            Some(filter) => match status_filter(filter) {
+                Some(status) => Some(status),
+                None => {
+                    return Answer::arm_error(
+                        400,
+                        "BadRequest",
+                        format!("The $filter '{filter}' is not simulated; only \"status eq '<status>'\" is."),
+                    )
+                }
+            },
+        };
+        let workflow_id = workflow["id"].as_str().unwrap_or_default();
+        let key = resource_key(workflow_segments);
+        let runs = self.data.runs.get(&key).map(Vec::as_slice).unwrap_or(&[]);
+        let value: Vec<Value> = runs
+            .iter()
+            .filter(|run| {
+                status_filter
+                    .as_deref()
+                    .is_none_or(|status| run.status.eq_ignore_ascii_case(status))
+            })
+            .take(top.unwrap_or(usize::MAX))
+            .map(|run| run_document(workflow_id, run))
+            .collect();
+        Answer::json(200, json!({ "value": value }))
+    }
+
+    pub fn put_resource(&mut self, id: &str, resource: Value) {
+        self.data.put_resource(id, resource);
+    }
+
+    pub fn resource(&self, id: &str) -> Option<Value> {
+        self.data.resources.get(&id_key(id)).cloned()
+    }
+
+    pub fn remove_resource(&mut self, id: &str) -> Option<Value> {
+        let key = id_key(id);
+        self.data.runs.remove(&key);
+        self.data.app_settings.remove(&key);
+        self.data.resources.remove(&key)
+    }
+
+    /// Adds runs to a workflow, `statuses` newest first; they are newer than any runs it has.
+    pub fn add_workflow_runs(&mut self, workflow_id: &str, statuses: &[&str], now: DateTime<Utc>) {
+        let data = &mut self.data;
+        let runs = data.runs.entry(id_key(workflow_id)).or_default();
+        // Spread the new runs evenly between the newest existing run (or an hour ago) and now,
+        // so start times agree with the newest-first order.
+        let since = runs
+            .first()
+            .map(|run| run.start)
+            .unwrap_or(now - TimeDelta::hours(1));
+        let step = (now - since) / (statuses.len() as i32 + 1);
+        let mut added = Vec::with_capacity(statuses.len());
+        for (i, status) in statuses.iter().enumerate() {
+            data.run_sequence += 1;
+            let start = now - step * (i as i32 + 1);
+            let finished = !matches!(*status, "Running" | "Waiting" | "Suspended");
+            added.push(WorkflowRun {
+                // Real run names are 29 characters: digits, then "CU" and a two-digit suffix.
+                name: format!(
+                    "08584{:022}CU{:02}",
+                    data.run_sequence,
+                    data.run_sequence % 100
+                ),
+                status: (*status).to_owned(),
+                start,
+                end: finished.then(|| start + step / 2),
+            });
+        }
+        runs.splice(0..0, added);
+    }
+
+    pub fn set_app_settings(&mut self, site_id: &str, settings: BTreeMap<String, String>) {
+        self.data.app_settings.insert(id_key(site_id), settings);
+    }
+
+    pub fn app_settings(&self, site_id: &str) -> Option<BTreeMap<String, String>> {
+        let key = id_key(site_id);
+        self.data
+            .app_settings
+            .get(&key)
+            .cloned()
+            .or_else(|| self.data.resources.contains_key(&key).then(BTreeMap::new))
+    }
+}
+
+impl Data {
+    fn put_resource(&mut self, id: &str, resource: Value) {
+        let id = normalize_id(id);
+        let segments: Vec<&str> = id.split('/').filter(|s| !s.is_empty()).collect();
+        if let Some(group) = group_key(&segments) {
+            self.groups.insert(group);
+        }
+        let resource = normalize(&id, resource);
+        self.resources.insert(id.to_ascii_lowercase(), resource);
+    }
+
+    fn find_group(&self, segments: &[&str]) -> Result<(), Answer> {
+        match group_key(segments) {
+            Some(group) if self.groups.contains(&group) => Ok(()),
+            _ => Err(Answer::arm_error(
+                404,
+                "ResourceGroupNotFound",
+                format!(
+                    "Resource group '{}' could not be found.",
+                    segments.get(3).unwrap_or(&"")
+                ),
+            )),
+        }
+    }
+
+    fn find(&self, segments: &[&str]) -> Result<&Value, Answer> {
+        self.find_group(segments)?;
+        self.resources.get(&resource_key(segments)).ok_or_else(|| {
+            Answer::arm_error(
+                404,
+                "ResourceNotFound",
+                format!(
+                    "The Resource '{}' under resource group '{}' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix",
+                    segments[5..].join("/"),
+                    segments[3]
+                ),
+            )
+        })
+    }
+
+    /// Applies a change; returns the body a completed operation answers with, if any.
+    fn apply(&mut self, mutation: &Mutation, now: DateTime<Utc>) -> Option<Value> {
+        match mutation {
+            Mutation::SetProperty {
+                key,
+                property,
+                value,
+            } => {
+                if let Some(properties) = self
+                    .resources
+                    .get_mut(key)
+                    .and_then(|r| r.get_mut("properties"))
+                    .and_then(Value::as_object_mut)
+                {
+                    properties.insert((*property).to_owned(), json!(value));
+                    // Workflows keep the time of their last change; keep it honest.
+                    if properties.contains_key("changedTime") {
+                        properties.insert("changedTime".into(), json!(timestamp(now)));
+                    }
+                }
+                None
+            }
+            Mutation::Patch { key, patch } => {
+                let resource = self.resources.get_mut(key)?;
+                *resource = patched(resource, patch);
+                set_provisioning_state(resource, "Succeeded");
+                Some(resource.clone())
+            }
+            Mutation::Put { key, resource } => {
+                let mut resource = resource.clone();
+                set_provisioning_state(&mut resource, "Succeeded");
+                self.resources.insert(key.clone(), resource.clone());
+                Some(resource)
+            }
+            Mutation::AppSettings { key, settings } => {
+                self.app_settings.insert(key.clone(), settings.clone());
+                Some(self.app_settings_document(key))
+            }
+        }
+    }
+
+    /// The body a 202 for `mutation` carries: the resource as it will be, still updating.
+    fn preview(&self, mutation: &Mutation) -> Option<Value> {
+        let mut preview = match mutation {
+            Mutation::Patch { key, patch } => patched(self.resources.get(key)?, patch),
+            Mutation::Put { resource, .. } => resource.clone(),
+            Mutation::SetProperty { .. } | Mutation::AppSettings { .. } => return None,
+        };
+        set_provisioning_state(&mut preview, "Updating");
+        Some(preview)
+    }
+
+    /// While an operation runs, the resource reports `provisioningState: Updating`.
+    fn mark_updating(&mut self, mutation: &Mutation) {
+        let key = match mutation {
+            Mutation::Patch { key, .. } | Mutation::Put { key, .. } => key,
+            Mutation::SetProperty { .. } | Mutation::AppSettings { .. } => return,
+        };
+        if let Some(resource) = self.resources.get_mut(key) {
+            set_provisioning_state(resource, "Updating");
+        }
+    }
+
+    fn app_settings_document(&self, key: &str) -> Value {
+        let site = self.resources.get(key);
+        let site_id = site
+            .and_then(|s| s["id"].as_str())
+            .unwrap_or(key)
+            .to_owned();
+        let settings = self.app_settings.get(key).cloned().unwrap_or_default();
+        let mut document = json!({
+            "id": format!("{site_id}/config/appsettings"),
+            "name": "appsettings",
+            "type": "Microsoft.Web/sites/config",
+            "properties": settings,
+        });
+        if let Some(site) = site {
+            for field in ["kind", "location"] {
+                if let Some(value) = site.get(field) {
+                    document[field] = value.clone();
+                }
+            }
+        }
+        document
+    }
+}
+
+fn authenticate(header: Option<&str>, context: &Context<'_>) -> Result<Option<String>, Answer> {
+    let Some(header) = header else {
+        return Err(unauthorized(
+            "AuthenticationFailed",
+            "Authentication failed. The 'Authorization' header is missing.".into(),
+        ));
+    };
+    let token = match header.trim().split_once(' ') {
+        Some((scheme, token))
+            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
+        {
+            token.trim()
+        }
+        _ => return Err(unauthorized(
+            "AuthenticationFailed",
+            "Authentication failed. The 'Authorization' header is provided in an invalid format."
+                .into(),
+        )),
+    };
+    let Some(tokens) = context.tokens else {
+        return Ok(None);
+    };
+    match tokens.check(token, ARM_AUDIENCES, context.now) {
+        Ok(issued) => Ok(Some(issued.client_id)),
+        Err(TokenRejection::Unknown) => Err(unauthorized(
+            "InvalidAuthenticationToken",
+            "The access token is invalid.".into(),
+        )),
+        Err(TokenRejection::Expired { expires_on }) => Err(unauthorized(
+            "ExpiredAuthenticationToken",
+            format!(
+                "The access token expiry UTC time '{}' is earlier than current UTC time '{}'.",
+                expires_on.format("%-m/%-d/%Y %-I:%M:%S %p"),
+                context.now.format("%-m/%-d/%Y %-I:%M:%S %p")
+            ),
+        )),
+        Err(TokenRejection::WrongAudience { resource }) => Err(unauthorized(
+            "InvalidAuthenticationTokenAudience",
+            format!(
+                "The access token has been obtained for wrong audience or resource '{resource}'. It should exactly match with one of the allowed audiences 'https://management.core.windows.net/','https://management.core.windows.net','https://management.azure.com/','https://management.azure.com'."
+            ),
+        )),
+    }
+}
+
+fn unauthorized(code: &str, message: String) -> Answer {
+    let challenge = format!(
+        "Bearer authorization_uri=\"https://login.microsoftonline.com/common\", error=\"invalid_token\", error_description=\"{}\"",
+        message.replace('"', "'")
+    );
+    Answer::arm_error(401, code, message).with_header("www-authenticate", challenge)
+}
+
+fn check_api_version(
+    query: &BTreeMap<String, String>,
+    resource_type: &str,
+) -> Result<String, Answer> {
+    let supported = catalog::api_versions(resource_type).map(|versions| versions.join(", "));
+    let Some(version) = query.get("api-version").filter(|v| !v.is_empty()) else {
+        let mut message =
+            "The api-version query parameter (?api-version=) is required for all requests."
+                .to_owned();
+        if let Some(supported) = &supported {
+            message.push_str(&format!(
+                " The supported api-versions for '{resource_type}' are '{supported}'."
+            ));
+        }
+        return Err(Answer::arm_error(
+            400,
+            "MissingApiVersionParameter",
+            message,
+        ));
+    };
+    if !catalog::well_formed_api_version(version) {
+        let expected = supported
+            .as_deref()
+            .unwrap_or("YYYY-MM-DD or YYYY-MM-DD-preview");
+        return Err(Answer::arm_error(
+            400,
+            "InvalidApiVersionParameter",
+            format!(
+                "The api-version '{version}' is invalid. The supported versions are '{expected}'."
+            ),
+        ));
+    }
+    match (catalog::api_versions(resource_type), supported) {
+        (Some(versions), Some(supported)) if !versions.contains(&version.as_str()) => {
+            Err(Answer::arm_error(
+                400,
+                "NoRegisteredProviderFound",
+                format!(
+                    "No registered resource provider found for API version '{version}' and type '{resource_type}'. The supported api-versions are '{supported}'."
+                ),
+            ))
+        }
+        _ => Ok(version.clone()),
+    }
+}
+
+fn path_not_found(request: &Request<'_>) -> Answer {
+    Answer::arm_error(
+        404,
+        "NotFound",
+        format!(
+            "No HTTP resource was found that matches the request '{} {}'.",
+            request.method, request.path
+        ),
+    )
+}
+
+/// `/subscriptions/{s}/resourceGroups/{rg}/providers/{namespace}/{type}...`
+fn is_provider_path(segments: &[&str]) -> bool {
+    segments.len() >= 7
+        && segments[0].eq_ignore_ascii_case("subscriptions")
+        && segments[2].eq_ignore_ascii_case("resourceGroups")
+        && segments[4].eq_ignore_ascii_case("providers")
+}
+
+/// The most specific catalog type the path starts with, and how many segments its resource id
+/// spans; the rest of the path names the operation.
+fn resolve(segments: &[&str]) -> Option<(&'static ResourceKind, usize)> {
+    KINDS
+        .iter()
+        .filter_map(|kind| {
+            let mut parts = kind.type_name.split('/');
+            let namespace = parts.next()?;
+            let types: Vec<&str> = parts.collect();
+            let id_len = 6 + 2 * types.len();
+            let matches = segments.len() >= id_len
+                && segments[5].eq_ignore_ascii_case(namespace)
+                && types
+                    .iter()
+                    .enumerate()
+                    .all(|(i, t)| segments[6 + 2 * i].eq_ignore_ascii_case(t));
+            matches.then_some((kind, id_len))
+        })
+        .max_by_key(|(_, id_len)| *id_len)
+}
+
+/// `Namespace/type/childType` from a resource id's segments.
+fn resource_type(segments: &[&str]) -> String {
+    let mut parts = vec![segments[5]];
+    parts.extend(segments[6..].iter().step_by(2));
+    parts.join("/")
+}
+
+fn resource_key(segments: &[&str]) -> String {
+    format!("/{}", segments.join("/")).to_ascii_lowercase()
+}
+
+fn group_key(segments: &[&str]) -> Option<String> {
+    (segments.len() >= 4
+        && segments[0].eq_ignore_ascii_case("subscriptions")
+        && segments[2].eq_ignore_ascii_case("resourceGroups"))
+    .then(|| resource_key(&segments[..4]))
+}
+
+fn normalize_id(id: &str) -> String {
+    format!("/{}", id.trim().trim_matches('/'))
+}
+
+fn id_key(id: &str) -> String {
+    normalize_id(id).to_ascii_lowercase()
+}
+
+/// Fills in `id`, `name` and `type` from the id, as ARM does for every resource it returns.
+fn normalize(id: &str, resource: Value) -> Value {
+    let mut resource = match resource {
+        Value::Object(map) => map,
+        other => {
+            let mut map = Map::new();
+            map.insert("properties".into(), other);
+            map
+        }
+    };
+    let segments: Vec<&str> = id.split('/').filter(|s| !s.is_empty()).collect();
+    resource.insert("id".into(), json!(id));
+    if let Some(name) = segments.last() {
+        resource.insert("name".into(), json!(name));
+    }
+    if !resource.contains_key("type") && is_provider_path(&segments) {
+        let derived = resource_type(&segments);
+        let canonical = KINDS
+            .iter()
+            .find(|kind| kind.type_name.eq_ignore_ascii_case(&derived))
+            .map_or(derived, |kind| kind.type_name.to_owned());
+        resource.insert("type".into(), json!(canonical));
+    }
+    Value::Object(resource)
+}
+
+/// The resource after a JSON merge patch (RFC 7396). `id`, `name`, `type` and
+/// `properties.provisioningState` are read-only in ARM, so the patch cannot change them.
+fn patched(resource: &Value, patch: &Value) -> Value {
+    let mut result = resource.clone();
+    let mut patch = patch.clone();
+    if let Some(patch) = patch.as_object_mut() {
+        for field in ["id", "name", "type"] {
+            patch.remove(field);
+        }
+        if let Some(properties) = patch.get_mut("properties").and_then(Value::as_object_mut) {
+            properties.remove("provisioningState");
+        }
+    }
+    merge(&mut result, &patch);
+    result
+}
+
+fn merge(target: &mut Value, patch: &Value) {
+    let Value::Object(patch) = patch else {
+        *target = patch.clone();
+        return;
+    };
+    if !target.is_object() {
+        *target = Value::Object(Map::new());
+    }
+    if let Value::Object(target) = target {
+        for (key, value) in patch {
+            if value.is_null() {
+                target.remove(key);
+            } else {
+                merge(target.entry(key.clone()).or_insert(Value::Null), value);
+            }
+        }
+    }
+}
+
+fn set_provisioning_state(resource: &mut Value, state: &str) {
+    if let Some(properties) = resource
+        .get_mut("properties")
+        .and_then(Value::as_object_mut)
+    {
+        if properties.contains_key("provisioningState") {
+            properties.insert("provisioningState".into(), json!(state));
+        }
+    }
+}
+
+fn parse_object(body: &[u8]) -> Result<Value, Answer> {
+    let invalid = |detail: String| {
+        Answer::arm_error(
+            400,
+            "InvalidRequestContent",
+            format!("The request content was invalid and could not be deserialized: '{detail}'."),
+        )
+    };
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(invalid("the request body is empty".into()));
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(value @ Value::Object(_)) => Ok(value),
+        Ok(_) => Err(invalid("expected a JSON object".into())),
+        Err(error) => Err(invalid(error.to_string())),
+    }
+}
+
+fn check_enums(body: Value, checks: &[EnumCheck]) -> Result<Value, Answer> {
+    for check in checks {
+        let Some(value) = body.get("properties").and_then(|p| p.get(check.property)) else {
+            continue;
+        };
+        if !value
+            .as_str()
+            .is_some_and(|value| check.allowed.contains(&value))
+        {
+            return Err(Answer::arm_error(
+                400,
+                "BadRequest",
+                format!(
+                    "The value {value} of 'properties.{}' is not valid; the allowed values are '{}'.",
+                    check.property,
+                    check.allowed.join("', '")
+                ),
+            ));
+        }
+    }
+    Ok(body)
+}
+
+/// The settings of a `PUT .../config/appsettings` body: `{"properties": {name: "value"}}`.
+fn app_settings(body: &Value) -> Result<BTreeMap<String, String>, Answer> {
+    let Some(properties) = body.get("properties").and_then(Value::as_object) else {
+        return Err(Answer::arm_error(
+            400,
+            "InvalidRequestContent",
+            "The request content was invalid and could not be deserialized: 'the field properties (an object of string values) is missing'.",
+        ));
+    };
+    properties
+        .iter()
+        .map(|(name, value)| match value {
+            Value::String(value) => Ok((name.clone(), value.clone())),
+            other => Err(Answer::arm_error(
+                400,
+                "InvalidRequestContent",
+                format!(
+                    "The request content was invalid and could not be deserialized: 'the app setting '{name}' is {other}, not a string'."
+                ),
+            )),
+        })
+        .collect()
+}
+
+/// `status eq 'Failed'` → `Failed`.
+fn status_filter(filter: &str) -> Option<String> {
+    let mut words = filter.split_whitespace();
+    let (field, op, value) = (words.next()?, words.next()?, words.next()?);
+    let value = value.strip_prefix('\'')?.strip_suffix('\'')?;
+    (words.next().is_none()
+        && field.eq_ignore_ascii_case("status")
+        && op.eq_ignore_ascii_case("eq"))
+    .then(|| value.to_owned())
+}
+
+fn run_document(workflow_id: &str, run: &WorkflowRun) -> Value {
+    let mut properties = json!({
+        "startTime": timestamp(run.start),
+        "status": run.status,
+        "correlation": { "clientTrackingId": run.name },
+        "trigger": {
+            "name": "Recurrence",
+            "startTime": timestamp(run.start),
+            "status": "Succeeded",
+        },
+        "outputs": {},
+    });
+    if let Some(end) = run.end {
+        properties["endTime"] = json!(timestamp(end));
+    }
+    json!({
+        "id": format!("{workflow_id}/runs/{}", run.name),
+        "name": run.name,
+        "type": "Microsoft.Logic/workflows/runs",
+        "properties": properties,
+    })
+}
+
+/// ARM's timestamps: RFC 3339 in UTC with fractional seconds.
+pub(crate) fn timestamp(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merge_patch_follows_rfc_7396() {
+        let resource = json!({"id": "/x", "properties": {"a": 1, "b": {"c": 2}, "provisioningState": "Succeeded"}});
+        let patch = json!({"id": "/y", "properties": {"a": null, "b": {"d": 3}, "provisioningState": "Failed"}});
+        assert_eq!(
+            patched(&resource, &patch),
+            json!({"id": "/x", "properties": {"b": {"c": 2, "d": 3}, "provisioningState": "Succeeded"}})
+        );
+    }
+
+    #[test]
+    fn resolve_picks_the_most_specific_type() {
+        let path = "subscriptions/s/resourceGroups/rg/providers/Microsoft.Cdn/profiles/p/originGroups/g/origins/o";
+        let segments: Vec<&str> = path.split('/').collect();
+        let (kind, id_len) = resolve(&segments).expect("origin path resolves");
+        assert_eq!(
+            kind.type_name,
+            "Microsoft.Cdn/profiles/origingroups/origins"
+        );
+        assert_eq!(id_len, segments.len());
+        assert_eq!(
+            resource_type(&segments),
+            "Microsoft.Cdn/profiles/originGroups/origins"
+        );
+    }
+
+    #[test]
+    fn status_filters() {
+        assert_eq!(
+            status_filter("status eq 'Failed'").as_deref(),
+            Some("Failed")
+        );
+        assert_eq!(
+            status_filter("Status EQ 'Running'").as_deref(),
+            Some("Running")
+        );
+        assert_eq!(status_filter("startTime gt 2020-01-01"), None);
+        assert_eq!(status_filter("status eq Failed"), None);
+    }
+
+    #[test]
+    fn normalize_fills_identity_fields_with_canonical_type() {
+        let id = "/subscriptions/s/resourceGroups/rg/providers/microsoft.logic/WORKFLOWS/wf";
+        let resource = normalize(id, json!({"properties": {}}));
+        assert_eq!(resource["name"], "wf");
+        assert_eq!(resource["type"], "Microsoft.Logic/workflows");
+        assert_eq!(resource["id"], id);
+    }
+}
