@@ -3,4 +3,5 @@
 mod health;
 mod host;
 mod package;
+mod plan;
 mod support;

@@ -1,6 +1,7 @@
 //! `bcdr`: the operator CLI for the failover bundle.
 
 mod host;
+mod plan;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -19,6 +20,9 @@ struct Cli {
 enum Command {
     /// Run function apps locally, as the Azure Functions host runs custom handlers.
     Host(host::HostArgs),
+    /// Check the failover plan.
+    #[command(subcommand)]
+    Plan(plan::PlanCommand),
 }
 
 fn main() -> ExitCode {
@@ -36,6 +40,7 @@ fn run() -> anyhow::Result<()> {
     init_logging();
     match cli.command {
         Command::Host(args) => host::run(args),
+        Command::Plan(command) => plan::run(command),
     }
 }
 
