@@ -1,6 +1,7 @@
 //! The shared core of the failover bundle: the plan, settings, the custom-handler runtime, the
 //! health evaluation and the Azure clients. The binaries in `handlers/` are thin shells over it.
 
+pub mod alert;
 pub mod arm;
 pub mod health;
 pub mod identity;
@@ -9,4 +10,8 @@ pub mod logging;
 pub mod plan;
 pub mod resource_id;
 pub mod runtime;
+pub mod schedule;
 pub mod settings;
+pub mod signature;
+pub mod store;
+pub mod watch;

@@ -10,8 +10,11 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::alert::AlertPlan;
 use crate::resource_id::ResourceId;
+use crate::schedule::Schedule;
 use crate::settings::{ConfigError, Problems};
+use crate::watch::WatchPolicy;
 
 /// The plan format this build reads and writes.
 pub const PLAN_VERSION: u32 = 1;
@@ -25,6 +28,45 @@ pub struct FailoverPlan {
     pub name: String,
     pub regions: Regions,
     pub health: HealthPlan,
+    /// What the secondary's watchdog watches; absent in a plan for the primary alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watchdog: Option<WatchdogPlan>,
+    /// Where alerts go besides the log.
+    #[serde(default)]
+    pub alerts: AlertPlan,
+}
+
+/// The watchdog's timer and the watches it runs on each tick.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WatchdogPlan {
+    /// NCRONTAB, six fields, UTC: the deployment sets `BCDR_WATCHDOG_SCHEDULE` from it.
+    #[serde(default = "default_schedule")]
+    pub schedule: String,
+    pub watches: Vec<Watch>,
+}
+
+/// The watchdog's default schedule: every minute, on the minute.
+pub const DEFAULT_WATCHDOG_SCHEDULE: &str = "0 * * * * *";
+
+fn default_schedule() -> String {
+    DEFAULT_WATCHDOG_SCHEDULE.to_owned()
+}
+
+/// One watched primary.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Watch {
+    /// Names the watch in state, alerts and activation requests: lowercase letters, digits, `-`.
+    pub name: String,
+    /// The primary's health-check URL (without the key: that comes from `BCDR_HEALTH_KEY`).
+    pub target: String,
+    /// Control probes: endpoints outside the primary that answer whenever the watcher's own
+    /// network works. Any HTTP answer counts. Without any, a silent primary always counts as down.
+    #[serde(default)]
+    pub controls: Vec<String>,
+    #[serde(default)]
+    pub policy: WatchPolicy,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -324,7 +366,96 @@ impl FailoverPlan {
             p.push("$.regions.secondary", Some(&self.regions.secondary), "must differ from the primary region");
         }
         self.health.validate(&mut p);
+        if let Some(watchdog) = &self.watchdog {
+            watchdog.validate(&self.health, &mut p);
+        }
+        self.alerts.validate("$.alerts", &mut p);
         p.finish(())
+    }
+
+    /// The watch named `name`.
+    pub fn watch(&self, name: &str) -> Option<&Watch> {
+        self.watchdog.as_ref()?.watches.iter().find(|w| w.name == name)
+    }
+}
+
+impl WatchdogPlan {
+    /// Time between two ticks (the shortest gap over the next day, for irregular schedules).
+    pub fn interval(&self) -> Option<Duration> {
+        schedule_interval(&self.schedule)
+    }
+
+    fn validate(&self, health: &HealthPlan, p: &mut Problems) {
+        let interval = match Schedule::parse(&self.schedule) {
+            Ok(_) => schedule_interval(&self.schedule),
+            Err(e) => {
+                p.push("$.watchdog.schedule", Some(&self.schedule), e.to_string());
+                None
+            }
+        };
+        if self.watches.is_empty() {
+            p.push("$.watchdog.watches", None, "needs at least one watch");
+        }
+        let mut names = HashSet::new();
+        for (i, w) in self.watches.iter().enumerate() {
+            let at = format!("$.watchdog.watches[{i}]");
+            if !is_watch_name(&w.name) {
+                p.push(format!("{at}.name"), Some(&w.name), "must be 1-63 lowercase letters, digits or '-'");
+            } else if !names.insert(w.name.as_str()) {
+                p.push(format!("{at}.name"), Some(&w.name), "is used by an earlier watch");
+            }
+            check_url(&format!("{at}.target"), &w.target, p);
+            if w.target.contains('?') {
+                p.push(format!("{at}.target"), None, "must not carry a query string: the function key comes from BCDR_HEALTH_KEY");
+            }
+            for (j, c) in w.controls.iter().enumerate() {
+                check_url(&format!("{at}.controls[{j}]"), c, p);
+            }
+            w.policy.validate(&format!("{at}.policy"), p);
+            if let Some(interval) = interval {
+                w.policy.validate_interval(interval, &format!("{at}.policy"), p);
+            }
+            // The health-check must answer within one probe attempt, or a slow-but-working
+            // primary would look silent.
+            let attempt = w.policy.attempt_timeout();
+            if health.deadline() >= attempt {
+                p.push(
+                    "$.health.deadlineMs",
+                    Some(&health.deadline_ms.to_string()),
+                    format!("must be below the time of one probe attempt of watch {:?} ({} ms: probeTimeoutMs / probeAttempts)", w.name, attempt.as_millis()),
+                );
+            }
+        }
+    }
+}
+
+/// The shortest gap between consecutive occurrences over the next day.
+fn schedule_interval(expression: &str) -> Option<Duration> {
+    let schedule = Schedule::parse(expression).ok()?;
+    let start = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH + chrono::Duration::days(20_000);
+    let mut t = schedule.next_after(start)?;
+    let mut shortest: Option<chrono::Duration> = None;
+    for _ in 0..1440 {
+        let next = schedule.next_after(t)?;
+        let gap = next - t;
+        shortest = Some(shortest.map_or(gap, |s| s.min(gap)));
+        if next - start > chrono::Duration::days(1) {
+            break;
+        }
+        t = next;
+    }
+    shortest?.to_std().ok()
+}
+
+fn is_watch_name(name: &str) -> bool {
+    (1..=63).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+fn check_url(at: &str, url: &str, p: &mut Problems) {
+    match reqwest::Url::parse(url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
+        Ok(_) => p.push(at, Some(url), "must be an http or https URL with a host"),
+        Err(e) => p.push(at, Some(url), format!("is not a URL: {e}")),
     }
 }
 
@@ -387,11 +518,7 @@ impl CheckKind<'_> {
     fn validate(&self, at: &str, p: &mut Problems) {
         match self {
             CheckKind::Http(c) => {
-                match reqwest::Url::parse(&c.url) {
-                    Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
-                    Ok(_) => p.push(format!("{at}.url"), Some(&c.url), "must be an http or https URL with a host"),
-                    Err(e) => p.push(format!("{at}.url"), Some(&c.url), format!("is not a URL: {e}")),
-                }
+                check_url(&format!("{at}.url"), &c.url, p);
                 for (name, value) in &c.headers {
                     if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
                         p.push(format!("{at}.headers"), Some(name), "is not a valid header name");

@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use super::routes::RouteTemplate;
-use super::schedule::{self, Schedule};
+use bcdr_core::schedule::{self, Schedule};
 
 /// How long an invocation may run when `host.json` does not say (the host's default outside
 /// the Consumption plan).

@@ -11,7 +11,7 @@ mod call;
 mod front;
 mod invocation;
 mod routes;
-mod schedule;
+
 mod timers;
 mod worker;
 

@@ -190,7 +190,7 @@ async fn invoke(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::host::schedule::Schedule;
+    use bcdr_core::schedule::Schedule;
 
     fn at(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)

@@ -1,0 +1,392 @@
+//! The per-watch policy as the plan writes it: thresholds, probe attempts, quorum, hold-down,
+//! activation mode, reminders and maintenance windows, with defaults and validation.
+
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::settings::Problems;
+
+/// How one watch decides. Every field has a default, so `{}` is the default policy; unknown
+/// fields are refused so a misspelt knob cannot silently keep its default.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct WatchPolicy {
+    /// N: consecutive down observations from one watcher before it votes that the primary is down.
+    pub failure_threshold: u32,
+    /// M: consecutive up observations before the watch declares the primary recovered (and,
+    /// while failed over, before it says the primary could take the work back).
+    pub success_threshold: u32,
+    /// The whole time one observation may take, every attempt included. The detection bound
+    /// (`N x interval + probeTimeoutMs + 1 s`) counts it once per tick.
+    pub probe_timeout_ms: u64,
+    /// How many times one observation asks the primary before it records a down. Attempts run one
+    /// after the other; attempt `i` (from 0) is cut off at
+    /// `(i + 1) x probeTimeoutMs / probeAttempts` after the observation began, so all of them fit
+    /// in `probeTimeoutMs`. A lost request costs one attempt, not one tick, which is what keeps
+    /// random loss from looking like an outage. An unhealthy verdict from the health-check itself
+    /// is not retried.
+    pub probe_attempts: u32,
+    pub quorum: Quorum,
+    /// Minimum time between two activations of this watch (claims of a new epoch), so a primary
+    /// that fails again soon after a failback cannot make the bundle ping-pong.
+    pub hold_down_ms: u64,
+    pub activation: ActivationMode,
+    /// An alert that stays open (primary down without quorum, approval needed, activation failed,
+    /// failback advised, watcher network suspect) is sent again this often. 0 sends it once.
+    pub reminder_every_ms: u64,
+    /// Attempts at one epoch's activation (the first call and its retries) before the watchdog
+    /// stops and asks an operator.
+    pub max_activation_attempts: u32,
+    /// An activation call that has reported nothing for this long is taken as lost (the process
+    /// that made it died) and asked again for the same epoch. Keep it above the activation's own
+    /// deadline, so a slow run is not asked twice.
+    pub activation_timeout_ms: u64,
+    /// Windows in which observations are recorded but never count, and nothing activates.
+    pub maintenance: Vec<MaintenanceWindow>,
+}
+
+/// How many watchers must agree. A watcher votes once it has seen N consecutive downs; the vote
+/// lasts `voteTtlMs` after that watcher's latest down, so a watcher that stops reporting stops
+/// counting.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct Quorum {
+    /// k: distinct unexpired votes needed to activate.
+    pub required: u32,
+    /// n: how many watchers the deployment runs (k must not exceed it).
+    pub watchers: u32,
+    pub vote_ttl_ms: u64,
+}
+
+/// Whether reaching the threshold activates by itself or asks an operator first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ActivationMode {
+    #[default]
+    Automatic,
+    /// Raise an `approvalNeeded` alert and wait for an `approve` command.
+    Approval,
+}
+
+/// A planned window (UTC, start inclusive, end exclusive) in which the primary may go down.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MaintenanceWindow {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub reason: String,
+}
+
+const SECOND_MS: u64 = 1_000;
+const MINUTE_MS: u64 = 60 * SECOND_MS;
+const HOUR_MS: u64 = 60 * MINUTE_MS;
+const DAY_MS: u64 = 24 * HOUR_MS;
+
+/// A retry after a failure that came back at once (connection refused) waits this long first, so
+/// the attempts of one observation are not all spent on the same instant.
+pub const RETRY_PAUSE: Duration = Duration::from_millis(500);
+
+impl Default for WatchPolicy {
+    fn default() -> Self {
+        Self {
+            failure_threshold: 3,
+            success_threshold: 2,
+            probe_timeout_ms: 30 * SECOND_MS,
+            probe_attempts: 5,
+            quorum: Quorum::default(),
+            hold_down_ms: HOUR_MS,
+            activation: ActivationMode::Automatic,
+            reminder_every_ms: 30 * MINUTE_MS,
+            max_activation_attempts: 5,
+            activation_timeout_ms: 15 * MINUTE_MS,
+            maintenance: Vec::new(),
+        }
+    }
+}
+
+impl Default for Quorum {
+    fn default() -> Self {
+        Self {
+            required: 1,
+            watchers: 1,
+            vote_ttl_ms: 10 * MINUTE_MS,
+        }
+    }
+}
+
+impl WatchPolicy {
+    /// The share of the probe timeout each attempt gets.
+    pub fn attempt_timeout(&self) -> Duration {
+        Duration::from_millis(self.probe_timeout_ms / u64::from(self.probe_attempts.max(1)))
+    }
+
+    /// When attempt `i` (from 0) is cut off, measured from the start of the observation. Cut-offs
+    /// are cumulative, so an attempt after a quick failure may use the time that one left over.
+    pub fn attempt_cutoff(&self, i: u32) -> Duration {
+        self.attempt_timeout() * (i.min(self.probe_attempts.max(1) - 1) + 1)
+    }
+
+    pub fn probe_timeout(&self) -> Duration {
+        Duration::from_millis(self.probe_timeout_ms)
+    }
+
+    /// The promised detection latency for a watcher that ticks every `interval`: the outage starts
+    /// just after a tick, the next N ticks see it, the last of them takes the whole probe timeout,
+    /// and one second covers the tick's own work.
+    pub fn detection_bound(&self, interval: Duration) -> Duration {
+        interval * self.failure_threshold + self.probe_timeout() + Duration::from_secs(1)
+    }
+
+    /// The maintenance window `now` falls in, if any.
+    pub fn maintenance_at(&self, now: DateTime<Utc>) -> Option<&MaintenanceWindow> {
+        self.maintenance
+            .iter()
+            .find(|w| w.start <= now && now < w.end)
+    }
+
+    pub(crate) fn vote_ttl(&self) -> TimeDelta {
+        delta(self.quorum.vote_ttl_ms)
+    }
+
+    pub(crate) fn hold_down(&self) -> TimeDelta {
+        delta(self.hold_down_ms)
+    }
+
+    pub(crate) fn reminder_every(&self) -> Option<TimeDelta> {
+        (self.reminder_every_ms > 0).then(|| delta(self.reminder_every_ms))
+    }
+
+    pub(crate) fn activation_timeout(&self) -> TimeDelta {
+        delta(self.activation_timeout_ms)
+    }
+
+    /// Every rule the types cannot express; `at` is the JSON path of the policy in the plan.
+    pub fn validate(&self, at: &str, p: &mut Problems) {
+        let mut range = |field: &str, value: u64, lo: u64, hi: u64, what: &str| {
+            if !(lo..=hi).contains(&value) {
+                p.push(
+                    format!("{at}.{field}"),
+                    Some(&value.to_string()),
+                    format!("must be between {lo} and {hi}{what}"),
+                );
+            }
+        };
+        range(
+            "failureThreshold",
+            self.failure_threshold.into(),
+            1,
+            100,
+            "",
+        );
+        range(
+            "successThreshold",
+            self.success_threshold.into(),
+            1,
+            100,
+            "",
+        );
+        range("probeAttempts", self.probe_attempts.into(), 1, 10, "");
+        range(
+            "probeTimeoutMs",
+            self.probe_timeout_ms,
+            SECOND_MS,
+            5 * MINUTE_MS,
+            " (ms)",
+        );
+        range("quorum.required", self.quorum.required.into(), 1, 100, "");
+        range("quorum.watchers", self.quorum.watchers.into(), 1, 100, "");
+        range(
+            "quorum.voteTtlMs",
+            self.quorum.vote_ttl_ms,
+            MINUTE_MS,
+            DAY_MS,
+            " (ms)",
+        );
+        range("holdDownMs", self.hold_down_ms, 0, 30 * DAY_MS, " (ms)");
+        range(
+            "maxActivationAttempts",
+            self.max_activation_attempts.into(),
+            1,
+            100,
+            "",
+        );
+        range(
+            "activationTimeoutMs",
+            self.activation_timeout_ms,
+            MINUTE_MS,
+            DAY_MS,
+            " (ms)",
+        );
+        if self.reminder_every_ms != 0
+            && !(MINUTE_MS..=7 * DAY_MS).contains(&self.reminder_every_ms)
+        {
+            p.push(
+                format!("{at}.reminderEveryMs"),
+                Some(&self.reminder_every_ms.to_string()),
+                format!(
+                    "must be 0 (no reminders) or between {MINUTE_MS} and {}",
+                    7 * DAY_MS
+                ),
+            );
+        }
+        if self.quorum.required > self.quorum.watchers {
+            p.push(
+                format!("{at}.quorum.required"),
+                Some(&self.quorum.required.to_string()),
+                format!("must not exceed quorum.watchers ({})", self.quorum.watchers),
+            );
+        }
+        if (1..=10).contains(&self.probe_attempts)
+            && self.attempt_timeout() < Duration::from_secs(1)
+        {
+            p.push(
+                format!("{at}.probeAttempts"),
+                Some(&self.probe_attempts.to_string()),
+                format!(
+                    "leaves each attempt less than 1 s of the {} ms probe timeout",
+                    self.probe_timeout_ms
+                ),
+            );
+        }
+        if self.quorum.vote_ttl_ms <= self.probe_timeout_ms {
+            p.push(
+                format!("{at}.quorum.voteTtlMs"),
+                Some(&self.quorum.vote_ttl_ms.to_string()),
+                format!(
+                    "must exceed probeTimeoutMs ({}), or votes expire before the next observation",
+                    self.probe_timeout_ms
+                ),
+            );
+        }
+        for (i, w) in self.maintenance.iter().enumerate() {
+            if w.end <= w.start {
+                p.push(
+                    format!("{at}.maintenance[{i}].end"),
+                    Some(&w.end.to_rfc3339()),
+                    "must be after start",
+                );
+            }
+            if w.reason.trim().is_empty() {
+                p.push(
+                    format!("{at}.maintenance[{i}].reason"),
+                    Some(&w.reason),
+                    "must say why",
+                );
+            }
+        }
+    }
+
+    /// The rules that tie the policy to the watchdog's schedule: a tick's probing must end before
+    /// the next tick, and a vote must outlive the gap between two ticks of the same watcher.
+    pub fn validate_interval(&self, interval: Duration, at: &str, p: &mut Problems) {
+        let interval_ms = u64::try_from(interval.as_millis()).unwrap_or(u64::MAX);
+        if self.probe_timeout_ms >= interval_ms {
+            p.push(
+                format!("{at}.probeTimeoutMs"),
+                Some(&self.probe_timeout_ms.to_string()),
+                format!("must be shorter than the watchdog interval ({interval_ms} ms)"),
+            );
+        }
+        if self.quorum.vote_ttl_ms < interval_ms.saturating_mul(2) {
+            p.push(
+                format!("{at}.quorum.voteTtlMs"),
+                Some(&self.quorum.vote_ttl_ms.to_string()),
+                format!(
+                    "must be at least two watchdog intervals ({} ms)",
+                    interval_ms.saturating_mul(2)
+                ),
+            );
+        }
+    }
+}
+
+/// Milliseconds from the policy as a signed duration, capped so date arithmetic cannot overflow
+/// even on a policy that was never validated.
+pub(crate) fn delta(ms: u64) -> TimeDelta {
+    const CAP_MS: u64 = 100 * 365 * DAY_MS;
+    TimeDelta::milliseconds(ms.min(CAP_MS) as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::ConfigError;
+
+    fn problems(json: &str) -> Vec<String> {
+        let policy: WatchPolicy = serde_json::from_str(json).unwrap();
+        let mut p = Problems::new();
+        policy.validate("$.watch.policy", &mut p);
+        match p.finish(()) {
+            Ok(()) => Vec::new(),
+            Err(ConfigError { problems }) => problems.iter().map(ToString::to_string).collect(),
+        }
+    }
+
+    #[test]
+    fn watch_policy_defaults_roundtrip() {
+        let policy: WatchPolicy = serde_json::from_str("{}").unwrap();
+        assert_eq!(policy, WatchPolicy::default());
+        let json = serde_json::to_value(&policy).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "failureThreshold": 3, "successThreshold": 2, "probeTimeoutMs": 30000, "probeAttempts": 5,
+                "quorum": {"required": 1, "watchers": 1, "voteTtlMs": 600000},
+                "holdDownMs": 3600000, "activation": "automatic", "reminderEveryMs": 1800000,
+                "maxActivationAttempts": 5, "activationTimeoutMs": 900000, "maintenance": []
+            })
+        );
+        assert_eq!(serde_json::from_value::<WatchPolicy>(json).unwrap(), policy);
+        assert!(problems("{}").is_empty());
+        assert_eq!(policy.attempt_timeout(), Duration::from_secs(6));
+        assert_eq!(policy.attempt_cutoff(4), Duration::from_secs(30));
+        assert_eq!(
+            policy.detection_bound(Duration::from_secs(60)),
+            Duration::from_secs(211)
+        );
+    }
+
+    #[test]
+    fn watch_policy_refuses_unknown_fields() {
+        let err = serde_json::from_str::<WatchPolicy>(r#"{"failureTreshold": 2}"#).unwrap_err();
+        assert!(
+            err.to_string().contains("unknown field `failureTreshold`"),
+            "{err}"
+        );
+        let err = serde_json::from_str::<WatchPolicy>(r#"{"quorum": {"k": 2}}"#).unwrap_err();
+        assert!(err.to_string().contains("unknown field `k`"), "{err}");
+    }
+
+    #[test]
+    fn watch_policy_validation_names_path_and_value() {
+        let got = problems(
+            r#"{"failureThreshold": 0, "probeAttempts": 40, "quorum": {"required": 3, "watchers": 2},
+                "reminderEveryMs": 5,
+                "maintenance": [{"start": "2024-01-02T00:00:00Z", "end": "2024-01-01T00:00:00Z", "reason": " "}]}"#,
+        );
+        assert_eq!(
+            got,
+            [
+                r#"$.watch.policy.failureThreshold = "0": must be between 1 and 100"#,
+                r#"$.watch.policy.probeAttempts = "40": must be between 1 and 10"#,
+                r#"$.watch.policy.reminderEveryMs = "5": must be 0 (no reminders) or between 60000 and 604800000"#,
+                r#"$.watch.policy.quorum.required = "3": must not exceed quorum.watchers (2)"#,
+                r#"$.watch.policy.maintenance[0].end = "2024-01-01T00:00:00+00:00": must be after start"#,
+                r#"$.watch.policy.maintenance[0].reason = " ": must say why"#,
+            ]
+        );
+    }
+
+    #[test]
+    fn watch_policy_interval_rules() {
+        let mut p = Problems::new();
+        WatchPolicy::default().validate_interval(Duration::from_secs(60), "$.watch", &mut p);
+        assert!(p.is_empty());
+        WatchPolicy::default().validate_interval(Duration::from_secs(20), "$.watch", &mut p);
+        let err = p.finish(()).unwrap_err();
+        assert_eq!(err.problems.len(), 1);
+        assert_eq!(err.problems[0].at, "$.watch.probeTimeoutMs");
+    }
+}

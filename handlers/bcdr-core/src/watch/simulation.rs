@@ -1,0 +1,631 @@
+//! A deterministic month of faults: the real [`step`] and [`Observation::from_attempts`] driven by
+//! a simulated clock and a seeded generator, against primaries and networks that misbehave in
+//! known ways, measuring false activations and detection latency against the promised bound.
+//!
+//! Each watcher ticks every [`INTERVAL`]. A tick makes up to `probeAttempts` attempts, attempt `i`
+//! cut off at `policy.attempt_cutoff(i)`; each attempt is lost on its own with the model's loss
+//! rate (a lost attempt waits for its whole cut-off, the worst case). The control probe is tried
+//! at the same moments with the same loss. The observation is stepped when the tick's probing
+//! ends, activations report back 20 to 90 s after they are asked for, and an operator records the
+//! failback 10 minutes after `failbackIsManual`.
+//!
+//! A false activation is a new epoch requested while no real outage is under way (the primary
+//! up, or inside a short flap), or a second new epoch for an outage already detected.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+
+use super::decide::step;
+use super::decision::{Action, AlertKind, Severity};
+use super::input::{ActivationOutcome, Command, Input};
+use super::policy::{Quorum, WatchPolicy, RETRY_PAUSE};
+use super::probe::{Attempt, Observation};
+use super::state::WatchState;
+
+/// How often each simulated watcher ticks.
+pub const INTERVAL: Duration = Duration::from_secs(60);
+
+const SEC: i64 = 1_000;
+const MIN: i64 = 60 * SEC;
+const HOUR: i64 = 60 * MIN;
+const DAY: i64 = 24 * HOUR;
+
+/// What goes wrong in one simulated month.
+#[derive(Debug, Clone)]
+pub struct FaultModel {
+    pub name: &'static str,
+    pub policy: WatchPolicy,
+    /// How many watchers share the watch; they tick `INTERVAL / watchers` apart.
+    pub watchers: usize,
+    /// Chance that one attempt (at the primary or the control endpoint) gets no answer.
+    pub loss: f64,
+    /// The primary answers healthy but slowly: between half and 1.2 times the attempt timeout.
+    pub slow_primary: bool,
+    /// The primary fails briefly and often: unhealthy for 10 s up to just under N - 1 intervals
+    /// (long enough to fail two ticks in a row), healthy for 1 to 10 minutes in between.
+    pub flapping: bool,
+    /// Each watcher's own network goes away now and then (2 minutes to 3 hours).
+    pub watcher_outages: bool,
+    /// Real outages (20 minutes to 4 hours, 8 to 48 hours apart) that must be detected.
+    pub real_outages: bool,
+    /// Chance that an activation call fails (retryably).
+    pub activation_failure: f64,
+}
+
+/// What one model's month came to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelReport {
+    pub model: String,
+    pub watchers: usize,
+    pub days: u32,
+    pub observations: u64,
+    /// Observations that counted as down (for the fault models without outages, every one of
+    /// them was wrong or a flap too short to matter).
+    pub downs: u64,
+    pub inconclusive: u64,
+    pub outages: usize,
+    pub detected: usize,
+    pub within_bound: usize,
+    /// Detection latencies (outage start to the request for a new epoch), sorted.
+    pub latencies: Vec<Duration>,
+    pub bound: Duration,
+    pub false_activations: usize,
+    /// First sendings of warning and critical alerts (reminders not counted).
+    pub alerts: usize,
+}
+
+impl ModelReport {
+    pub fn latency_min(&self) -> Option<Duration> {
+        self.latencies.first().copied()
+    }
+
+    pub fn latency_median(&self) -> Option<Duration> {
+        self.latencies.get(self.latencies.len() / 2).copied()
+    }
+
+    pub fn latency_max(&self) -> Option<Duration> {
+        self.latencies.last().copied()
+    }
+
+    /// The figures the bundle promises: no false activation, every outage detected in the bound.
+    pub fn meets_targets(&self) -> bool {
+        self.false_activations == 0
+            && self.detected == self.outages
+            && self.within_bound == self.outages
+    }
+}
+
+/// The models the bundle's figures are measured on, all with the default policy except the
+/// quorum model.
+pub fn models() -> Vec<FaultModel> {
+    let base = FaultModel {
+        name: "",
+        policy: WatchPolicy::default(),
+        watchers: 1,
+        loss: 0.0,
+        slow_primary: false,
+        flapping: false,
+        watcher_outages: false,
+        real_outages: false,
+        activation_failure: 0.0,
+    };
+    vec![
+        FaultModel {
+            name: "probe loss 10%",
+            loss: 0.10,
+            ..base.clone()
+        },
+        FaultModel {
+            name: "probe loss 30%",
+            loss: 0.30,
+            ..base.clone()
+        },
+        FaultModel {
+            name: "watcher network outages",
+            watcher_outages: true,
+            ..base.clone()
+        },
+        FaultModel {
+            name: "flapping primary",
+            flapping: true,
+            ..base.clone()
+        },
+        FaultModel {
+            name: "slow primary near the timeout",
+            slow_primary: true,
+            ..base.clone()
+        },
+        FaultModel {
+            name: "real outages",
+            real_outages: true,
+            activation_failure: 0.2,
+            ..base.clone()
+        },
+        FaultModel {
+            name: "real outages + 10% loss",
+            real_outages: true,
+            loss: 0.10,
+            activation_failure: 0.2,
+            ..base.clone()
+        },
+        FaultModel {
+            name: "real outages, 3 watchers, quorum 2 of 3, 10% loss",
+            policy: WatchPolicy {
+                quorum: Quorum {
+                    required: 2,
+                    watchers: 3,
+                    ..Quorum::default()
+                },
+                ..WatchPolicy::default()
+            },
+            watchers: 3,
+            real_outages: true,
+            loss: 0.10,
+            activation_failure: 0.2,
+            ..base
+        },
+    ]
+}
+
+/// Every model for 30 simulated days.
+pub fn run_all(seed: u64) -> Vec<ModelReport> {
+    run_all_for(seed, 30)
+}
+
+pub fn run_all_for(seed: u64, days: u32) -> Vec<ModelReport> {
+    models()
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            run_model(
+                m,
+                seed ^ (i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+                days,
+            )
+        })
+        .collect()
+}
+
+/// The reports as a markdown table.
+pub fn markdown(reports: &[ModelReport]) -> String {
+    let secs =
+        |d: Option<Duration>| d.map_or("-".to_owned(), |d| format!("{:.1}", d.as_secs_f64()));
+    let mut out = String::from(
+        "| model | watchers | days | observations | down | inconclusive | outages | detected (in bound) | detection min / median / max (s) | bound (s) | false activations | alerts |\n\
+         | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n",
+    );
+    for r in reports {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {} | {} ({}) | {} / {} / {} | {} | {} | {} |",
+            r.model,
+            r.watchers,
+            r.days,
+            r.observations,
+            r.downs,
+            r.inconclusive,
+            r.outages,
+            r.detected,
+            r.within_bound,
+            secs(r.latency_min()),
+            secs(r.latency_median()),
+            secs(r.latency_max()),
+            r.bound.as_secs(),
+            r.false_activations,
+            r.alerts
+        );
+    }
+    out
+}
+
+/// SplitMix64: small, fast and fully determined by its seed, which is all a simulation needs.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    fn chance(&mut self, p: f64) -> bool {
+        self.unit() < p
+    }
+
+    /// Uniform in `lo..hi` (milliseconds).
+    fn between(&mut self, lo: i64, hi: i64) -> i64 {
+        lo + (self.next() % (hi - lo).max(1) as u64) as i64
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum OutageKind {
+    /// Requests hang until cut off.
+    Hang,
+    /// Connections are refused at once.
+    Refused,
+    /// The health-check answers that the primary is unhealthy.
+    Unhealthy,
+}
+
+#[derive(Debug, Clone)]
+struct Outage {
+    start: i64,
+    end: i64,
+    kind: OutageKind,
+    detected_at: Option<i64>,
+}
+
+/// The ground truth of one month, in milliseconds from its start.
+struct World {
+    loss: f64,
+    slow_primary: bool,
+    attempt_timeout: i64,
+    outages: Vec<Outage>,
+    /// Short flaps: the primary answers unhealthy.
+    flaps: Vec<(i64, i64)>,
+    /// Per watcher: when its own network is gone.
+    blind: Vec<Vec<(i64, i64)>>,
+}
+
+enum Primary {
+    Up,
+    Down(OutageKind),
+}
+
+fn within(spans: &[(i64, i64)], t: i64) -> bool {
+    // Spans are sorted and disjoint.
+    let i = spans.partition_point(|&(_, end)| end <= t);
+    spans.get(i).is_some_and(|&(start, _)| start <= t)
+}
+
+impl World {
+    fn outage_at(&self, t: i64) -> Option<usize> {
+        let i = self.outages.partition_point(|o| o.end <= t);
+        self.outages.get(i).filter(|o| o.start <= t).map(|_| i)
+    }
+
+    fn primary(&self, t: i64) -> Primary {
+        if let Some(i) = self.outage_at(t) {
+            return Primary::Down(self.outages[i].kind);
+        }
+        if within(&self.flaps, t) {
+            return Primary::Down(OutageKind::Unhealthy);
+        }
+        Primary::Up
+    }
+
+    /// One attempt from watcher `w` starting at `t`, cut off after `budget`: the answer and how
+    /// long it took.
+    fn attempt(&self, w: usize, t: i64, budget: i64, rng: &mut Rng) -> (Attempt, i64) {
+        let timeout = || {
+            (
+                Attempt::NoAnswer {
+                    reason: "timeout".into(),
+                },
+                budget,
+            )
+        };
+        if within(&self.blind[w], t) || rng.chance(self.loss) {
+            return timeout();
+        }
+        match self.primary(t) {
+            Primary::Down(OutageKind::Hang) => timeout(),
+            Primary::Down(OutageKind::Refused) => (
+                Attempt::NoAnswer {
+                    reason: "connection refused".into(),
+                },
+                50.min(budget),
+            ),
+            Primary::Down(OutageKind::Unhealthy) => {
+                let took = rng.between(100, 5 * SEC);
+                if took >= budget {
+                    return timeout();
+                }
+                (
+                    Attempt::Unhealthy {
+                        reason: "critical check failed".into(),
+                    },
+                    took,
+                )
+            }
+            Primary::Up => {
+                let took = if self.slow_primary {
+                    self.attempt_timeout / 2 + rng.between(0, self.attempt_timeout * 7 / 10)
+                } else {
+                    rng.between(20, 300)
+                };
+                if took >= budget {
+                    return timeout();
+                }
+                (
+                    Attempt::Healthy {
+                        latency_ms: took as u64,
+                    },
+                    took,
+                )
+            }
+        }
+    }
+
+    fn control_reachable(&self, w: usize, t: i64, rng: &mut Rng) -> bool {
+        !within(&self.blind[w], t) && !rng.chance(self.loss)
+    }
+
+    /// One tick's observation by watcher `w` starting at `t0`, and when it ends.
+    fn observe(
+        &self,
+        w: usize,
+        t0: i64,
+        policy: &WatchPolicy,
+        rng: &mut Rng,
+    ) -> (Observation, i64) {
+        let mut t = t0;
+        let mut attempts = Vec::new();
+        let mut starts = Vec::new();
+        for i in 0..policy.probe_attempts.max(1) {
+            let cutoff = t0 + policy.attempt_cutoff(i).as_millis() as i64;
+            if t >= cutoff {
+                break;
+            }
+            starts.push(t);
+            let (attempt, took) = self.attempt(w, t, cutoff - t, rng);
+            t += took;
+            let retry = attempt.retry();
+            attempts.push(attempt);
+            if !retry {
+                break;
+            }
+            if took < RETRY_PAUSE.as_millis() as i64 {
+                t += RETRY_PAUSE.as_millis() as i64;
+            }
+        }
+        let all_lost = attempts.iter().all(Attempt::retry);
+        // The control probe runs beside the attempts, one try at each attempt's start.
+        let control = !all_lost || starts.iter().any(|&s| self.control_reachable(w, s, rng));
+        (
+            Observation::from_attempts(&attempts, control),
+            t.max(t0 + 1),
+        )
+    }
+}
+
+fn spans(rng: &mut Rng, horizon: i64, gap: (i64, i64), length: (i64, i64)) -> Vec<(i64, i64)> {
+    let mut out = Vec::new();
+    let mut t = rng.between(gap.0, gap.1);
+    while t < horizon {
+        let end = t + rng.between(length.0, length.1);
+        out.push((t, end));
+        t = end + rng.between(gap.0, gap.1);
+    }
+    out
+}
+
+enum Event {
+    Tick(usize),
+    Observe(usize, Observation),
+    Result(usize, u64, ActivationOutcome),
+    Failback,
+}
+
+/// One model for `days` simulated days.
+pub fn run_model(model: &FaultModel, seed: u64, days: u32) -> ModelReport {
+    let mut rng = Rng(seed);
+    let horizon = i64::from(days) * DAY;
+    let policy = &model.policy;
+    let interval = INTERVAL.as_millis() as i64;
+    let n_watchers = model.watchers.max(1);
+
+    let mut outages = Vec::new();
+    if model.real_outages {
+        let mut t = rng.between(2 * HOUR, 30 * HOUR);
+        while t + 5 * HOUR < horizon {
+            let end = t + rng.between(20 * MIN, 4 * HOUR);
+            let kind = [OutageKind::Hang, OutageKind::Refused, OutageKind::Unhealthy]
+                [rng.between(0, 3) as usize];
+            outages.push(Outage {
+                start: t,
+                end,
+                kind,
+                detected_at: None,
+            });
+            t = end + rng.between(8 * HOUR, 48 * HOUR);
+        }
+    }
+    let flap_max = i64::from(policy.failure_threshold.max(2) - 1) * interval - 10 * SEC;
+    let flaps = if model.flapping {
+        spans(&mut rng, horizon, (MIN, 10 * MIN), (10 * SEC, flap_max))
+    } else {
+        Vec::new()
+    };
+    let blind = (0..n_watchers)
+        .map(|_| {
+            if model.watcher_outages {
+                spans(
+                    &mut rng,
+                    horizon,
+                    (2 * HOUR, 24 * HOUR),
+                    (2 * MIN, 3 * HOUR),
+                )
+            } else {
+                Vec::new()
+            }
+        })
+        .collect();
+    let mut world = World {
+        loss: model.loss,
+        slow_primary: model.slow_primary,
+        attempt_timeout: policy.attempt_timeout().as_millis() as i64,
+        outages,
+        flaps,
+        blind,
+    };
+
+    let base: DateTime<Utc> =
+        DateTime::from_timestamp(1_704_067_200, 0).expect("2024-01-01 is a valid time");
+    let at = |t: i64| base + TimeDelta::milliseconds(t);
+    let mut report = ModelReport {
+        model: model.name.to_owned(),
+        watchers: n_watchers,
+        days,
+        observations: 0,
+        downs: 0,
+        inconclusive: 0,
+        outages: world.outages.len(),
+        detected: 0,
+        within_bound: 0,
+        latencies: Vec::new(),
+        bound: policy.detection_bound(INTERVAL),
+        false_activations: 0,
+        alerts: 0,
+    };
+
+    // Events run in time order; the sequence number keeps ties in the order they were queued.
+    let mut queue: BinaryHeap<Reverse<(i64, u64, usize)>> = BinaryHeap::new();
+    let mut events: Vec<Option<Event>> = Vec::new();
+    let push = |queue: &mut BinaryHeap<_>, events: &mut Vec<Option<Event>>, t: i64, e: Event| {
+        let id = events.len();
+        events.push(Some(e));
+        queue.push(Reverse((t, id as u64, id)));
+    };
+    for w in 0..n_watchers {
+        push(
+            &mut queue,
+            &mut events,
+            interval * w as i64 / n_watchers as i64,
+            Event::Tick(w),
+        );
+    }
+
+    let mut state = WatchState::default();
+    let mut newest_epoch = 0;
+    while let Some(Reverse((t, _, id))) = queue.pop() {
+        if t >= horizon {
+            break;
+        }
+        let event = events[id].take().expect("each event runs once");
+        let watcher;
+        let input: Input = match event {
+            Event::Tick(w) => {
+                let (obs, end) = world.observe(w, t, policy, &mut rng);
+                push(&mut queue, &mut events, end, Event::Observe(w, obs));
+                push(&mut queue, &mut events, t + interval, Event::Tick(w));
+                continue;
+            }
+            Event::Observe(w, obs) => {
+                report.observations += 1;
+                match obs {
+                    Observation::Down { .. } => report.downs += 1,
+                    Observation::Inconclusive { .. } => report.inconclusive += 1,
+                    Observation::Up { .. } => {}
+                }
+                watcher = w;
+                obs.into()
+            }
+            Event::Result(w, epoch, outcome) => {
+                watcher = w;
+                Command::ActivationResult { epoch, outcome }.into()
+            }
+            Event::Failback => {
+                watcher = 0;
+                Command::Failback {
+                    by: "operator".into(),
+                }
+                .into()
+            }
+        };
+        let name = format!("w{}", watcher + 1);
+        let next = step(&state, input, &name, policy, at(t));
+        for action in next.actions() {
+            match action {
+                Action::RequestActivation { epoch, .. } => {
+                    if *epoch > newest_epoch {
+                        newest_epoch = *epoch;
+                        match world.outage_at(t) {
+                            Some(i) if world.outages[i].detected_at.is_none() => {
+                                let o = &mut world.outages[i];
+                                o.detected_at = Some(t);
+                                let latency = Duration::from_millis((t - o.start) as u64);
+                                report.detected += 1;
+                                if latency <= report.bound {
+                                    report.within_bound += 1;
+                                }
+                                report.latencies.push(latency);
+                            }
+                            _ => report.false_activations += 1,
+                        }
+                    }
+                    let outcome = if rng.chance(model.activation_failure) {
+                        ActivationOutcome::Failed {
+                            reason: "ARM answered 503".into(),
+                            retryable: true,
+                        }
+                    } else {
+                        ActivationOutcome::Succeeded
+                    };
+                    push(
+                        &mut queue,
+                        &mut events,
+                        t + rng.between(20 * SEC, 90 * SEC),
+                        Event::Result(watcher, *epoch, outcome),
+                    );
+                }
+                Action::Alert(a) => {
+                    if !a.reminder && a.severity >= Severity::Warning {
+                        report.alerts += 1;
+                    }
+                    if !a.reminder && a.kind == AlertKind::FailbackIsManual {
+                        push(&mut queue, &mut events, t + 10 * MIN, Event::Failback);
+                    }
+                }
+            }
+        }
+        state = next.state;
+    }
+    report.latencies.sort();
+    report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn watch_simulation_has_no_false_activation_and_detects_in_bound() {
+        let reports = run_all_for(7, 4);
+        let table = markdown(&reports);
+        for r in &reports {
+            assert!(
+                r.meets_targets(),
+                "{} misses its targets:\n{table}",
+                r.model
+            );
+        }
+        let detected: usize = reports.iter().map(|r| r.detected).sum();
+        assert!(
+            detected >= 3,
+            "the short run should still contain outages:\n{table}"
+        );
+        // The same seed gives the same month.
+        assert_eq!(run_all_for(7, 1), run_all_for(7, 1));
+    }
+
+    /// The full month, for a look at the table: `cargo test -p bcdr-core --lib watch_simulation_month -- --ignored --nocapture`.
+    #[test]
+    #[ignore = "a full simulated month; the bench binary prints the same table"]
+    fn watch_simulation_month() {
+        let reports = run_all(1);
+        println!("{}", markdown(&reports));
+        assert!(reports.iter().all(ModelReport::meets_targets));
+    }
+}

@@ -1,0 +1,117 @@
+//! The watchdog's configuration: the plan's `watchdog` and `alerts` sections and the app
+//! settings, read once and checked before the port is bound, every problem reported at once.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bcdr_core::alert::AlertChannels;
+use bcdr_core::identity;
+use bcdr_core::plan::{FailoverPlan, PlanError, Watch};
+use bcdr_core::runtime;
+use bcdr_core::settings::{ConfigError, Reader, Settings};
+use bcdr_core::signature::signing_secret;
+use bcdr_core::store::{StoreConfig, DEFAULT_TIMEOUT};
+
+use crate::activation::SignedActivation;
+use crate::probe::HttpProber;
+use crate::tick::Watchdog;
+
+pub struct Config {
+    pub port: u16,
+    pub plan: FailoverPlan,
+    pub plan_file: PathBuf,
+    pub watches: Vec<Watch>,
+    pub store: StoreConfig,
+    pub health_key: Option<String>,
+    pub activation_url: reqwest::Url,
+    pub activation_key: Option<String>,
+    pub activation_secret: Vec<u8>,
+    /// This watcher's name in votes and decisions; distinct per deployment for a quorum.
+    pub watcher: String,
+    pub alerts: AlertChannels,
+}
+
+impl Config {
+    pub fn from_settings(settings: &dyn Settings, beside_executable: &Path) -> Result<Config, ConfigError> {
+        let mut r = Reader::new(settings);
+        let port = runtime::port(&mut r);
+        let plan_file = r.optional("BCDR_PLAN_FILE").map(PathBuf::from).unwrap_or_else(|| beside_executable.join("failover-plan.json"));
+        let plan = match FailoverPlan::from_file(&plan_file) {
+            Ok(plan) => Some(plan),
+            Err(PlanError::Invalid(e)) => {
+                r.problems.extend(e);
+                None
+            }
+            Err(e) => {
+                r.problems.push("BCDR_PLAN_FILE", Some(&plan_file.display().to_string()), e.to_string());
+                None
+            }
+        };
+        let watches = match plan.as_ref().map(|p| p.watchdog.as_ref()) {
+            Some(Some(w)) => w.watches.clone(),
+            Some(None) => {
+                r.problems.push("$.watchdog", None, "the plan has no watchdog section: nothing to watch");
+                Vec::new()
+            }
+            None => Vec::new(),
+        };
+        let state_url = r
+            .optional("BCDR_STATE_URL")
+            .unwrap_or_else(|| format!("file://{}", beside_executable.join("bcdr-state").display()));
+        let store = match StoreConfig::from_url(&state_url, r.optional("BCDR_STATE_ACCOUNT_KEY")) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                r.problems.push("BCDR_STATE_URL", None, e);
+                None
+            }
+        };
+        let health_key = r.optional("BCDR_HEALTH_KEY");
+        let activation_url = r.required("BCDR_ACTIVATION_URL", "the activation function's URL, e.g. https://<app>.azurewebsites.net/api/activate").and_then(|raw| {
+            match reqwest::Url::parse(&raw) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") && u.query().is_none() => Some(u),
+                _ => {
+                    r.problems.push("BCDR_ACTIVATION_URL", Some(&raw), "expected an http(s) URL without a query (the key comes from BCDR_ACTIVATION_KEY)");
+                    None
+                }
+            }
+        });
+        let activation_key = r.optional("BCDR_ACTIVATION_KEY");
+        let activation_secret = signing_secret(&mut r);
+        let watcher = r
+            .optional("BCDR_WATCHER_ID")
+            .or_else(|| r.optional("WEBSITE_SITE_NAME"))
+            .or_else(|| r.optional("AWS_LAMBDA_FUNCTION_NAME"))
+            .or_else(|| r.optional("HOSTNAME"))
+            .unwrap_or_else(|| "watcher".to_owned());
+        let alerts = match &plan {
+            Some(p) => AlertChannels::resolve(&p.alerts, "$.alerts", settings, &mut r.problems),
+            None => AlertChannels::resolve(&Default::default(), "$.alerts", settings, &mut r.problems),
+        };
+        let (Some(port), Some(plan), Some(store), Some(activation_url), Some(activation_secret)) = (port, plan, store, activation_url, activation_secret) else {
+            return Err(r.finish(()).expect_err("a missing value was recorded as a problem"));
+        };
+        r.finish(Config { port, plan, plan_file, watches, store, health_key, activation_url, activation_key, activation_secret, watcher, alerts })
+    }
+
+    /// The watchdog with real clients: the store, HTTP probes, the signed activation client, and
+    /// the alert channels.
+    pub fn watchdog(&self, settings: &dyn Settings) -> Result<Watchdog, String> {
+        let store = self.store.open(identity::managed_identity(settings), DEFAULT_TIMEOUT)?;
+        let http = reqwest::Client::new();
+        let longest = self.watches.iter().map(|w| w.policy.activation_timeout_ms).max().unwrap_or(60_000);
+        Ok(Watchdog {
+            watches: self.watches.clone(),
+            store,
+            prober: Arc::new(HttpProber::new(self.health_key.clone())),
+            activation: Arc::new(SignedActivation::new(
+                self.activation_url.clone(),
+                self.activation_key.clone(),
+                self.activation_secret.clone(),
+                Duration::from_millis(longest.min(300_000)),
+            )),
+            alerter: self.alerts.alerter(&http),
+            watcher: self.watcher.clone(),
+        })
+    }
+}

@@ -1,0 +1,46 @@
+//! The watchdog function app: its configuration, the tick that probes and decides, and the
+//! status endpoint. The decisions themselves are `bcdr_core::watch::step`, a pure function; this
+//! crate is the shell that loads, probes, writes and carries out.
+
+mod activation;
+mod config;
+mod probe;
+mod status;
+mod tick;
+
+pub use activation::{ActivationApi, SignedActivation};
+pub use config::Config;
+pub use probe::{HttpProber, Prober};
+pub use tick::{state_key, log_key, Watchdog, WatchOutcome};
+
+use std::sync::Arc;
+
+use bcdr_core::invocation::InvocationResponse;
+use bcdr_core::runtime::{FunctionApp, InvocationError};
+use http::Method;
+
+/// The function app: `watchdog` (timer, binding `timer`) and `status` (`GET /api/status`).
+pub fn app(watchdog: Watchdog) -> FunctionApp {
+    let watchdog = Arc::new(watchdog);
+    let for_status = watchdog.clone();
+    FunctionApp::new()
+        .timer("watchdog", "timer", move |invocation| {
+            let watchdog = watchdog.clone();
+            async move {
+                if invocation.timer.is_past_due {
+                    tracing::warn!("the tick is late (past due)");
+                }
+                let outcomes = watchdog.tick().await;
+                let logs: Vec<String> = outcomes.iter().map(|o| o.summary()).collect();
+                if let Some(failed) = outcomes.iter().find(|o| o.error.is_some()) {
+                    // A failed tick must fail the invocation, so the host (and its alerts) see it.
+                    return Err(InvocationError(failed.summary()));
+                }
+                Ok(InvocationResponse { logs, ..Default::default() })
+            }
+        })
+        .http("status", "status", &[Method::GET], move |req| {
+            let watchdog = for_status.clone();
+            async move { status::answer(&watchdog, &req).await }
+        })
+}

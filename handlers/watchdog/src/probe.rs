@@ -1,0 +1,112 @@
+//! Probing the primary: the attempts at its health-check within the probe budget, and the control
+//! probe that tells a silent primary from a watcher whose own network is down.
+
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use bcdr_core::plan::Watch;
+use bcdr_core::watch::{Attempt, Observation, RETRY_PAUSE};
+
+/// What a tick asks of the network: one observation of a watch's primary.
+#[async_trait]
+pub trait Prober: Send + Sync {
+    async fn observe(&self, watch: &Watch) -> Observation;
+}
+
+/// The real prober: HTTP GET of the health-check with the function key, and of the controls.
+pub struct HttpProber {
+    http: reqwest::Client,
+    health_key: Option<String>,
+}
+
+impl HttpProber {
+    pub fn new(health_key: Option<String>) -> Self {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("bcdr-watchdog/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .expect("a client with static settings builds");
+        Self { http, health_key }
+    }
+
+    async fn attempt(&self, url: &str, timeout: Duration) -> Attempt {
+        let mut req = self.http.get(url).timeout(timeout).header("accept", "application/json");
+        if let Some(key) = &self.health_key {
+            req = req.header("x-functions-key", key);
+        }
+        let started = Instant::now();
+        let res = match req.send().await {
+            Ok(res) => res,
+            Err(e) => return Attempt::NoAnswer { reason: describe(&e) },
+        };
+        let status = res.status().as_u16();
+        let latency_ms = started.elapsed().as_millis() as u64;
+        // Only the health-check's own verdict counts as the primary's word: a 503 carrying its
+        // report. Anything else (a gateway's 502, a 401 from a wrong key) is no verdict.
+        let verdict = res.json::<serde_json::Value>().await.ok().and_then(|v| v.get("status").and_then(|s| s.as_str().map(str::to_owned)));
+        match (status, verdict.as_deref()) {
+            (200, Some("healthy" | "degraded")) => Attempt::Healthy { latency_ms },
+            (503, Some("unhealthy")) => Attempt::Unhealthy { reason: "the health-check reports unhealthy".to_owned() },
+            (s, _) => Attempt::NoAnswer { reason: format!("status {s} without a health report") },
+        }
+    }
+
+    /// Whether any control answers at all within `timeout`.
+    async fn control_reachable(&self, controls: &[String], timeout: Duration) -> bool {
+        if controls.is_empty() {
+            return true;
+        }
+        let probes = controls.iter().map(|c| self.http.get(c).timeout(timeout).send());
+        futures::future::join_all(probes).await.iter().any(Result::is_ok)
+    }
+}
+
+#[async_trait]
+impl Prober for HttpProber {
+    async fn observe(&self, watch: &Watch) -> Observation {
+        let policy = &watch.policy;
+        let started = Instant::now();
+        // The control runs beside the attempts, under the same budget, so it costs no time.
+        let control = self.control_reachable(&watch.controls, policy.probe_timeout());
+        let attempts = async {
+            let mut attempts = Vec::new();
+            for i in 0..policy.probe_attempts.max(1) {
+                let cutoff = policy.attempt_cutoff(i);
+                let left = cutoff.saturating_sub(started.elapsed());
+                if left.is_zero() {
+                    break;
+                }
+                let attempt = self.attempt(&watch.target, left).await;
+                let retry = attempt.retry();
+                attempts.push(attempt);
+                if !retry {
+                    break;
+                }
+                // A refusal comes back at once; pause so the attempts spread over the budget.
+                if started.elapsed() + RETRY_PAUSE < policy.probe_timeout() {
+                    tokio::time::sleep(RETRY_PAUSE).await;
+                }
+            }
+            attempts
+        };
+        let (attempts, control) = tokio::join!(attempts, control);
+        Observation::from_attempts(&attempts, control)
+    }
+}
+
+fn describe(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        return "timed out".to_owned();
+    }
+    let kind = if e.is_connect() { "cannot connect" } else { "request failed" };
+    let mut cause = std::error::Error::source(e);
+    let mut deepest = None;
+    while let Some(c) = cause {
+        deepest = Some(c.to_string());
+        cause = c.source();
+    }
+    match deepest {
+        Some(d) => format!("{kind}: {}", d.split(" (os error").next().unwrap_or(&d)),
+        None => kind.to_owned(),
+    }
+}

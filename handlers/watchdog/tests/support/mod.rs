@@ -1,0 +1,104 @@
+//! Local stand-ins the watchdog talks to over real sockets: a primary whose health can be
+//! switched, and an activation endpoint that verifies signatures and records each request.
+
+#![allow(dead_code)]
+
+use std::sync::atomic::{AtomicU16, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+
+use bcdr_core::plan::Watch;
+use bcdr_core::signature::{ActivationRequest, Verifier};
+use bytes::Bytes;
+use http::{HeaderMap, StatusCode};
+use warp::Filter;
+
+pub const SECRET: &str = "a-test-secret-of-at-least-32-characters!";
+
+async fn listen() -> (tokio::net::TcpListener, String) {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", l.local_addr().unwrap());
+    (l, base)
+}
+
+/// The primary's health-check: healthy (0), unhealthy (1) or refusing connections (stopped).
+pub struct Primary {
+    pub url: String,
+    mode: Arc<AtomicU8>,
+}
+
+pub const HEALTHY: u8 = 0;
+pub const UNHEALTHY: u8 = 1;
+
+impl Primary {
+    pub async fn start() -> Primary {
+        let mode = Arc::new(AtomicU8::new(HEALTHY));
+        let m = mode.clone();
+        let route = warp::path!("api" / "health").map(move || {
+            let (status, verdict) = match m.load(Ordering::SeqCst) {
+                HEALTHY => (StatusCode::OK, "healthy"),
+                _ => (StatusCode::SERVICE_UNAVAILABLE, "unhealthy"),
+            };
+            warp::reply::with_status(warp::reply::json(&serde_json::json!({"status": verdict, "checks": []})), status)
+        });
+        let (listener, base) = listen().await;
+        tokio::spawn(warp::serve(route).incoming(listener).run());
+        Primary { url: format!("{base}/api/health"), mode }
+    }
+
+    pub fn set(&self, mode: u8) {
+        self.mode.store(mode, Ordering::SeqCst);
+    }
+}
+
+/// A URL where nothing listens: a stopped primary.
+pub fn stopped_url() -> String {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    format!("http://127.0.0.1:{port}/api/health")
+}
+
+/// The activation function: verifies each request's signature and records it.
+pub struct Activation {
+    pub url: String,
+    pub requests: Arc<Mutex<Vec<ActivationRequest>>>,
+    /// The status the next requests get (200 unless set).
+    pub answer: Arc<AtomicU16>,
+}
+
+impl Activation {
+    pub async fn start() -> Activation {
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let answer = Arc::new(AtomicU16::new(200));
+        let verifier = Arc::new(Verifier::new(vec![SECRET.as_bytes().to_vec()]));
+        let (r, a) = (requests.clone(), answer.clone());
+        let route = warp::post()
+            .and(warp::path!("api" / "activate"))
+            .and(warp::header::headers_cloned())
+            .and(warp::body::bytes())
+            .map(move |headers: HeaderMap, body: Bytes| {
+                if let Err(e) = verifier.verify("POST", "/api/activate", &headers, &body, chrono::Utc::now()) {
+                    return warp::reply::with_status(e.to_string(), StatusCode::UNAUTHORIZED);
+                }
+                let request = ActivationRequest::from_json(&body).unwrap();
+                r.lock().unwrap().push(request);
+                let status = StatusCode::from_u16(a.load(Ordering::SeqCst)).unwrap();
+                warp::reply::with_status("{}".to_owned(), status)
+            });
+        let (listener, base) = listen().await;
+        tokio::spawn(warp::serve(route).incoming(listener).run());
+        Activation { url: format!("{base}/api/activate"), requests, answer }
+    }
+
+    pub fn epochs(&self) -> Vec<u64> {
+        self.requests.lock().unwrap().iter().map(|r| r.epoch).collect()
+    }
+}
+
+/// A watch on `target` with a fast policy: 3 failures, 2 successes, 1 attempt of 1 s.
+pub fn watch(name: &str, target: &str) -> Watch {
+    serde_json::from_value(serde_json::json!({
+        "name": name,
+        "target": target,
+        "policy": {"failureThreshold": 3, "successThreshold": 2, "probeTimeoutMs": 1000, "probeAttempts": 1}
+    }))
+    .unwrap()
+}
