@@ -12,8 +12,9 @@ DIST := dist
 PORT ?= 7071
 
 # Each app: its binary and its function folders under function-specs/.
-APPS := health-check
+APPS := health-check watchdog
 FUNCTIONS_health-check := health
+FUNCTIONS_watchdog := watchdog status
 
 .PHONY: help
 help:
@@ -21,7 +22,8 @@ help:
 	@echo "make test     build everything, package it, run every test (what CI runs)"
 	@echo "make check    fmt, clippy with warnings denied, then test"
 	@echo "make package  static release binaries and one zip per app in $(DIST)/"
-	@echo "make bench    measure throughput, latency, start time, sizes and memory"
+	@echo "make bench    measure throughput, latency, start time, sizes and memory; run the watchdog simulation"
+	@echo "make status-screenshot  render the watchdog status page in headless Chromium"
 
 # --- local run ---------------------------------------------------------------------------
 
@@ -115,10 +117,48 @@ bench-tools:
 
 .PHONY: bench
 bench: package bench-tools
-	$(CARGO) build --release -p bcdr-e2e --bin bench --bin bare-hyper
+	$(CARGO) build --release -p bcdr-e2e --bin bench --bin bare-hyper --bin simulate
 	$(TARGET_DIR)/release/bench --dist $(DIST) --release-dir $(RELEASE_DIR) --baseline $(TARGET_DIR)/release/bare-hyper
+	@echo
+	@echo "Watchdog fault simulation: the real decision core, default policy, 30 simulated days"
+	$(TARGET_DIR)/release/simulate
 
 .PHONY: clean
 clean:
 	$(CARGO) clean
 	rm -rf $(DIST)
+
+# --- status page screenshot ----------------------------------------------------------------
+
+# Renders the watchdog's status page (as the status_page test leaves it after an outage story)
+# in headless Chromium and keeps the screenshot for the docs.
+STATUS_PAGE := $(abspath $(TARGET_DIR))/status-page.html
+STATUS_PNG := handlers/watchdog/docs/status-page.png
+CHROMIUM_FLAGS := --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+  --disable-background-networking --disable-component-update --disable-sync --hide-scrollbars
+
+.PHONY: chromium-install
+chromium-install:
+	@if ! command -v chromium >/dev/null; then \
+	  echo "installing chromium (headless browser for the status page screenshot)"; \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+	    { echo "error: cannot install chromium with apt-get (needs root and Debian's package lists); install the Debian package chromium and run again" >&2; exit 1; }; \
+	fi
+
+.PHONY: status-screenshot
+status-screenshot: chromium-install
+	$(CARGO) test -p watchdog --test status_page
+	@test -s $(STATUS_PAGE) || { echo "error: the test did not write $(STATUS_PAGE)" >&2; exit 1; }
+	@mkdir -p $(dir $(STATUS_PNG)) && rm -f $(STATUS_PNG)
+	@profile=$$(mktemp -d) && log=$$(mktemp) && trap 'rm -rf "$$profile" "$$log"' EXIT && \
+	chromium $(CHROMIUM_FLAGS) --user-data-dir="$$profile" --window-size=1100,900 \
+	  --screenshot=$(STATUS_PNG) file://$(STATUS_PAGE) >"$$log" 2>&1 || \
+	  { echo "error: chromium could not take the screenshot:" >&2; cat "$$log" >&2; exit 1; }; \
+	size=$$(stat -c %s $(STATUS_PNG) 2>/dev/null || echo 0); \
+	if [ "$$size" -le 10240 ]; then echo "error: $(STATUS_PNG) is missing or too small ($$size bytes) to show the page" >&2; cat "$$log" >&2; exit 1; fi; \
+	echo "wrote $(STATUS_PNG) ($$size bytes)"; \
+	dom=$$(chromium $(CHROMIUM_FLAGS) --user-data-dir="$$profile" --dump-dom file://$(STATUS_PAGE) 2>"$$log") || \
+	  { echo "error: chromium could not load the page:" >&2; cat "$$log" >&2; exit 1; }; \
+	circles=$$(grep -o '<circle' <<<"$$dom" | wc -l); \
+	if [ "$$circles" -eq 0 ] || ! grep -q '</svg>' <<<"$$dom"; then echo "error: the rendered page has no timeline (SVG with probe dots)" >&2; exit 1; fi; \
+	echo "the rendered page's timeline has $$circles probe dots"

@@ -12,13 +12,8 @@ use hyper_util::rt::TokioIo;
 
 #[tokio::main]
 async fn main() {
-    let port: u16 = std::env::var("PORT")
-        .ok()
-        .and_then(|p| p.parse().ok())
-        .expect("PORT");
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-        .await
-        .expect("bind");
+    let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).expect("PORT");
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.expect("bind");
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             continue;
@@ -27,9 +22,7 @@ async fn main() {
             let service = service_fn(|_req: Request<hyper::body::Incoming>| async {
                 Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"OK"))))
             });
-            let _ = http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
+            let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
         });
     }
 }

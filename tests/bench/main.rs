@@ -48,23 +48,15 @@ impl Drop for Server {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// One raw HTTP/1.1 GET on a fresh connection; the status code, if any answer came.
 async fn get_status(port: u16, path: &str) -> Option<u16> {
-    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.ok()?;
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").as_bytes())
         .await
         .ok()?;
-    s.write_all(
-        format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").as_bytes(),
-    )
-    .await
-    .ok()?;
     let mut buf = [0u8; 12];
     s.read_exact(&mut buf).await.ok()?;
     std::str::from_utf8(&buf[9..12]).ok()?.parse().ok()
@@ -73,10 +65,7 @@ async fn get_status(port: u16, path: &str) -> Option<u16> {
 async fn wait_ready(port: u16) -> Duration {
     let started = Instant::now();
     while get_status(port, "/").await.is_none() {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "server on {port} never answered"
-        );
+        assert!(started.elapsed() < Duration::from_secs(10), "server on {port} never answered");
         tokio::time::sleep(Duration::from_micros(200)).await;
     }
     started.elapsed()
@@ -120,9 +109,7 @@ async fn paced(port: u16, path: &str, rate: f64, seconds: u64) -> Vec<u64> {
         let next = next.clone();
         let request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").into_bytes();
         tasks.push(tokio::spawn(async move {
-            let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .unwrap();
+            let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
             s.set_nodelay(true).unwrap();
             let mut latencies = Vec::new();
             let mut buf = vec![0u8; 64 * 1024];
@@ -206,11 +193,7 @@ async fn main() {
             tokio::spawn(async move {
                 let mut buf = [0u8; 1024];
                 let _ = s.read(&mut buf).await;
-                let _ = s
-                    .write_all(
-                        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
-                    )
-                    .await;
+                let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok").await;
             });
         }
     });
@@ -247,22 +230,14 @@ async fn main() {
     let port = free_port();
     let server = start_handler(&handler, port, &plan);
     wait_ready(port).await;
-    assert_eq!(
-        get_status(port, "/api/health").await,
-        Some(200),
-        "the bench plan must be healthy"
-    );
+    assert_eq!(get_status(port, "/api/health").await, Some(200), "the bench plan must be healthy");
     tokio::time::sleep(Duration::from_secs(2)).await;
     let idle_rss = rss_kib(server.0.id());
 
     // Throughput beside the baseline, alternating, best of two rounds each.
     let base_port = free_port();
-    let baseline = Server(
-        Command::new(&a.baseline)
-            .env("PORT", base_port.to_string())
-            .spawn()
-            .expect("start bare-hyper"),
-    );
+    let baseline =
+        Server(Command::new(&a.baseline).env("PORT", base_port.to_string()).spawn().expect("start bare-hyper"));
     wait_ready(base_port).await;
     let health_url = format!("http://127.0.0.1:{port}/api/health");
     let base_url = format!("http://127.0.0.1:{base_port}/");

@@ -18,10 +18,7 @@ fn main() {
     let reports = run_all(seed);
     print!("{}", markdown(&reports));
     if let Some(r) = reports.iter().find(|r| !r.meets_targets()) {
-        eprintln!(
-            "{}: misses the targets (no false activation, every outage detected in the bound)",
-            r.model
-        );
+        eprintln!("{}: misses the targets (no false activation, every outage detected in the bound)", r.model);
         std::process::exit(1);
     }
 }

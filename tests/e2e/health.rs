@@ -41,7 +41,14 @@ async fn health(url: &str) -> (u16, Vec<String>) {
         .as_array()
         .unwrap()
         .iter()
-        .map(|c| format!("{}: {} ({})", c["name"].as_str().unwrap(), c["status"].as_str().unwrap(), c["reason"].as_str().unwrap()))
+        .map(|c| {
+            format!(
+                "{}: {} ({})",
+                c["name"].as_str().unwrap(),
+                c["status"].as_str().unwrap(),
+                c["reason"].as_str().unwrap()
+            )
+        })
         .collect();
     (status, checks)
 }
@@ -85,10 +92,13 @@ async fn arm_checks_use_the_managed_identity_against_real_arm_paths() {
 
     assert_eq!(
         health(&url).await,
-        (200, vec![
-            "intake: pass (workflow Enabled, 1 of the last 4 finished runs failed)".to_owned(),
-            "bus: pass (properties.status is \"Active\")".to_owned(),
-        ])
+        (
+            200,
+            vec![
+                "intake: pass (workflow Enabled, 1 of the last 4 finished runs failed)".to_owned(),
+                "bus: pass (properties.status is \"Active\")".to_owned(),
+            ]
+        )
     );
     // The real credential asked for an ARM token as the user-assigned identity, once (cached).
     let asked = identity.requests();
@@ -96,7 +106,11 @@ async fn arm_checks_use_the_managed_identity_against_real_arm_paths() {
     assert_eq!(asked[0].client_id(), Some(CLIENT_ID));
     assert_eq!(asked[0].resource(), Some("https://management.azure.com"));
     // ARM saw the real paths and api-versions, as that identity.
-    let calls: Vec<String> = arm.calls().iter().map(|c| format!("{} {} {:?} {:?}", c.method, c.path, c.api_version(), c.query.get("$top"))).collect();
+    let calls: Vec<String> = arm
+        .calls()
+        .iter()
+        .map(|c| format!("{} {} {:?} {:?}", c.method, c.path, c.api_version(), c.query.get("$top")))
+        .collect();
     assert!(calls.contains(&format!("GET {WORKFLOW} Some(\"2019-05-01\") None")), "{calls:?}");
     assert!(calls.contains(&format!("GET {WORKFLOW}/runs Some(\"2019-05-01\") Some(\"10\")")), "{calls:?}");
     assert!(calls.contains(&format!("GET {BUS} Some(\"2021-11-01\") None")), "{calls:?}");
@@ -115,7 +129,10 @@ async fn arm_checks_use_the_managed_identity_against_real_arm_paths() {
     arm.add_workflow_runs(WORKFLOW, &["Failed", "Failed", "Failed"]);
     let (status, checks) = health(&url).await;
     assert_eq!(status, 503);
-    assert!(checks[0].starts_with("intake: fail (") && checks[0].contains("finished runs failed (more than 50%)"), "{checks:?}");
+    assert!(
+        checks[0].starts_with("intake: fail (") && checks[0].contains("finished runs failed (more than 50%)"),
+        "{checks:?}"
+    );
 }
 
 #[tokio::test]
@@ -129,7 +146,8 @@ async fn the_local_app_serves_health_under_bcdr_host() {
     std::fs::copy(format!("{root}/function-specs/health/function.json"), app.join("health/function.json")).unwrap();
     std::os::unix::fs::symlink(workspace_binary("health-check"), app.join("handler")).unwrap();
     let port = free_port();
-    let plan = std::fs::read_to_string(format!("{root}/infra/local-plan.json")).unwrap().replace("7071", &port.to_string());
+    let plan =
+        std::fs::read_to_string(format!("{root}/infra/local-plan.json")).unwrap().replace("7071", &port.to_string());
     std::fs::write(app.join("failover-plan.json"), plan).unwrap();
 
     let _host = Process(

@@ -25,10 +25,7 @@ struct AppDir {
 
 impl AppDir {
     fn new(name: &str, forwarding: bool, functions: &[(&str, Value)]) -> AppDir {
-        let root = tempfile::Builder::new()
-            .prefix("bcdr-host-e2e-")
-            .tempdir()
-            .unwrap();
+        let root = tempfile::Builder::new().prefix("bcdr-host-e2e-").tempdir().unwrap();
         let dir = root.path().join(name);
         std::fs::create_dir(&dir).unwrap();
         let host = json!({
@@ -107,14 +104,7 @@ impl Host {
             port,
             output,
             // No compression: the forwarding test checks the handler sees exactly our headers.
-            client: reqwest::Client::builder()
-                .no_proxy()
-                .no_gzip()
-                .no_deflate()
-                .no_brotli()
-                .no_zstd()
-                .build()
-                .unwrap(),
+            client: reqwest::Client::builder().no_proxy().no_gzip().no_deflate().no_brotli().no_zstd().build().unwrap(),
         }
     }
 
@@ -144,10 +134,7 @@ impl Host {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        panic!(
-            "bcdr host never reported Running; output:\n{}",
-            self.output()
-        );
+        panic!("bcdr host never reported Running; output:\n{}", self.output());
     }
 
     async fn wait_for_output(&self, needle: &str) {
@@ -158,23 +145,12 @@ impl Host {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        panic!(
-            "bcdr host never printed {needle:?}; output:\n{}",
-            self.output()
-        );
+        panic!("bcdr host never printed {needle:?}; output:\n{}", self.output());
     }
 
     /// The fixture's pid, via the forwarded echo function.
     async fn handler_pid(&self) -> u32 {
-        let echo: Value = self
-            .client
-            .get(self.url("/api/echo"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let echo: Value = self.client.get(self.url("/api/echo")).send().await.unwrap().json().await.unwrap();
         echo["pid"].as_u64().unwrap() as u32
     }
 
@@ -258,9 +234,7 @@ async fn forwarded_http_reaches_the_handler_intact() {
     assert_eq!(echo["headers"]["content-type"], json!(["text/plain"]));
     assert!(echo["headers"].get("accept-encoding").is_none(), "{echo}");
     assert_eq!(echo["body"], "hello");
-    let invocation_id = echo["headers"]["x-azure-functions-invocationid"][0]
-        .as_str()
-        .unwrap();
+    let invocation_id = echo["headers"]["x-azure-functions-invocationid"][0].as_str().unwrap();
     assert!(uuid::Uuid::parse_str(invocation_id).is_ok());
 
     let status = |path: &'static str, method: reqwest::Method| {
@@ -271,39 +245,23 @@ async fn forwarded_http_reaches_the_handler_intact() {
     assert_eq!(status("/", reqwest::Method::GET).await, 404);
     assert_eq!(status("/api/echo", reqwest::Method::DELETE).await, 405);
 
-    let admin: Value = host
-        .client
-        .get(host.url("/admin/host/status"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let admin: Value = host.client.get(host.url("/admin/host/status")).send().await.unwrap().json().await.unwrap();
     assert_eq!(admin["state"], "Running");
     assert!(admin["processUptime"].is_u64());
 
-    host.wait_for_output("[fwd] fixture handler listening on")
-        .await;
+    host.wait_for_output("[fwd] fixture handler listening on").await;
     let output = host.output();
     let stderr_line = output
         .lines()
         .find(|l| l.contains("[fwd] fixture handler stderr line"))
         .expect("the handler's stderr is relayed");
     assert!(stderr_line.contains("ERROR"), "{stderr_line}");
-    assert!(
-        output.contains("[fwd] echo (http POST /api/echo): 200 in"),
-        "{output}"
-    );
+    assert!(output.contains("[fwd] echo (http POST /api/echo): 200 in"), "{output}");
 }
 
 #[tokio::test]
 async fn non_forwarded_http_becomes_an_invocation() {
-    let app = AppDir::new(
-        "inv",
-        false,
-        &[("make", http_function("anonymous", &["post"], "items/{id}"))],
-    );
+    let app = AppDir::new("inv", false, &[("make", http_function("anonymous", &["post"], "items/{id}"))]);
     let host = Host::start(&[&app], &[]).await;
 
     let r = host
@@ -328,13 +286,7 @@ async fn non_forwarded_http_becomes_an_invocation() {
     let body: Value = serde_json::from_str(rec["body"].as_str().unwrap()).unwrap();
     let req = &body["Data"]["req"];
     assert_eq!(req["Method"], "POST");
-    assert!(
-        req["Url"]
-            .as_str()
-            .unwrap()
-            .ends_with("/api/items/42?x=1&x=2"),
-        "{req}"
-    );
+    assert!(req["Url"].as_str().unwrap().ends_with("/api/items/42?x=1&x=2"), "{req}");
     assert_eq!(req["Query"], json!({"x": "1,2"}));
     assert_eq!(req["Headers"]["x-custom"], json!(["v"]));
     assert_eq!(req["Params"], json!({"id": "42"}));
@@ -361,18 +313,10 @@ async fn timer_fires_a_chunked_invocation() {
     let headers = &rec["headers"];
     assert_eq!(headers["transfer-encoding"], json!(["chunked"]));
     assert!(headers.get("content-length").is_none());
-    assert!(headers["content-type"][0]
-        .as_str()
-        .unwrap()
-        .starts_with("application/json"));
-    let id = headers["x-azure-functions-invocationid"][0]
-        .as_str()
-        .unwrap();
+    assert!(headers["content-type"][0].as_str().unwrap().starts_with("application/json"));
+    let id = headers["x-azure-functions-invocationid"][0].as_str().unwrap();
     assert!(uuid::Uuid::parse_str(id).is_ok(), "{id}");
-    assert!(!headers["x-azure-functions-hostversion"][0]
-        .as_str()
-        .unwrap()
-        .is_empty());
+    assert!(!headers["x-azure-functions-hostversion"][0].as_str().unwrap().is_empty());
 
     let body: Value = serde_json::from_str(rec["body"].as_str().unwrap()).unwrap();
     let expected_timer = json!({
@@ -422,12 +366,7 @@ async fn crashed_handler_is_restarted() {
     let host = Host::start(&[&app], &[]).await;
     let first = host.handler_pid().await;
 
-    let r = host
-        .client
-        .get(host.url("/api/crash"))
-        .send()
-        .await
-        .unwrap();
+    let r = host.client.get(host.url("/api/crash")).send().await.unwrap();
     assert_eq!(r.status(), 200);
     host.wait_for_output("died: exit code 3").await;
 
@@ -442,11 +381,7 @@ async fn crashed_handler_is_restarted() {
                 }
             }
         }
-        assert!(
-            started.elapsed() < DEADLINE,
-            "the handler was not restarted; output:\n{}",
-            host.output()
-        );
+        assert!(started.elapsed() < DEADLINE, "the handler was not restarted; output:\n{}", host.output());
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert!(!alive(first));
@@ -463,11 +398,7 @@ async fn sigterm_stops_the_host_and_its_handlers() {
     let status = host.wait_exit().await;
     assert!(status.success(), "{status:?}; output:\n{}", host.output());
     wait_gone(pid).await;
-    assert!(
-        host.output().contains("[stopping] handler (pid"),
-        "{}",
-        host.output()
-    );
+    assert!(host.output().contains("[stopping] handler (pid"), "{}", host.output());
 }
 
 #[tokio::test]
@@ -486,19 +417,13 @@ async fn bad_configuration_fails_before_anything_runs() {
     let app = AppDir::new(
         "broken",
         true,
-        &[(
-            "tick",
-            json!({"bindings": [{"type": "timerTrigger", "name": "t", "schedule": "*/5 * * * *"}]}),
-        )],
+        &[("tick", json!({"bindings": [{"type": "timerTrigger", "name": "t", "schedule": "*/5 * * * *"}]}))],
     );
     let mut host = Host::spawn(&[&app], &[], free_port());
     let status = host.wait_exit().await;
     assert!(!status.success());
     let output = host.output();
-    assert!(
-        output.contains("tick/function.json: bindings[0].schedule"),
-        "{output}"
-    );
+    assert!(output.contains("tick/function.json: bindings[0].schedule"), "{output}");
     assert!(output.contains("has 5 fields"), "{output}");
 
     let taken = std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap();
@@ -507,10 +432,5 @@ async fn bad_configuration_fails_before_anything_runs() {
     let mut host = Host::spawn(&[&ok_app], &[], port);
     let status = host.wait_exit().await;
     assert!(!status.success());
-    assert!(
-        host.output()
-            .contains(&format!("cannot listen on 127.0.0.1:{port}")),
-        "{}",
-        host.output()
-    );
+    assert!(host.output().contains(&format!("cannot listen on 127.0.0.1:{port}")), "{}", host.output());
 }

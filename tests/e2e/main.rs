@@ -5,3 +5,4 @@ mod host;
 mod package;
 mod plan;
 mod support;
+mod watchdog;

@@ -9,8 +9,14 @@ use serde_json::Value;
 
 /// Where `make package` left the zips (`make test` says so through BCDR_DIST).
 fn dist() -> PathBuf {
-    let dist = std::env::var("BCDR_DIST").map(PathBuf::from).unwrap_or_else(|_| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../dist")));
-    assert!(dist.join("health-check.zip").exists(), "no packages in {}: run `make package` (or `make test`) first", dist.display());
+    let dist = std::env::var("BCDR_DIST")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../dist")));
+    assert!(
+        dist.join("health-check.zip").exists(),
+        "no packages in {}: run `make package` (or `make test`) first",
+        dist.display()
+    );
     dist
 }
 
@@ -55,6 +61,26 @@ fn the_health_check_zip_has_the_function_app_layout() {
 }
 
 #[test]
+fn the_watchdog_zip_has_the_function_app_layout() {
+    assert_eq!(
+        listing("watchdog"),
+        [
+            "failover-plan.json 644",
+            "handler 755",
+            "host.json 644",
+            "status/function.json 644",
+            "watchdog/function.json 644"
+        ]
+    );
+    let mut zip = open("watchdog");
+    let mut timer = String::new();
+    zip.by_name("watchdog/function.json").unwrap().read_to_string(&mut timer).unwrap();
+    let timer: Value = serde_json::from_str(&timer).unwrap();
+    assert_eq!(timer["bindings"][0]["type"], "timerTrigger");
+    assert_eq!(timer["bindings"][0]["schedule"], "%BCDR_WATCHDOG_SCHEDULE%");
+}
+
+#[test]
 fn an_unzipped_package_starts_with_only_its_port() {
     let dir = std::env::temp_dir().join(format!("bcdr-package-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -79,6 +105,9 @@ fn an_unzipped_package_starts_with_only_its_port() {
         .iter()
         .map(|c| format!("{}: {}", c["name"].as_str().unwrap(), c["reason"].as_str().unwrap()))
         .collect();
-    assert!(reasons.iter().any(|r| r.starts_with("order-intake: no token for ARM: no managed identity")), "{reasons:?}");
+    assert!(
+        reasons.iter().any(|r| r.starts_with("order-intake: no token for ARM: no managed identity")),
+        "{reasons:?}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -32,7 +32,10 @@ fn a_bad_plan_fails_naming_every_path() {
     let (ok, out) = plan_check(&file);
     assert!(!ok);
     let shown = file.display().to_string();
-    assert!(out.contains(&format!("{shown}: $.regions.secondary = \"a\": must differ from the primary region")), "{out}");
+    assert!(
+        out.contains(&format!("{shown}: $.regions.secondary = \"a\": must differ from the primary region")),
+        "{out}"
+    );
     assert!(out.contains(&format!("{shown}: $.health.checks[0].tcp.host = \"\": must not be empty")), "{out}");
     assert!(out.contains("2 problems"), "{out}");
 }

@@ -77,7 +77,8 @@ impl ArmClient {
 impl ManagementApi for ArmClient {
     async fn get(&self, path: &str, api_version: &str, query: &[(&str, &str)]) -> Result<Value, ArmError> {
         let token = self.token().await?;
-        let mut url = reqwest::Url::parse(&format!("{}{}", self.base, path)).map_err(|e| ArmError::Decode(format!("bad URL for {path}: {e}")))?;
+        let mut url = reqwest::Url::parse(&format!("{}{}", self.base, path))
+            .map_err(|e| ArmError::Decode(format!("bad URL for {path}: {e}")))?;
         url.query_pairs_mut().append_pair("api-version", api_version).extend_pairs(query);
         let res = self
             .http
@@ -101,16 +102,17 @@ pub fn error_from_body(status: u16, body: &[u8]) -> ArmError {
     let parsed: Option<Value> = serde_json::from_slice(body).ok();
     let error = parsed.as_ref().and_then(|v| v.get("error").or_else(|| v.get("Error")));
     let field = |names: [&str; 2]| {
-        names
-            .iter()
-            .find_map(|n| error.and_then(|e| e.get(*n)).and_then(Value::as_str))
-            .map(str::to_owned)
+        names.iter().find_map(|n| error.and_then(|e| e.get(*n)).and_then(Value::as_str)).map(str::to_owned)
     };
     let code = field(["code", "Code"]).unwrap_or_else(|| format!("Http{status}"));
     let message = field(["message", "Message"]).unwrap_or_else(|| {
         let text = String::from_utf8_lossy(body);
         let text = first_line(text.trim());
-        if text.is_empty() { "no error body".to_owned() } else { truncate(&text, 200) }
+        if text.is_empty() {
+            "no error body".to_owned()
+        } else {
+            truncate(&text, 200)
+        }
     });
     ArmError::Status { status, code, message }
 }
@@ -136,8 +138,16 @@ mod tests {
 
     #[test]
     fn error_bodies_are_read_leniently() {
-        check(404, r#"{"error":{"code":"ResourceNotFound","message":"not here"}}"#, "ARM answered 404 ResourceNotFound: not here");
-        check(409, r#"{"Error":{"Code":"AnotherOperationInProgress","Message":"busy"}}"#, "ARM answered 409 AnotherOperationInProgress: busy");
+        check(
+            404,
+            r#"{"error":{"code":"ResourceNotFound","message":"not here"}}"#,
+            "ARM answered 404 ResourceNotFound: not here",
+        );
+        check(
+            409,
+            r#"{"Error":{"Code":"AnotherOperationInProgress","Message":"busy"}}"#,
+            "ARM answered 409 AnotherOperationInProgress: busy",
+        );
         check(502, "<html>Bad Gateway</html>", "ARM answered 502 Http502: <html>Bad Gateway</html>");
         check(500, "", "ARM answered 500 Http500: no error body");
     }

@@ -195,10 +195,8 @@ impl Checker {
 pub fn failed_ratio(statuses: &[&str]) -> (usize, usize) {
     const FAILED: [&str; 4] = ["Failed", "Faulted", "TimedOut", "Aborted"];
     const UNFINISHED: [&str; 5] = ["Running", "Waiting", "Paused", "Suspended", "NotSpecified"];
-    let finished: Vec<&&str> = statuses
-        .iter()
-        .filter(|s| !UNFINISHED.iter().any(|u| u.eq_ignore_ascii_case(s)))
-        .collect();
+    let finished: Vec<&&str> =
+        statuses.iter().filter(|s| !UNFINISHED.iter().any(|u| u.eq_ignore_ascii_case(s))).collect();
     let failed = finished.iter().filter(|s| FAILED.iter().any(|f| f.eq_ignore_ascii_case(s))).count();
     (failed, finished.len())
 }
@@ -389,7 +387,8 @@ impl Inner {
         if let Some(f) = failure {
             tracing::error!(error = %f, "health evaluation failed");
         }
-        let failing: Vec<&str> = report.checks.iter().filter(|c| c.status != Outcome::Pass).map(|c| c.name.as_str()).collect();
+        let failing: Vec<&str> =
+            report.checks.iter().filter(|c| c.status != Outcome::Pass).map(|c| c.name.as_str()).collect();
         tracing::info!(status = ?report.status, duration_ms = report.duration_ms, failing = ?failing, "health evaluated");
         let body = serde_json::to_vec(&report).expect("plain data serializes").into();
         Answer { status: status.status_code(), report: Arc::new(report), body }
@@ -431,7 +430,8 @@ mod tests {
 
     #[test]
     fn property_paths() {
-        let v = json!({"properties": {"state": "Enabled", "endpoints": [{"status": "Online"}, {"status": "Degraded"}]}});
+        let v =
+            json!({"properties": {"state": "Enabled", "endpoints": [{"status": "Online"}, {"status": "Degraded"}]}});
         assert_eq!(property(&v, "properties.state"), Some(&json!("Enabled")));
         assert_eq!(property(&v, "properties.endpoints[1].status"), Some(&json!("Degraded")));
         assert_eq!(property(&v, "properties.endpoints[2].status"), None);

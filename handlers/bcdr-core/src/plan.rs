@@ -330,20 +330,16 @@ pub enum PlanError {
 
 impl FailoverPlan {
     pub fn from_file(path: &Path) -> Result<Self, PlanError> {
-        let text = std::fs::read_to_string(path).map_err(|source| PlanError::Read {
-            path: path.display().to_string(),
-            source,
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| PlanError::Read { path: path.display().to_string(), source })?;
         Self::from_json(&text)
     }
 
     /// Parses and validates a plan.
     pub fn from_json(text: &str) -> Result<Self, PlanError> {
         let de = &mut serde_json::Deserializer::from_str(text);
-        let plan: FailoverPlan = serde_path_to_error::deserialize(de).map_err(|e| PlanError::Shape {
-            path: json_path(&e.path().to_string()),
-            message: e.inner().to_string(),
-        })?;
+        let plan: FailoverPlan = serde_path_to_error::deserialize(de)
+            .map_err(|e| PlanError::Shape { path: json_path(&e.path().to_string()), message: e.inner().to_string() })?;
         plan.validate().map_err(PlanError::Invalid)?;
         Ok(plan)
     }
@@ -352,7 +348,11 @@ impl FailoverPlan {
     pub fn validate(&self) -> Result<(), ConfigError> {
         let mut p = Problems::new();
         if self.version != PLAN_VERSION {
-            p.push("$.version", Some(&self.version.to_string()), format!("this build reads plan version {PLAN_VERSION}"));
+            p.push(
+                "$.version",
+                Some(&self.version.to_string()),
+                format!("this build reads plan version {PLAN_VERSION}"),
+            );
         }
         if self.name.trim().is_empty() {
             p.push("$.name", Some(&self.name), "must not be empty");
@@ -406,7 +406,11 @@ impl WatchdogPlan {
             }
             check_url(&format!("{at}.target"), &w.target, p);
             if w.target.contains('?') {
-                p.push(format!("{at}.target"), None, "must not carry a query string: the function key comes from BCDR_HEALTH_KEY");
+                p.push(
+                    format!("{at}.target"),
+                    None,
+                    "must not carry a query string: the function key comes from BCDR_HEALTH_KEY",
+                );
             }
             for (j, c) in w.controls.iter().enumerate() {
                 check_url(&format!("{at}.controls[{j}]"), c, p);
@@ -560,10 +564,18 @@ impl CheckKind<'_> {
             }
             CheckKind::ArmResource(c) => {
                 if !is_api_version(&c.api_version) {
-                    p.push(format!("{at}.apiVersion"), Some(&c.api_version), "must look like 2023-01-01 or 2023-01-01-preview");
+                    p.push(
+                        format!("{at}.apiVersion"),
+                        Some(&c.api_version),
+                        "must look like 2023-01-01 or 2023-01-01-preview",
+                    );
                 }
                 if c.property.trim().is_empty() {
-                    p.push(format!("{at}.property"), Some(&c.property), "must be a property path like properties.state");
+                    p.push(
+                        format!("{at}.property"),
+                        Some(&c.property),
+                        "must be a property path like properties.state",
+                    );
                 }
             }
         }
@@ -660,7 +672,9 @@ mod tests {
     #[test]
     fn a_check_has_exactly_one_kind() {
         check(
-            &plan_with_checks(json!([{"name": "none"}, {"name": "two", "tcp": {"host": "h", "port": 1}, "dns": {"host": "h"}}])),
+            &plan_with_checks(
+                json!([{"name": "none"}, {"name": "two", "tcp": {"host": "h", "port": 1}, "dns": {"host": "h"}}]),
+            ),
             "$.health.checks[0]: needs one of http, tcp, dns, logicApp, armResource\n\
              $.health.checks[1]: has several kinds (tcp, dns); give exactly one",
         );

@@ -18,7 +18,9 @@ pub struct ResourceId {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("not a resource ID ({0}); expected /subscriptions/<id>/resourceGroups/<group>/providers/<Namespace>/<type>/<name>")]
+#[error(
+    "not a resource ID ({0}); expected /subscriptions/<id>/resourceGroups/<group>/providers/<Namespace>/<type>/<name>"
+)]
 pub struct ResourceIdError(&'static str);
 
 impl ResourceId {
@@ -140,16 +142,26 @@ mod tests {
         );
         check("subscriptions/s/resourceGroups/rg/providers/A.B/t/n", "error: it must start with /");
         check("/subscriptions/s/resourceGroups/rg/providers/A.B/t/n/", "error: it must not end with /");
-        check("/subscriptions/s/resourceGroups/rg/providers/A.B/t", "error: it needs type/name pairs after the namespace");
+        check(
+            "/subscriptions/s/resourceGroups/rg/providers/A.B/t",
+            "error: it needs type/name pairs after the namespace",
+        );
         check("/subscriptions/s/resourceGroups/rg/providers/AB/t/n", "error: the provider namespace has no dot");
         check("/subscriptions/s/resourceGroups//providers/A.B/t/n", "error: it has an empty segment");
-        check("/subscriptions/s/resourceGroups/rg/providers/A.B/t/n?x=1", "error: it contains a query, fragment or space");
-        check("/subscriptions/s/providers/A.B/t/n", "error: its prefix is not /subscriptions/…/resourceGroups/…/providers/…");
+        check(
+            "/subscriptions/s/resourceGroups/rg/providers/A.B/t/n?x=1",
+            "error: it contains a query, fragment or space",
+        );
+        check(
+            "/subscriptions/s/providers/A.B/t/n",
+            "error: its prefix is not /subscriptions/…/resourceGroups/…/providers/…",
+        );
     }
 
     #[test]
     fn type_comparison_ignores_case() {
-        let id: ResourceId = "/subscriptions/s/resourceGroups/rg/providers/microsoft.logic/Workflows/x".parse().unwrap();
+        let id: ResourceId =
+            "/subscriptions/s/resourceGroups/rg/providers/microsoft.logic/Workflows/x".parse().unwrap();
         assert!(id.is_type("Microsoft.Logic/workflows"));
     }
 }

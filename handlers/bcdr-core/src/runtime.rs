@@ -40,10 +40,7 @@ pub struct Request {
 impl Request {
     /// Whether the caller prefers HTML (a browser) over JSON.
     pub fn wants_html(&self) -> bool {
-        self.headers
-            .get(header::ACCEPT)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|a| a.contains("text/html"))
+        self.headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("text/html"))
     }
 }
 
@@ -64,7 +61,8 @@ pub struct TimerInvocation {
 pub struct InvocationError(pub String);
 
 type HttpFn = Arc<dyn Fn(Request) -> BoxFuture<'static, Response> + Send + Sync>;
-type TimerFn = Arc<dyn Fn(TimerInvocation) -> BoxFuture<'static, Result<InvocationResponse, InvocationError>> + Send + Sync>;
+type TimerFn =
+    Arc<dyn Fn(TimerInvocation) -> BoxFuture<'static, Result<InvocationResponse, InvocationError>> + Send + Sync>;
 
 struct HttpFunction {
     name: String,
@@ -147,7 +145,8 @@ impl FunctionApp {
     async fn call_http(&self, f: &HttpFunction, req: Request) -> Response {
         if !f.methods.contains(&req.method) {
             let allow = f.methods.iter().map(Method::as_str).collect::<Vec<_>>().join(", ");
-            let mut res = problem(StatusCode::METHOD_NOT_ALLOWED, &format!("{} does not answer {}", req.path, req.method));
+            let mut res =
+                problem(StatusCode::METHOD_NOT_ALLOWED, &format!("{} does not answer {}", req.path, req.method));
             if let Ok(v) = HeaderValue::from_str(&allow) {
                 res.headers_mut().insert(header::ALLOW, v);
             }
@@ -208,11 +207,8 @@ impl FunctionApp {
             Ok(t) => t,
             Err(e) => return problem(StatusCode::BAD_REQUEST, &format!("invocation body: Data.{}: {e}", f.binding)),
         };
-        let invocation_id = req
-            .headers
-            .get("x-azure-functions-invocationid")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
+        let invocation_id =
+            req.headers.get("x-azure-functions-invocationid").and_then(|v| v.to_str().ok()).map(str::to_owned);
         tracing::info!(function = %f.name, invocation_id = invocation_id.as_deref().unwrap_or("-"), past_due = timer.is_past_due, "timer invocation");
         let invocation = TimerInvocation { function: f.name.clone(), invocation_id, timer, request };
         match (f.call)(invocation).await {
@@ -227,14 +223,16 @@ impl FunctionApp {
 }
 
 fn inner_request(t: &HttpTriggerRequest) -> Result<Request, String> {
-    let method = Method::from_bytes(t.method.as_bytes()).map_err(|_| format!("Method {:?} is not an HTTP method", t.method))?;
+    let method =
+        Method::from_bytes(t.method.as_bytes()).map_err(|_| format!("Method {:?} is not an HTTP method", t.method))?;
     let path = match reqwest::Url::parse(&t.url) {
         Ok(u) => u.path().to_owned(),
         Err(_) => t.url.split('?').next().unwrap_or_default().to_owned(),
     };
     let mut headers = HeaderMap::new();
     for (name, values) in &t.headers {
-        let name = header::HeaderName::from_bytes(name.as_bytes()).map_err(|_| format!("Headers: {name:?} is not a header name"))?;
+        let name = header::HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| format!("Headers: {name:?} is not a header name"))?;
         for v in values {
             let v = HeaderValue::from_str(v).map_err(|_| format!("Headers.{name}: not a valid header value"))?;
             headers.append(name.clone(), v);
@@ -297,7 +295,9 @@ where
 }
 
 /// The app as one warp filter, for `warp::serve` here and for `warp::service` elsewhere.
-pub fn routes(app: FunctionApp) -> impl Filter<Extract = (Response,), Error = std::convert::Infallible> + Clone + Send + Sync + 'static {
+pub fn routes(
+    app: FunctionApp,
+) -> impl Filter<Extract = (Response,), Error = std::convert::Infallible> + Clone + Send + Sync + 'static {
     let app = Arc::new(app);
     let query = warp::query::raw().or(warp::any().map(String::new)).unify();
     warp::method()

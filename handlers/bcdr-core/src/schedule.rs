@@ -55,18 +55,13 @@ impl fmt::Display for ScheduleError {
 impl std::error::Error for ScheduleError {}
 
 /// Replaces each `%Name%` with the app setting `Name`, as the host's name resolver does.
-pub fn substitute(
-    text: &str,
-    resolve: &dyn Fn(&str) -> Option<String>,
-) -> Result<String, ScheduleError> {
+pub fn substitute(text: &str, resolve: &dyn Fn(&str) -> Option<String>) -> Result<String, ScheduleError> {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(start) = rest.find('%') {
         out.push_str(&rest[..start]);
         let after = &rest[start + 1..];
-        let end = after
-            .find('%')
-            .ok_or_else(|| ScheduleError::UnclosedPercent(text.to_string()))?;
+        let end = after.find('%').ok_or_else(|| ScheduleError::UnclosedPercent(text.to_string()))?;
         let name = &after[..end];
         let value = resolve(name).ok_or_else(|| ScheduleError::MissingSetting(name.to_string()))?;
         out.push_str(&value);
@@ -106,14 +101,8 @@ impl Schedule {
             .dom_and_dow(true)
             .build()
             .parse(&expression)
-            .map_err(|e| ScheduleError::Invalid {
-                expression: expression.clone(),
-                reason: e.to_string(),
-            })?;
-        let schedule = Schedule {
-            expression,
-            cron: Box::new(cron),
-        };
+            .map_err(|e| ScheduleError::Invalid { expression: expression.clone(), reason: e.to_string() })?;
+        let schedule = Schedule { expression, cron: Box::new(cron) };
         if schedule.next_after(DateTime::UNIX_EPOCH).is_none() {
             return Err(ScheduleError::NoOccurrence(schedule.expression));
         }
@@ -172,47 +161,19 @@ mod tests {
 
     #[test]
     fn occurrences() {
-        check(
-            "*/1 * * * * *",
-            "2026-01-01T00:00:00Z",
-            &["2026-01-01T00:00:01Z", "2026-01-01T00:00:02Z"],
-        );
-        check(
-            "0 */5 * * * *",
-            "2026-01-01T00:03:10Z",
-            &["2026-01-01T00:05:00Z", "2026-01-01T00:10:00Z"],
-        );
+        check("*/1 * * * * *", "2026-01-01T00:00:00Z", &["2026-01-01T00:00:01Z", "2026-01-01T00:00:02Z"]);
+        check("0 */5 * * * *", "2026-01-01T00:03:10Z", &["2026-01-01T00:05:00Z", "2026-01-01T00:10:00Z"]);
         check(
             "0 10,30,50 * * * *",
             "2026-01-01T00:20:00Z",
-            &[
-                "2026-01-01T00:30:00Z",
-                "2026-01-01T00:50:00Z",
-                "2026-01-01T01:10:00Z",
-            ],
+            &["2026-01-01T00:30:00Z", "2026-01-01T00:50:00Z", "2026-01-01T01:10:00Z"],
         );
         // 2026-01-04 is a Sunday: NCRONTAB's 0 is Sunday.
-        check(
-            "0 0 9 * * 0",
-            "2026-01-01T00:00:00Z",
-            &["2026-01-04T09:00:00Z"],
-        );
-        check(
-            "0 0 9 * * SUN",
-            "2026-01-01T00:00:00Z",
-            &["2026-01-04T09:00:00Z"],
-        );
-        check(
-            "0 0 9 * * 1-5",
-            "2026-01-02T10:00:00Z",
-            &["2026-01-05T09:00:00Z"],
-        );
+        check("0 0 9 * * 0", "2026-01-01T00:00:00Z", &["2026-01-04T09:00:00Z"]);
+        check("0 0 9 * * SUN", "2026-01-01T00:00:00Z", &["2026-01-04T09:00:00Z"]);
+        check("0 0 9 * * 1-5", "2026-01-02T10:00:00Z", &["2026-01-05T09:00:00Z"]);
         // Both day fields must match: the 13th that is a Friday (2026-02-13).
-        check(
-            "0 0 0 13 * 5",
-            "2026-01-01T00:00:00Z",
-            &["2026-02-13T00:00:00Z"],
-        );
+        check("0 0 0 13 * 5", "2026-01-01T00:00:00Z", &["2026-02-13T00:00:00Z"]);
     }
 
     #[test]
@@ -227,10 +188,7 @@ mod tests {
             assert_eq!(Schedule::parse(expr).unwrap_err().to_string(), expect);
         }
         let invalid = Schedule::parse("61 * * * * *").unwrap_err().to_string();
-        assert!(
-            invalid.starts_with("\"61 * * * * *\" is not a valid NCRONTAB expression: "),
-            "{invalid}"
-        );
+        assert!(invalid.starts_with("\"61 * * * * *\" is not a valid NCRONTAB expression: "), "{invalid}");
         assert!(Schedule::parse("0 0 0 31 2 *").is_err());
     }
 
@@ -246,10 +204,7 @@ mod tests {
             ("0 %MIN% * * * *", Ok("0 7 * * * *")),
             ("0 0 * * * *", Ok("0 0 * * * *")),
             ("%NOPE%", Err("the app setting NOPE is not defined")),
-            (
-                "%EVERY",
-                Err("\"%EVERY\" has a % without its closing % (write %Setting%)"),
-            ),
+            ("%EVERY", Err("\"%EVERY\" has a % without its closing % (write %Setting%)")),
         ];
         for (text, expect) in cases {
             let got = substitute(text, &settings).map_err(|e| e.to_string());
@@ -260,18 +215,10 @@ mod tests {
     #[test]
     fn monitoring_defaults() {
         let now = at("2026-01-01T00:00:00Z");
-        let cases = [
-            ("*/1 * * * * *", false),
-            ("*/30 * * * * *", false),
-            ("0 * * * * *", true),
-            ("0 */5 * * * *", true),
-        ];
+        let cases =
+            [("*/1 * * * * *", false), ("*/30 * * * * *", false), ("0 * * * * *", true), ("0 */5 * * * *", true)];
         for (expr, expect) in cases {
-            assert_eq!(
-                Schedule::parse(expr).unwrap().monitored_by_default(now),
-                expect,
-                "{expr}"
-            );
+            assert_eq!(Schedule::parse(expr).unwrap().monitored_by_default(now), expect, "{expr}");
         }
     }
 }

@@ -87,11 +87,7 @@ impl Problems {
     }
 
     pub fn push(&mut self, at: impl Into<String>, value: Option<&str>, message: impl Into<String>) {
-        self.0.push(Problem {
-            at: at.into(),
-            value: value.map(str::to_owned),
-            message: message.into(),
-        });
+        self.0.push(Problem { at: at.into(), value: value.map(str::to_owned), message: message.into() });
     }
 
     pub fn extend(&mut self, other: ConfigError) {

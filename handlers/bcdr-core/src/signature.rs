@@ -83,28 +83,15 @@ impl ActivationRequest {
             let path = e.path().to_string();
             let message = e.inner().to_string();
             RequestError {
-                path: if path == "." {
-                    "$".to_owned()
-                } else {
-                    format!("$.{path}")
-                },
-                message: message
-                    .split(" at line ")
-                    .next()
-                    .unwrap_or_default()
-                    .to_owned(),
+                path: if path == "." { "$".to_owned() } else { format!("$.{path}") },
+                message: message.split(" at line ").next().unwrap_or_default().to_owned(),
             }
         })?;
-        for (field, value) in [
-            ("watch", &request.watch),
-            ("reason", &request.reason),
-            ("requester", &request.requester),
-        ] {
+        for (field, value) in
+            [("watch", &request.watch), ("reason", &request.reason), ("requester", &request.requester)]
+        {
             if value.trim().is_empty() {
-                return Err(RequestError {
-                    path: format!("$.{field}"),
-                    message: "must not be empty".to_owned(),
-                });
+                return Err(RequestError { path: format!("$.{field}"), message: "must not be empty".to_owned() });
             }
         }
         Ok(request)
@@ -114,22 +101,12 @@ impl ActivationRequest {
 /// The string the MAC is computed over.
 pub fn canonical_string(method: &str, path: &str, timestamp: i64, body: &[u8]) -> String {
     let path = path.split_once('?').map_or(path, |(p, _)| p);
-    format!(
-        "{}\n{}\n{}\n{}",
-        method.to_ascii_uppercase(),
-        path,
-        timestamp,
-        hex(&Sha256::digest(body))
-    )
+    format!("{}\n{}\n{}\n{}", method.to_ascii_uppercase(), path, timestamp, hex(&Sha256::digest(body)))
 }
 
 /// The signature of a request, as lowercase hex (without the `v1=` prefix).
 pub fn sign(secret: &[u8], method: &str, path: &str, timestamp: i64, body: &[u8]) -> String {
-    hex(
-        &mac(secret, &canonical_string(method, path, timestamp, body))
-            .finalize()
-            .into_bytes(),
-    )
+    hex(&mac(secret, &canonical_string(method, path, timestamp, body)).finalize().into_bytes())
 }
 
 /// The two headers a signed request carries.
@@ -142,14 +119,10 @@ pub fn signed_headers(
 ) -> [(HeaderName, HeaderValue); 2] {
     let signature = format!("{VERSION}={}", sign(secret, method, path, timestamp, body));
     [
-        (
-            HeaderName::from_static(TIMESTAMP_HEADER),
-            HeaderValue::from(timestamp),
-        ),
+        (HeaderName::from_static(TIMESTAMP_HEADER), HeaderValue::from(timestamp)),
         (
             HeaderName::from_static(SIGNATURE_HEADER),
-            HeaderValue::from_str(&signature)
-                .expect("a version and hex digits are a valid header value"),
+            HeaderValue::from_str(&signature).expect("a version and hex digits are a valid header value"),
         ),
     ]
 }
@@ -190,10 +163,7 @@ pub enum SignatureError {
     #[error("missing header {0}")]
     Missing(&'static str),
     #[error("malformed header {header}: {reason}")]
-    Malformed {
-        header: &'static str,
-        reason: String,
-    },
+    Malformed { header: &'static str, reason: String },
     #[error("signature does not match: check the shared secret, and that the method, path, timestamp and body are signed as sent")]
     Mismatch,
     /// `skew_secs` is the request's timestamp minus the verifier's clock: negative when the
@@ -205,11 +175,7 @@ pub enum SignatureError {
 }
 
 fn stale_reason(skew_secs: i64, max_skew_secs: u64) -> String {
-    let direction = if skew_secs < 0 {
-        "in the past"
-    } else {
-        "in the future"
-    };
+    let direction = if skew_secs < 0 { "in the past" } else { "in the future" };
     let amount = skew_secs.unsigned_abs();
     format!("timestamp is {amount} s {direction}, more than the {max_skew_secs} s allowed: check the clocks")
 }
@@ -248,11 +214,7 @@ impl fmt::Debug for Verifier {
 impl Verifier {
     /// `secrets`: the current one first, then any still accepted during a rotation.
     pub fn new(secrets: Vec<Vec<u8>>) -> Self {
-        Self {
-            secrets,
-            max_skew: DEFAULT_MAX_SKEW,
-            replay: ReplayGuard::new(DEFAULT_REPLAY_CAPACITY),
-        }
+        Self { secrets, max_skew: DEFAULT_MAX_SKEW, replay: ReplayGuard::new(DEFAULT_REPLAY_CAPACITY) }
     }
 
     pub fn with_max_skew(mut self, max_skew: Duration) -> Self {
@@ -284,11 +246,7 @@ impl Verifier {
         let verifier = Self::from_reader(&mut r);
         // `from_reader` gives `None` only after recording why, so `finish` has already failed.
         r.finish(verifier)?.ok_or_else(|| ConfigError {
-            problems: vec![Problem {
-                at: SECRET_SETTING.to_owned(),
-                value: None,
-                message: "not usable".to_owned(),
-            }],
+            problems: vec![Problem { at: SECRET_SETTING.to_owned(), value: None, message: "not usable".to_owned() }],
         })
     }
 
@@ -313,17 +271,12 @@ impl Verifier {
             .find_map(|secret| {
                 let expected = mac(secret, &canonical);
                 // `verify_slice` compares in constant time.
-                candidates
-                    .iter()
-                    .find(|c| expected.clone().verify_slice(&c[..]).is_ok())
+                candidates.iter().find(|c| expected.clone().verify_slice(&c[..]).is_ok())
             })
             .ok_or(SignatureError::Mismatch)?;
         let skew_secs = timestamp.saturating_sub(now.timestamp());
         if skew_secs.unsigned_abs() > self.max_skew.as_secs() {
-            return Err(SignatureError::Stale {
-                skew_secs,
-                max_skew_secs: self.max_skew.as_secs(),
-            });
+            return Err(SignatureError::Stale { skew_secs, max_skew_secs: self.max_skew.as_secs() });
         }
         // A signature stays acceptable until `timestamp + max_skew`, and `timestamp` is at
         // least `now - max_skew`, so remembering it for twice the skew outlives every replay.
@@ -337,11 +290,8 @@ pub fn signing_secret(r: &mut Reader<'_>) -> Option<Vec<u8>> {
 }
 
 fn read_secret(r: &mut Reader<'_>, name: &str, required: bool) -> Option<Vec<u8>> {
-    let value = if required {
-        r.required(name, "the shared secret that signs activation requests")
-    } else {
-        r.optional(name)
-    }?;
+    let value =
+        if required { r.required(name, "the shared secret that signs activation requests") } else { r.optional(name) }?;
     if value.len() < MIN_SECRET_LEN {
         // Never the value: it is a secret, even when it is a bad one.
         r.problems.push(
@@ -354,25 +304,16 @@ fn read_secret(r: &mut Reader<'_>, name: &str, required: bool) -> Option<Vec<u8>
     Some(value.into_bytes())
 }
 
-fn single_header<'h>(
-    headers: &'h HeaderMap,
-    name: &'static str,
-) -> Result<&'h str, SignatureError> {
+fn single_header<'h>(headers: &'h HeaderMap, name: &'static str) -> Result<&'h str, SignatureError> {
     let mut values = headers.get_all(name).iter();
     let value = values.next().ok_or(SignatureError::Missing(name))?;
     if values.next().is_some() {
-        return Err(SignatureError::Malformed {
-            header: name,
-            reason: "given more than once".to_owned(),
-        });
+        return Err(SignatureError::Malformed { header: name, reason: "given more than once".to_owned() });
     }
     value
         .to_str()
         .map(str::trim)
-        .map_err(|_| SignatureError::Malformed {
-            header: name,
-            reason: "not visible ASCII".to_owned(),
-        })
+        .map_err(|_| SignatureError::Malformed { header: name, reason: "not visible ASCII".to_owned() })
 }
 
 fn parse_timestamp(raw: &str) -> Result<i64, SignatureError> {
@@ -387,29 +328,17 @@ fn parse_timestamp(raw: &str) -> Result<i64, SignatureError> {
 }
 
 fn parse_signatures(raw: &str) -> Result<Vec<[u8; 32]>, SignatureError> {
-    let malformed = |reason: &str| SignatureError::Malformed {
-        header: SIGNATURE_HEADER,
-        reason: reason.to_owned(),
-    };
-    let entries: Vec<&str> = raw
-        .split(',')
-        .map(str::trim)
-        .filter(|e| !e.is_empty())
-        .collect();
+    let malformed = |reason: &str| SignatureError::Malformed { header: SIGNATURE_HEADER, reason: reason.to_owned() };
+    let entries: Vec<&str> = raw.split(',').map(str::trim).filter(|e| !e.is_empty()).collect();
     if entries.len() > MAX_SIGNATURES {
         return Err(malformed(&format!("more than {MAX_SIGNATURES} signatures")));
     }
     let mut out = Vec::new();
     for entry in entries {
-        let (version, value) = entry
-            .split_once('=')
-            .ok_or_else(|| malformed("expected v1=<hex>"))?;
+        let (version, value) = entry.split_once('=').ok_or_else(|| malformed("expected v1=<hex>"))?;
         // Other versions are skipped, so a signer can send a newer one alongside v1.
         if version.trim() == VERSION {
-            out.push(
-                unhex_32(value.trim())
-                    .ok_or_else(|| malformed("a v1 signature is 64 hex digits"))?,
-            );
+            out.push(unhex_32(value.trim()).ok_or_else(|| malformed("a v1 signature is 64 hex digits"))?);
         }
     }
     if out.is_empty() {
@@ -445,28 +374,17 @@ struct Seen {
 
 impl fmt::Debug for ReplayGuard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ReplayGuard")
-            .field("capacity", &self.capacity)
-            .field("len", &self.len())
-            .finish()
+        f.debug_struct("ReplayGuard").field("capacity", &self.capacity).field("len", &self.len()).finish()
     }
 }
 
 impl ReplayGuard {
     pub fn new(capacity: usize) -> Self {
-        Self {
-            capacity: capacity.max(1),
-            seen: Mutex::default(),
-        }
+        Self { capacity: capacity.max(1), seen: Mutex::default() }
     }
 
     /// Remembers `signature` until `now + ttl`; `Replayed` when it is remembered already.
-    pub fn remember(
-        &self,
-        signature: [u8; 32],
-        now: DateTime<Utc>,
-        ttl: Duration,
-    ) -> Result<(), SignatureError> {
+    pub fn remember(&self, signature: [u8; 32], now: DateTime<Utc>, ttl: Duration) -> Result<(), SignatureError> {
         let now_ms = now.timestamp_millis();
         // A poisoned lock only means another thread panicked mid-update; the map is still usable.
         let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
@@ -499,11 +417,7 @@ impl ReplayGuard {
     }
 
     pub fn len(&self) -> usize {
-        self.seen
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .until
-            .len()
+        self.seen.lock().unwrap_or_else(|e| e.into_inner()).until.len()
     }
 
     pub fn is_empty(&self) -> bool {

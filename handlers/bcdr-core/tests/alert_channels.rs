@@ -22,22 +22,14 @@ fn check_plan(json: &str, expect: &[&str]) {
 /// The problems `resolve` finds with these settings, and the channels it keeps.
 fn check_resolve(json: &str, settings: &[(&str, &str)], expect: &[&str]) -> AlertChannels {
     let mut p = Problems::new();
-    let channels = AlertChannels::resolve(
-        &plan(json),
-        "$.alerts",
-        &SettingsMap::new(settings.iter().copied()),
-        &mut p,
-    );
+    let channels = AlertChannels::resolve(&plan(json), "$.alerts", &SettingsMap::new(settings.iter().copied()), &mut p);
     let got: Vec<String> = match p.finish(()) {
         Ok(()) => Vec::new(),
         Err(e) => e.problems.iter().map(ToString::to_string).collect(),
     };
     assert_eq!(got, expect);
     for line in &got {
-        assert!(
-            !line.contains("SECRET"),
-            "a URL leaked into a problem: {line}"
-        );
+        assert!(!line.contains("SECRET"), "a URL leaked into a problem: {line}");
     }
     channels
 }
@@ -67,22 +59,11 @@ fn a_good_section_parses_and_validates() {
 
 #[test]
 fn shape_errors_are_refused() {
-    let err = |json: &str| {
-        serde_json::from_str::<AlertPlan>(json)
-            .unwrap_err()
-            .to_string()
-    };
-    assert!(
-        err(r#"{"channels":[{"name":"a","kind":"pagerduty","urlSetting":"X"}]}"#)
-            .contains("unknown variant `pagerduty`")
-    );
-    assert!(
-        err(r#"{"channels":[{"name":"a","kind":"teams","url":"https://x"}]}"#)
-            .contains("unknown field `url`")
-    );
-    assert!(
-        err(r#"{"channels":[{"name":"a","kind":"teams"}]}"#).contains("missing field `urlSetting`")
-    );
+    let err = |json: &str| serde_json::from_str::<AlertPlan>(json).unwrap_err().to_string();
+    assert!(err(r#"{"channels":[{"name":"a","kind":"pagerduty","urlSetting":"X"}]}"#)
+        .contains("unknown variant `pagerduty`"));
+    assert!(err(r#"{"channels":[{"name":"a","kind":"teams","url":"https://x"}]}"#).contains("unknown field `url`"));
+    assert!(err(r#"{"channels":[{"name":"a","kind":"teams"}]}"#).contains("missing field `urlSetting`"));
 }
 
 #[test]
@@ -121,31 +102,16 @@ fn urls_come_from_the_settings_the_plan_names() {
         ],
         &[],
     );
-    let names: Vec<(&str, ChannelKind)> = channels
-        .channels()
-        .iter()
-        .map(|c| (c.name(), c.kind()))
-        .collect();
+    let names: Vec<(&str, ChannelKind)> = channels.channels().iter().map(|c| (c.name(), c.kind())).collect();
     assert_eq!(
         names,
-        [
-            ("ops-teams", ChannelKind::Teams),
-            ("ops-slack", ChannelKind::Slack),
-            ("incidents", ChannelKind::Webhook)
-        ]
+        [("ops-teams", ChannelKind::Teams), ("ops-slack", ChannelKind::Slack), ("incidents", ChannelKind::Webhook)]
     );
     assert_eq!(channels.timeout().as_millis(), 4000);
     let client = reqwest::Client::new();
-    let sinks: Vec<String> = channels
-        .sinks(&client)
-        .iter()
-        .map(|s| s.name().to_owned())
-        .collect();
+    let sinks: Vec<String> = channels.sinks(&client).iter().map(|s| s.name().to_owned()).collect();
     assert_eq!(sinks, ["ops-teams", "ops-slack", "incidents"]);
-    assert_eq!(
-        channels.alerter(&client).sink_names(),
-        ["ops-teams", "ops-slack", "incidents"]
-    );
+    assert_eq!(channels.alerter(&client).sink_names(), ["ops-teams", "ops-slack", "incidents"]);
     let debug = format!("{channels:?} {:?}", channels.alerter(&client));
     assert!(!debug.contains("SECRET"), "{debug}");
 }
@@ -178,7 +144,6 @@ fn missing_and_unsafe_urls_are_problems_that_name_the_setting() {
     check_resolve(one, &[("BCDR_X", "http://localhost:8080/hook")], &[]);
     check_resolve(one, &[("BCDR_X", "http://[::1]:8080/hook")], &[]);
 
-    let err =
-        AlertChannels::from_plan(&plan(one), "$.alerts", &SettingsMap::default()).unwrap_err();
+    let err = AlertChannels::from_plan(&plan(one), "$.alerts", &SettingsMap::default()).unwrap_err();
     assert_eq!(err.to_string(), "invalid configuration (1 problem)\n  - $.alerts.channels[0].urlSetting = \"BCDR_X\": the app setting is not set");
 }

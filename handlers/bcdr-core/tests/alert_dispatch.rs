@@ -61,11 +61,7 @@ async fn a_hung_sink_delays_neither_the_caller_nor_the_other_sinks() {
 
     assert_eq!(
         lines(delivery.settled().await),
-        [
-            "teams: unavailable: no answer within 300 ms",
-            "slack: ok",
-            "hook: ok"
-        ]
+        ["teams: unavailable: no answer within 300 ms", "slack: ok", "hook: ok"]
     );
     // A timeout counts as unavailable, so it was tried once more.
     assert_eq!(receiver.hits("/hang/teams"), 2);
@@ -102,10 +98,7 @@ async fn dispatch_returns_while_a_sink_is_still_sending() {
     assert_eq!(silent.0.load(Ordering::SeqCst), 1);
     // The delivery is still under way; dropping the handle leaves it running.
     let pending = tokio::time::timeout(Duration::from_millis(50), delivery.settled()).await;
-    assert!(
-        pending.is_err(),
-        "a send that never answers cannot have settled"
-    );
+    assert!(pending.is_err(), "a send that never answers cannot have settled");
 }
 
 #[tokio::test]
@@ -131,24 +124,16 @@ async fn unavailable_is_retried_once_and_rejected_never() {
             "throttled: unavailable: status 429: slow down",
         ]
     );
-    let hits: Vec<usize> = ["/flaky/hook", "/fail/hook", "/bad/slack", "/busy/teams"]
-        .map(|p| receiver.hits(p))
-        .to_vec();
+    let hits: Vec<usize> =
+        ["/flaky/hook", "/fail/hook", "/bad/slack", "/busy/teams"].map(|p| receiver.hits(p)).to_vec();
     assert_eq!(hits, [2, 2, 1, 2]);
 }
 
 #[test]
 fn outside_a_runtime_dispatch_logs_and_reports_rather_than_panics() {
     let silent = Arc::new(Silent(AtomicUsize::new(0)));
-    let delivery =
-        Alerter::new(vec![silent.clone()], Duration::from_secs(1)).dispatch(sample_alert());
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    assert_eq!(
-        lines(runtime.block_on(delivery.settled())),
-        ["silent: unavailable: no async runtime to send on"]
-    );
+    let delivery = Alerter::new(vec![silent.clone()], Duration::from_secs(1)).dispatch(sample_alert());
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    assert_eq!(lines(runtime.block_on(delivery.settled())), ["silent: unavailable: no async runtime to send on"]);
     assert_eq!(silent.0.load(Ordering::SeqCst), 0);
 }

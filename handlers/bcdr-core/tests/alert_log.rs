@@ -38,25 +38,13 @@ async fn the_alert_is_always_logged_and_urls_never_are() {
     assert!(settled.iter().all(|(_, r)| r.is_err()));
 
     let text = captured.text();
-    assert!(
-        !text.contains("SECRET"),
-        "a webhook URL was logged:\n{text}"
-    );
+    assert!(!text.contains("SECRET"), "a webhook URL was logged:\n{text}");
     let events = captured.lines();
-    let alert = events
-        .iter()
-        .find(|e| e["event"] == "alert")
-        .expect("the alert itself is logged");
+    let alert = events.iter().find(|e| e["event"] == "alert").expect("the alert itself is logged");
     assert_eq!(alert["target"], "alert");
     assert_eq!(alert["level"], "ERROR", "critical alerts log as errors");
     assert_eq!(
-        [
-            &alert["watch"],
-            &alert["severity"],
-            &alert["kind"],
-            &alert["epoch"],
-            &alert["title"]
-        ],
+        [&alert["watch"], &alert["severity"], &alert["kind"], &alert["epoch"], &alert["title"]],
         [
             &json!("orders"),
             &json!("critical"),
@@ -68,29 +56,11 @@ async fn the_alert_is_always_logged_and_urls_never_are() {
     let mut failed: Vec<(String, String)> = events
         .iter()
         .filter(|e| e["event"] == "alert-failed")
-        .map(|e| {
-            (
-                e["level"].as_str().unwrap().to_owned(),
-                e["sink"].as_str().unwrap().to_owned(),
-            )
-        })
+        .map(|e| (e["level"].as_str().unwrap().to_owned(), e["sink"].as_str().unwrap().to_owned()))
         .collect();
     failed.sort();
-    assert_eq!(
-        failed,
-        [
-            ("ERROR".to_owned(), "ops-slack".to_owned()),
-            ("ERROR".to_owned(), "ops-teams".to_owned())
-        ]
-    );
-    assert_eq!(
-        events
-            .iter()
-            .filter(|e| e["event"] == "alert-retry")
-            .count(),
-        1,
-        "only the unreachable one is retried"
-    );
+    assert_eq!(failed, [("ERROR".to_owned(), "ops-slack".to_owned()), ("ERROR".to_owned(), "ops-teams".to_owned())]);
+    assert_eq!(events.iter().filter(|e| e["event"] == "alert-retry").count(), 1, "only the unreachable one is retried");
 }
 
 #[tokio::test]
@@ -100,12 +70,5 @@ async fn with_no_channels_the_log_still_gets_the_alert() {
     let delivery = Alerter::new(Vec::new(), Duration::from_secs(1)).dispatch(sample_alert());
     assert!(delivery.is_empty());
     assert!(delivery.settled().await.is_empty());
-    assert_eq!(
-        captured
-            .lines()
-            .iter()
-            .filter(|e| e["event"] == "alert")
-            .count(),
-        1
-    );
+    assert_eq!(captured.lines().iter().filter(|e| e["event"] == "alert").count(), 1);
 }

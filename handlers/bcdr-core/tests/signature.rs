@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use bcdr_core::settings::SettingsMap;
 use bcdr_core::signature::{
-    canonical_string, sign, signed_headers, ActivationRequest, ReplayGuard, Verifier,
-    SIGNATURE_HEADER, TIMESTAMP_HEADER,
+    canonical_string, sign, signed_headers, ActivationRequest, ReplayGuard, Verifier, SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
 };
 use chrono::{DateTime, TimeZone, Utc};
 use http::{HeaderMap, HeaderValue};
@@ -17,8 +17,7 @@ const PREVIOUS: &[u8] = b"fedcba9876543210fedcba9876543210";
 const OTHER: &[u8] = b"an entirely different secret of 40 chars";
 /// 2026-01-01T00:00:00Z
 const T: i64 = 1_767_225_600;
-const BODY: &[u8] =
-    br#"{"watch":"orders","epoch":7,"reason":"primary down","requester":"watchdog-westeurope"}"#;
+const BODY: &[u8] = br#"{"watch":"orders","epoch":7,"reason":"primary down","requester":"watchdog-westeurope"}"#;
 
 #[derive(Clone)]
 struct Request {
@@ -33,12 +32,7 @@ fn signed(secret: &[u8], timestamp: i64) -> Request {
     for (name, value) in signed_headers(secret, "POST", "/api/activate", timestamp, BODY) {
         headers.insert(name, value);
     }
-    Request {
-        method: "POST",
-        path: "/api/activate",
-        body: BODY.to_vec(),
-        headers,
-    }
+    Request { method: "POST", path: "/api/activate", body: BODY.to_vec(), headers }
 }
 
 fn at(secs: i64) -> DateTime<Utc> {
@@ -62,8 +56,7 @@ fn check(r: Request, now: i64, expect: &str) {
 }
 
 fn with_header(mut r: Request, name: &'static str, value: &str) -> Request {
-    r.headers
-        .insert(name, HeaderValue::from_str(value).unwrap());
+    r.headers.insert(name, HeaderValue::from_str(value).unwrap());
     r
 }
 
@@ -80,58 +73,19 @@ fn good_requests_are_accepted() {
     check(signed(SECRET, T), T + 300, "ok");
     check(signed(SECRET, T), T - 300, "ok");
     // The query is not signed: the Functions key may travel as `?code=`.
-    check(
-        Request {
-            path: "/api/activate?code=abc",
-            ..signed(SECRET, T)
-        },
-        T,
-        "ok",
-    );
+    check(Request { path: "/api/activate?code=abc", ..signed(SECRET, T) }, T, "ok");
     // Methods are compared in upper case.
-    check(
-        Request {
-            method: "post",
-            ..signed(SECRET, T)
-        },
-        T,
-        "ok",
-    );
+    check(Request { method: "post", ..signed(SECRET, T) }, T, "ok");
 }
 
 #[test]
 fn tampered_requests_are_refused() {
     check(signed(OTHER, T), T, MISMATCH);
-    check(
-        Request {
-            body: BODY.replace_epoch(),
-            ..signed(SECRET, T)
-        },
-        T,
-        MISMATCH,
-    );
-    check(
-        Request {
-            path: "/api/ready",
-            ..signed(SECRET, T)
-        },
-        T,
-        MISMATCH,
-    );
-    check(
-        Request {
-            method: "PUT",
-            ..signed(SECRET, T)
-        },
-        T,
-        MISMATCH,
-    );
+    check(Request { body: BODY.replace_epoch(), ..signed(SECRET, T) }, T, MISMATCH);
+    check(Request { path: "/api/ready", ..signed(SECRET, T) }, T, MISMATCH);
+    check(Request { method: "PUT", ..signed(SECRET, T) }, T, MISMATCH);
     // Moving the timestamp breaks the signature too, so a stale request cannot be refreshed.
-    check(
-        with_header(signed(SECRET, T - 1000), TIMESTAMP_HEADER, &T.to_string()),
-        T,
-        MISMATCH,
-    );
+    check(with_header(signed(SECRET, T - 1000), TIMESTAMP_HEADER, &T.to_string()), T, MISMATCH);
 }
 
 #[test]
@@ -155,16 +109,8 @@ fn stale_and_future_timestamps_are_refused() {
 
 #[test]
 fn missing_and_malformed_headers_are_refused() {
-    check(
-        without_header(signed(SECRET, T), TIMESTAMP_HEADER),
-        T,
-        "missing-header: missing header x-bcdr-timestamp",
-    );
-    check(
-        without_header(signed(SECRET, T), SIGNATURE_HEADER),
-        T,
-        "missing-header: missing header x-bcdr-signature",
-    );
+    check(without_header(signed(SECRET, T), TIMESTAMP_HEADER), T, "missing-header: missing header x-bcdr-timestamp");
+    check(without_header(signed(SECRET, T), SIGNATURE_HEADER), T, "missing-header: missing header x-bcdr-signature");
     check(
         with_header(signed(SECRET, T), TIMESTAMP_HEADER, "2026-01-01T00:00:00Z"),
         T,
@@ -198,11 +144,7 @@ fn missing_and_malformed_headers_are_refused() {
     );
     let mut twice = signed(SECRET, T);
     twice.headers.append(TIMESTAMP_HEADER, HeaderValue::from(T));
-    check(
-        twice,
-        T,
-        "malformed-header: malformed header x-bcdr-timestamp: given more than once",
-    );
+    check(twice, T, "malformed-header: malformed header x-bcdr-timestamp: given more than once");
 }
 
 #[test]
@@ -210,35 +152,19 @@ fn a_request_is_accepted_once() {
     let v = verifier();
     let r = signed(SECRET, T);
     assert_eq!(outcome(&v, &r, T), "ok");
-    assert_eq!(
-        outcome(&v, &r, T + 10),
-        "replayed: request already seen: each signed request is accepted once"
-    );
+    assert_eq!(outcome(&v, &r, T + 10), "replayed: request already seen: each signed request is accepted once");
     // Padding the header with junk or a second copy does not make it new.
     let sig = r.headers[SIGNATURE_HEADER].to_str().unwrap().to_owned();
-    let padded = with_header(
-        r.clone(),
-        SIGNATURE_HEADER,
-        &format!("{sig},v1={},v2=whatever", "0".repeat(64)),
-    );
-    assert_eq!(
-        outcome(&v, &padded, T + 20),
-        "replayed: request already seen: each signed request is accepted once"
-    );
+    let padded = with_header(r.clone(), SIGNATURE_HEADER, &format!("{sig},v1={},v2=whatever", "0".repeat(64)));
+    assert_eq!(outcome(&v, &padded, T + 20), "replayed: request already seen: each signed request is accepted once");
     // Once the skew has passed, the request is refused as stale rather than remembered forever.
     assert!(outcome(&v, &r, T + 301).starts_with("stale-timestamp"));
     // A different request at the same second is new.
-    let other = Request {
-        body: BODY.replace_epoch(),
-        ..r.clone()
-    };
+    let other = Request { body: BODY.replace_epoch(), ..r.clone() };
     let other = with_header(
         other,
         SIGNATURE_HEADER,
-        &format!(
-            "v1={}",
-            sign(SECRET, "POST", "/api/activate", T, &BODY.replace_epoch())
-        ),
+        &format!("v1={}", sign(SECRET, "POST", "/api/activate", T, &BODY.replace_epoch())),
     );
     assert_eq!(outcome(&v, &other, T), "ok");
 }
@@ -252,11 +178,7 @@ fn the_previous_secret_is_accepted_during_a_rotation() {
         sign(OTHER, "POST", "/api/activate", T, BODY),
         sign(SECRET, "POST", "/api/activate", T, BODY)
     );
-    check(
-        with_header(signed(SECRET, T), SIGNATURE_HEADER, &both),
-        T,
-        "ok",
-    );
+    check(with_header(signed(SECRET, T), SIGNATURE_HEADER, &both), T, "ok");
     let after_rotation = Verifier::new(vec![SECRET.to_vec()]);
     assert_eq!(outcome(&after_rotation, &signed(PREVIOUS, T), T), MISMATCH);
 }
@@ -276,16 +198,10 @@ fn a_known_vector() {
         "bd7db0a91926e4902fd0509f2e83ad1d7209b0ad7e9cd6707e496262d03fcc27"
     );
     let [(ts_name, ts), (sig_name, sig)] = signed_headers(SECRET, "POST", "/api/activate", T, BODY);
-    assert_eq!(
-        (ts_name.as_str(), ts.to_str().unwrap()),
-        ("x-bcdr-timestamp", "1767225600")
-    );
+    assert_eq!((ts_name.as_str(), ts.to_str().unwrap()), ("x-bcdr-timestamp", "1767225600"));
     assert_eq!(
         (sig_name.as_str(), sig.to_str().unwrap()),
-        (
-            "x-bcdr-signature",
-            "v1=bd7db0a91926e4902fd0509f2e83ad1d7209b0ad7e9cd6707e496262d03fcc27"
-        )
+        ("x-bcdr-signature", "v1=bd7db0a91926e4902fd0509f2e83ad1d7209b0ad7e9cd6707e496262d03fcc27")
     );
 }
 
@@ -311,9 +227,7 @@ fn secrets_come_from_settings() {
     let ok = SettingsMap::new([("BCDR_ACTIVATION_SECRET", long.as_str())]);
     assert!(Verifier::from_settings(&ok).is_ok());
 
-    let err = Verifier::from_settings(&SettingsMap::default())
-        .unwrap_err()
-        .to_string();
+    let err = Verifier::from_settings(&SettingsMap::default()).unwrap_err().to_string();
     assert_eq!(
         err,
         "invalid configuration (1 problem)\n  - BCDR_ACTIVATION_SECRET: required: the shared secret that signs activation requests"
@@ -349,12 +263,7 @@ fn activation_requests_parse_strictly() {
         }
     );
     let check = |body: &str, expect: &str| {
-        assert_eq!(
-            ActivationRequest::from_json(body.as_bytes())
-                .unwrap_err()
-                .to_string(),
-            expect
-        );
+        assert_eq!(ActivationRequest::from_json(body.as_bytes()).unwrap_err().to_string(), expect);
     };
     check(
         r#"{"watch":"orders","epoch":7,"reason":"x","requester":"y","dryRun":true}"#,
@@ -372,14 +281,10 @@ fn activation_requests_parse_strictly() {
         r#"{"watch":" ","epoch":1,"reason":"x","requester":"y"}"#,
         "invalid activation request: at $.watch: must not be empty",
     );
-    check(
-        "",
-        "invalid activation request: at $: EOF while parsing a value",
-    );
-    let practice = ActivationRequest::from_json(
-        br#"{"watch":"w","epoch":1,"reason":"drill","requester":"op","practice":true}"#,
-    )
-    .unwrap();
+    check("", "invalid activation request: at $: EOF while parsing a value");
+    let practice =
+        ActivationRequest::from_json(br#"{"watch":"w","epoch":1,"reason":"drill","requester":"op","practice":true}"#)
+            .unwrap();
     assert!(practice.practice && !practice.force);
 }
 
@@ -389,9 +294,7 @@ trait ReplaceEpoch {
 
 impl ReplaceEpoch for &[u8] {
     fn replace_epoch(&self) -> Vec<u8> {
-        String::from_utf8_lossy(self)
-            .replace("\"epoch\":7", "\"epoch\":8")
-            .into_bytes()
+        String::from_utf8_lossy(self).replace("\"epoch\":7", "\"epoch\":8").into_bytes()
     }
 }
 

@@ -76,7 +76,11 @@ fn resolve_headers(plan: &FailoverPlan, r: &mut Reader<'_>) -> HashMap<String, H
                 Some(setting) => match r.optional(setting) {
                     Some(v) => v,
                     None => {
-                        r.problems.push(at, Some(value), format!("refers to the app setting {setting}, which is not set"));
+                        r.problems.push(
+                            at,
+                            Some(value),
+                            format!("refers to the app setting {setting}, which is not set"),
+                        );
                         continue;
                     }
                 },

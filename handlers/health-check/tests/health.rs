@@ -70,7 +70,12 @@ async fn check(checks: Value, expect: &str) {
     let r = &answer.report;
     let mut got = format!("{} {}:", answer.status.as_u16(), serde_json::to_value(r.status).unwrap().as_str().unwrap());
     for c in &r.checks {
-        got.push_str(&format!(" {}={}({})", c.name, serde_json::to_value(c.status).unwrap().as_str().unwrap(), c.reason));
+        got.push_str(&format!(
+            " {}={}({})",
+            c.name,
+            serde_json::to_value(c.status).unwrap().as_str().unwrap(),
+            c.reason
+        ));
     }
     assert_eq!(got, expect);
 }
@@ -228,7 +233,8 @@ async fn the_function_app_speaks_the_host_protocol() {
     assert_eq!(http.get(format!("{base}/nope")).send().await.unwrap().status(), 404);
 
     // Without forwarding, the host posts Data.req and expects Outputs.res.
-    let invocation = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/http-invocation.json")).unwrap();
+    let invocation =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/http-invocation.json")).unwrap();
     let res = http
         .post(format!("{base}/health"))
         .header("content-type", "application/json")
@@ -258,7 +264,9 @@ fn bad_settings_and_plan_are_all_reported_before_start() {
     let plan_file = dir.join("plan.json");
     std::fs::write(
         &plan_file,
-        plan_json(json!([{"name": "a", "http": {"url": "https://h/", "headers": {"x-functions-key": "%MISSING_KEY%"}}}])),
+        plan_json(
+            json!([{"name": "a", "http": {"url": "https://h/", "headers": {"x-functions-key": "%MISSING_KEY%"}}}]),
+        ),
     )
     .unwrap();
     let settings = SettingsMap::new([
@@ -278,13 +286,17 @@ fn bad_settings_and_plan_are_all_reported_before_start() {
     let missing = SettingsMap::new([("BCDR_PLAN_FILE", "/nonexistent/plan.json")]);
     let err = Config::from_settings(&missing, &dir).err().unwrap().to_string();
     assert!(err.starts_with("invalid configuration (2 problems)\n  - FUNCTIONS_CUSTOMHANDLER_PORT: required"), "{err}");
-    assert!(err.contains("BCDR_PLAN_FILE = \"/nonexistent/plan.json\": cannot read the plan /nonexistent/plan.json"), "{err}");
+    assert!(
+        err.contains("BCDR_PLAN_FILE = \"/nonexistent/plan.json\": cannot read the plan /nonexistent/plan.json"),
+        "{err}"
+    );
 }
 
 #[test]
 fn the_plan_defaults_to_the_file_beside_the_executable() {
     let dir = temp_dir("beside");
-    std::fs::write(dir.join("failover-plan.json"), plan_json(json!([{"name": "a", "dns": {"host": "localhost"}}]))).unwrap();
+    std::fs::write(dir.join("failover-plan.json"), plan_json(json!([{"name": "a", "dns": {"host": "localhost"}}])))
+        .unwrap();
     let settings = SettingsMap::new([("FUNCTIONS_CUSTOMHANDLER_PORT", "7000")]);
     let config = Config::from_settings(&settings, &dir).unwrap();
     assert_eq!(config.plan_file, dir.join("failover-plan.json"));

@@ -48,13 +48,19 @@ impl ActivationApi for SignedActivation {
             Ok(res) => {
                 let status = res.status().as_u16();
                 let text = res.text().await.unwrap_or_default();
-                let reason = format!("activation answered {status}: {}", text.lines().next().unwrap_or("").chars().take(200).collect::<String>());
+                let reason = format!(
+                    "activation answered {status}: {}",
+                    text.lines().next().unwrap_or("").chars().take(200).collect::<String>()
+                );
                 // A refusal of the request itself (bad signature, stale epoch, unknown watch)
                 // will not change by asking again; anything else may.
                 let retryable = !matches!(status, 400 | 401 | 403 | 404 | 409 | 422);
                 ActivationOutcome::Failed { reason, retryable }
             }
-            Err(e) => ActivationOutcome::Failed { reason: format!("activation did not answer: {}", e.without_url()), retryable: true },
+            Err(e) => ActivationOutcome::Failed {
+                reason: format!("activation did not answer: {}", e.without_url()),
+                retryable: true,
+            },
         }
     }
 }

@@ -36,7 +36,10 @@ impl Config {
     pub fn from_settings(settings: &dyn Settings, beside_executable: &Path) -> Result<Config, ConfigError> {
         let mut r = Reader::new(settings);
         let port = runtime::port(&mut r);
-        let plan_file = r.optional("BCDR_PLAN_FILE").map(PathBuf::from).unwrap_or_else(|| beside_executable.join("failover-plan.json"));
+        let plan_file = r
+            .optional("BCDR_PLAN_FILE")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| beside_executable.join("failover-plan.json"));
         let plan = match FailoverPlan::from_file(&plan_file) {
             Ok(plan) => Some(plan),
             Err(PlanError::Invalid(e)) => {
@@ -67,15 +70,22 @@ impl Config {
             }
         };
         let health_key = r.optional("BCDR_HEALTH_KEY");
-        let activation_url = r.required("BCDR_ACTIVATION_URL", "the activation function's URL, e.g. https://<app>.azurewebsites.net/api/activate").and_then(|raw| {
-            match reqwest::Url::parse(&raw) {
+        let activation_url = r
+            .required(
+                "BCDR_ACTIVATION_URL",
+                "the activation function's URL, e.g. https://<app>.azurewebsites.net/api/activate",
+            )
+            .and_then(|raw| match reqwest::Url::parse(&raw) {
                 Ok(u) if matches!(u.scheme(), "http" | "https") && u.query().is_none() => Some(u),
                 _ => {
-                    r.problems.push("BCDR_ACTIVATION_URL", Some(&raw), "expected an http(s) URL without a query (the key comes from BCDR_ACTIVATION_KEY)");
+                    r.problems.push(
+                        "BCDR_ACTIVATION_URL",
+                        Some(&raw),
+                        "expected an http(s) URL without a query (the key comes from BCDR_ACTIVATION_KEY)",
+                    );
                     None
                 }
-            }
-        });
+            });
         let activation_key = r.optional("BCDR_ACTIVATION_KEY");
         let activation_secret = signing_secret(&mut r);
         let watcher = r
@@ -88,10 +98,24 @@ impl Config {
             Some(p) => AlertChannels::resolve(&p.alerts, "$.alerts", settings, &mut r.problems),
             None => AlertChannels::resolve(&Default::default(), "$.alerts", settings, &mut r.problems),
         };
-        let (Some(port), Some(plan), Some(store), Some(activation_url), Some(activation_secret)) = (port, plan, store, activation_url, activation_secret) else {
+        let (Some(port), Some(plan), Some(store), Some(activation_url), Some(activation_secret)) =
+            (port, plan, store, activation_url, activation_secret)
+        else {
             return Err(r.finish(()).expect_err("a missing value was recorded as a problem"));
         };
-        r.finish(Config { port, plan, plan_file, watches, store, health_key, activation_url, activation_key, activation_secret, watcher, alerts })
+        r.finish(Config {
+            port,
+            plan,
+            plan_file,
+            watches,
+            store,
+            health_key,
+            activation_url,
+            activation_key,
+            activation_secret,
+            watcher,
+            alerts,
+        })
     }
 
     /// The watchdog with real clients: the store, HTTP probes, the signed activation client, and

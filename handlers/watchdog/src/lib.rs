@@ -11,7 +11,7 @@ mod tick;
 pub use activation::{ActivationApi, SignedActivation};
 pub use config::Config;
 pub use probe::{HttpProber, Prober};
-pub use tick::{state_key, log_key, Watchdog, WatchOutcome};
+pub use tick::{log_key, state_key, WatchOutcome, Watchdog};
 
 use std::sync::Arc;
 

@@ -23,7 +23,8 @@ async fn main() -> ExitCode {
 async fn run() -> anyhow::Result<()> {
     let config = Config::from_settings(&Environment, &executable_dir())?;
     let watchdog = config.watchdog(&Environment).map_err(|e| anyhow::anyhow!("cannot open the state store: {e}"))?;
-    let listener = runtime::bind(config.port).await.with_context(|| format!("cannot listen on 127.0.0.1:{}", config.port))?;
+    let listener =
+        runtime::bind(config.port).await.with_context(|| format!("cannot listen on 127.0.0.1:{}", config.port))?;
     tracing::info!(port = config.port, watcher = %config.watcher, watches = config.watches.len(), "watchdog ready");
     runtime::serve(app(watchdog), listener, runtime::shutdown_signal()).await;
     Ok(())

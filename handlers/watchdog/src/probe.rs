@@ -43,7 +43,11 @@ impl HttpProber {
         let latency_ms = started.elapsed().as_millis() as u64;
         // Only the health-check's own verdict counts as the primary's word: a 503 carrying its
         // report. Anything else (a gateway's 502, a 401 from a wrong key) is no verdict.
-        let verdict = res.json::<serde_json::Value>().await.ok().and_then(|v| v.get("status").and_then(|s| s.as_str().map(str::to_owned)));
+        let verdict = res
+            .json::<serde_json::Value>()
+            .await
+            .ok()
+            .and_then(|v| v.get("status").and_then(|s| s.as_str().map(str::to_owned)));
         match (status, verdict.as_deref()) {
             (200, Some("healthy" | "degraded")) => Attempt::Healthy { latency_ms },
             (503, Some("unhealthy")) => Attempt::Unhealthy { reason: "the health-check reports unhealthy".to_owned() },

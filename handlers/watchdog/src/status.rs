@@ -39,11 +39,20 @@ pub async fn read(watchdog: &Watchdog) -> Result<Status, String> {
     let mut watches = Vec::new();
     for w in &watchdog.watches {
         let state = match watchdog.store.load(&state_key(&w.name)).await.map_err(|e| format!("state store: {e}"))? {
-            Some(v) => serde_json::from_slice(&v.bytes).map_err(|e| format!("stored state of {} is unreadable: {e}", w.name))?,
+            Some(v) => serde_json::from_slice(&v.bytes)
+                .map_err(|e| format!("stored state of {} is unreadable: {e}", w.name))?,
             None => WatchState::default(),
         };
-        let log = watchdog.store.read_log(&log_key(&w.name), Some(LOG_TAIL_BYTES)).await.map_err(|e| format!("decision log: {e}"))?;
-        let mut decisions: Vec<Decision> = log.split(|b| *b == b'\n').filter(|l| !l.is_empty()).filter_map(|l| serde_json::from_slice(l).ok()).collect();
+        let log = watchdog
+            .store
+            .read_log(&log_key(&w.name), Some(LOG_TAIL_BYTES))
+            .await
+            .map_err(|e| format!("decision log: {e}"))?;
+        let mut decisions: Vec<Decision> = log
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .filter_map(|l| serde_json::from_slice(l).ok())
+            .collect();
         let skip = decisions.len().saturating_sub(DECISIONS_SHOWN);
         decisions.drain(..skip);
         watches.push(WatchStatus { name: w.name.clone(), target: w.target.clone(), state, decisions });
@@ -81,36 +90,97 @@ pub fn page(status: &Status) -> String {
          .watching{background:#1a7f37}.suspect{background:#bf8700}.awaitingApproval{background:#8250df}\
          .activating{background:#cf222e}.failedOver{background:#0969da}\
          table{border-collapse:collapse;margin-top:8px}td,th{border-bottom:1px solid #d0d7de;padding:4px 10px;text-align:left;vertical-align:top}\
-         th{background:#f6f8fa}svg{border:1px solid #d0d7de;border-radius:6px;background:#fbfcfd}</style></head><body>",
+         th{background:#f6f8fa}td:nth-child(-n+4){white-space:nowrap}\
+         svg{border:1px solid #d0d7de;border-radius:6px;background:#fbfcfd;max-width:100%;height:auto}\
+         .alert{display:inline-block;margin:6px 8px 0 0;padding:3px 8px;border-radius:6px;border:1px solid #d0d7de}\
+         .critical{border-color:#cf222e;color:#cf222e}.warning{border-color:#bf8700;color:#7d4e00}.info{color:#0969da}\
+         .legend{font-size:12px;color:#57606a;margin:4px 0}</style></head><body>",
     );
-    let _ = write!(h, "<h1>Watchdog status</h1><div class=\"muted\">watcher {} &middot; generated {}</div>", esc(&status.watcher), status.generated_at.format("%Y-%m-%d %H:%M:%S UTC"));
+    let _ = write!(
+        h,
+        "<h1>Watchdog status</h1><div class=\"muted\">watcher {} &middot; generated {}</div>",
+        esc(&status.watcher),
+        status.generated_at.format("%Y-%m-%d %H:%M:%S UTC")
+    );
     for w in &status.watches {
         let s = &w.state;
         let phase = s.phase.label();
         let _ = write!(h, "<h2>{} <span class=\"badge {phase}\">{phase}</span></h2>", esc(&w.name));
         let _ = write!(h, "<div class=\"muted\">target {} &middot; epoch {}", esc(&w.target), s.epoch);
         if let Some(p) = &s.pause {
-            let _ = write!(h, " &middot; <b>paused</b> until {} by {}: {}", p.until.format("%Y-%m-%d %H:%M UTC"), esc(&p.by), esc(&p.reason));
+            let _ = write!(
+                h,
+                " &middot; <b>paused</b> until {} by {}: {}",
+                p.until.format("%Y-%m-%d %H:%M UTC"),
+                esc(&p.by),
+                esc(&p.reason)
+            );
         }
         if let Some(a) = &s.activation {
-            let _ = write!(h, " &middot; activation of epoch {} requested by {} at {} ({} attempt{})", a.epoch, esc(&a.requested_by), a.requested_at.format("%H:%M:%S"), a.attempts, if a.attempts == 1 { "" } else { "s" });
+            let _ = write!(
+                h,
+                " &middot; activation of epoch {} requested by {} at {} ({} attempt{})",
+                a.epoch,
+                esc(&a.requested_by),
+                a.requested_at.format("%H:%M:%S"),
+                a.attempts,
+                if a.attempts == 1 { "" } else { "s" }
+            );
+        }
+        if let Some(back) = s.primary_back_since {
+            let _ = write!(h, " &middot; primary healthy again since {}", back.format("%Y-%m-%d %H:%M:%S UTC"));
+        }
+        h.push_str("</div><div>");
+        for a in &s.open_alerts {
+            let sev = a.severity.label();
+            let _ = write!(
+                h,
+                "<span class=\"alert {sev}\">{sev} &middot; {} &middot; since {}: {}</span>",
+                a.kind.label(),
+                a.since.format("%m-%d %H:%M:%S"),
+                esc(&a.message)
+            );
         }
         h.push_str("</div>");
         h.push_str(&timeline(s, &w.decisions));
+        h.push_str("<div class=\"legend\"><span style=\"color:#1a7f37\">&#9679;</span> up (height: latency) &nbsp; <span style=\"color:#cf222e\">&#9679;</span> down &nbsp; <span style=\"color:#8c959f\">&#9679;</span> inconclusive (below the axis) &nbsp; <span style=\"color:#8250df\">&#9474;</span> phase change</div>");
         h.push_str("<table><tr><th>watcher</th><th>failures</th><th>successes</th><th>vote</th></tr>");
         for (id, rec) in &s.watchers {
-            let vote = s.votes.get(id).map(|v| format!("since {}", v.at.format("%H:%M:%S"))).unwrap_or_else(|| "-".into());
-            let _ = write!(h, "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", esc(id), rec.failures, rec.successes, vote);
+            let vote =
+                s.votes.get(id).map(|v| format!("since {}", v.at.format("%H:%M:%S"))).unwrap_or_else(|| "-".into());
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(id),
+                rec.failures,
+                rec.successes,
+                vote
+            );
         }
         h.push_str("</table>");
         h.push_str("<table><tr><th>time (UTC)</th><th>watcher</th><th>input</th><th>phase</th><th>note</th></tr>");
         for d in w.decisions.iter().rev() {
             let input = match &d.input {
                 bcdr_core::watch::Input::Observation(o) => o.label().to_owned(),
-                bcdr_core::watch::Input::Command(c) => serde_json::to_value(c).ok().and_then(|v| v.get("kind").and_then(|k| k.as_str()).map(str::to_owned)).unwrap_or_default(),
+                bcdr_core::watch::Input::Command(c) => serde_json::to_value(c)
+                    .ok()
+                    .and_then(|v| v.get("kind").and_then(|k| k.as_str()).map(str::to_owned))
+                    .unwrap_or_default(),
             };
-            let phase = if d.from == d.to { d.to.label().to_owned() } else { format!("{} &rarr; {}", d.from.label(), d.to.label()) };
-            let _ = write!(h, "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", d.at.format("%m-%d %H:%M:%S"), esc(&d.watcher), esc(&input), phase, esc(&d.note));
+            let phase = if d.from == d.to {
+                d.to.label().to_owned()
+            } else {
+                format!("{} &rarr; {}", d.from.label(), d.to.label())
+            };
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                d.at.format("%m-%d %H:%M:%S"),
+                esc(&d.watcher),
+                esc(&input),
+                phase,
+                esc(&d.note)
+            );
         }
         h.push_str("</table>");
     }
@@ -132,25 +202,64 @@ fn timeline(s: &WatchState, decisions: &[Decision]) -> String {
     let t0 = probes.first().map(|p| p.at).unwrap_or_else(Utc::now);
     let t1 = probes.last().map(|p| p.at).unwrap_or(t0).max(t0 + chrono::Duration::seconds(1));
     let span = (t1 - t0).num_milliseconds() as f64;
-    let max_latency = probes.iter().filter_map(|p| match &p.observation { Observation::Up { latency_ms } => Some(*latency_ms), _ => None }).max().unwrap_or(100).max(10) as f64;
+    let max_latency = probes
+        .iter()
+        .filter_map(|p| match &p.observation {
+            Observation::Up { latency_ms } => Some(*latency_ms),
+            _ => None,
+        })
+        .max()
+        .unwrap_or(100)
+        .max(10) as f64;
     let x = |t: DateTime<Utc>| PAD + (W - 2.0 * PAD) * ((t - t0).num_milliseconds() as f64 / span).clamp(0.0, 1.0);
     let y = |ms: f64| H - PAD - (H - 2.0 * PAD) * (ms / max_latency).min(1.0);
-    let _ = write!(svg, "<line x1=\"{PAD}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"#d0d7de\"/>", H - PAD, W - PAD, H - PAD);
+    let _ =
+        write!(svg, "<line x1=\"{PAD}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"#d0d7de\"/>", H - PAD, W - PAD, H - PAD);
     let _ = write!(svg, "<text x=\"4\" y=\"{}\" font-size=\"10\" fill=\"#57606a\">{max_latency:.0} ms</text>", PAD);
-    let _ = write!(svg, "<text x=\"{PAD}\" y=\"{}\" font-size=\"10\" fill=\"#57606a\">{}</text>", H - 8.0, t0.format("%H:%M:%S"));
-    let _ = write!(svg, "<text x=\"{}\" y=\"{}\" font-size=\"10\" fill=\"#57606a\" text-anchor=\"end\">{}</text>", W - PAD, H - 8.0, t1.format("%H:%M:%S"));
+    let _ = write!(
+        svg,
+        "<text x=\"{PAD}\" y=\"{}\" font-size=\"10\" fill=\"#57606a\">{}</text>",
+        H - 4.0,
+        t0.format("%H:%M:%S")
+    );
+    let _ = write!(
+        svg,
+        "<text x=\"{}\" y=\"{}\" font-size=\"10\" fill=\"#57606a\" text-anchor=\"end\">{}</text>",
+        W - PAD,
+        H - 4.0,
+        t1.format("%H:%M:%S")
+    );
+    let mut last_label: Option<(f64, f64)> = None;
     for d in decisions.iter().filter(|d| d.from != d.to && d.at >= t0) {
         let dx = x(d.at);
+        // Phase changes a moment apart (a claim and its result) would print on top of each other.
+        let ly = match last_label {
+            Some((lx, ly)) if dx - lx < 70.0 => ly + 11.0,
+            _ => PAD - 4.0,
+        };
+        last_label = Some((dx, ly));
         let _ = write!(svg, "<line x1=\"{dx:.1}\" y1=\"{PAD}\" x2=\"{dx:.1}\" y2=\"{}\" stroke=\"#8250df\" stroke-dasharray=\"3,3\"><title>{}</title></line>", H - PAD, esc(&format!("{} → {}: {}", d.from.label(), d.to.label(), d.note)));
-        let _ = write!(svg, "<text x=\"{:.1}\" y=\"{}\" font-size=\"10\" fill=\"#8250df\">{}</text>", dx + 2.0, PAD - 4.0, d.to.label());
+        let _ = write!(
+            svg,
+            "<text x=\"{:.1}\" y=\"{ly}\" font-size=\"10\" fill=\"#8250df\">{}</text>",
+            dx + 2.0,
+            d.to.label()
+        );
     }
     for p in &probes {
         let (cy, color, label) = match &p.observation {
             Observation::Up { latency_ms } => (y(*latency_ms as f64), "#1a7f37", format!("up, {latency_ms} ms")),
-            Observation::Down { reason } => (H - PAD, "#cf222e", format!("down: {reason}")),
-            Observation::Inconclusive { reason } => (H - PAD - 8.0, "#8c959f", format!("inconclusive: {reason}")),
+            Observation::Down { reason } => (H - PAD + 10.0, "#cf222e", format!("down: {reason}")),
+            Observation::Inconclusive { reason } => (H - PAD + 10.0, "#8c959f", format!("inconclusive: {reason}")),
         };
-        let _ = write!(svg, "<circle cx=\"{:.1}\" cy=\"{cy:.1}\" r=\"4\" fill=\"{color}\"><title>{} {} {}</title></circle>", x(p.at), p.at.format("%H:%M:%S"), esc(&p.watcher), esc(&label));
+        let _ = write!(
+            svg,
+            "<circle cx=\"{:.1}\" cy=\"{cy:.1}\" r=\"4\" fill=\"{color}\"><title>{} {} {}</title></circle>",
+            x(p.at),
+            p.at.format("%H:%M:%S"),
+            esc(&p.watcher),
+            esc(&label)
+        );
     }
     svg.push_str("</svg>");
     svg

@@ -17,7 +17,7 @@ use crate::activation::ActivationApi;
 use crate::probe::Prober;
 
 /// How many times a write lost to another watcher is retried from a fresh load.
-const MAX_CONFLICTS: usize = 8;
+const MAX_CONFLICTS: usize = 16;
 
 /// Where a watch's state lives in the store.
 pub fn state_key(watch: &str) -> String {
@@ -124,15 +124,25 @@ impl Watchdog {
         match self.store.load(&state_key(&watch.name)).await? {
             None => Ok((WatchState::default(), None)),
             Some(v) => {
-                let state = serde_json::from_slice(&v.bytes).map_err(|e| TickError::Corrupt { watch: watch.name.clone(), message: e.to_string() })?;
+                let state = serde_json::from_slice(&v.bytes)
+                    .map_err(|e| TickError::Corrupt { watch: watch.name.clone(), message: e.to_string() })?;
                 Ok((state, Some(v.etag)))
             }
         }
     }
 
     /// Steps and writes conditionally; on a lost race reloads and steps the same input again.
-    async fn commit(&self, watch: &Watch, input: Input, mut loaded: Option<(WatchState, Option<bcdr_core::store::ETag>)>) -> Result<Step, TickError> {
-        for _ in 0..MAX_CONFLICTS {
+    async fn commit(
+        &self,
+        watch: &Watch,
+        input: Input,
+        mut loaded: Option<(WatchState, Option<bcdr_core::store::ETag>)>,
+    ) -> Result<Step, TickError> {
+        for attempt in 0..MAX_CONFLICTS {
+            if attempt > 0 {
+                // Racing watchers that retry in lockstep keep colliding; spread them out.
+                tokio::time::sleep(conflict_backoff(attempt)).await;
+            }
             let (state, etag) = match loaded.take() {
                 Some(l) => l,
                 None => self.load(watch).await?,
@@ -198,7 +208,8 @@ impl Watchdog {
             Severity::Warning => alerting::Severity::Warning,
             Severity::Critical => alerting::Severity::Critical,
         };
-        let title = format!("{}: {}{}", watch.name, alert.kind.label(), if alert.reminder { " (reminder)" } else { "" });
+        let title =
+            format!("{}: {}{}", watch.name, alert.kind.label(), if alert.reminder { " (reminder)" } else { "" });
         let out = alerting::Alert::new(&watch.name, severity, alert.kind.label(), title, at)
             .with_text(&alert.message)
             .with_epoch(epoch)
@@ -207,4 +218,13 @@ impl Watchdog {
         // Delivery runs on its own tasks; a slow channel never holds up the tick.
         let _ = self.alerter.dispatch(out);
     }
+}
+
+/// A random pause of up to 4 ms times the attempt, without a random-number crate: the clock's
+/// nanoseconds differ between racing processes, which is all the spreading needs.
+fn conflict_backoff(attempt: usize) -> std::time::Duration {
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let cap_us = 4_000 * attempt as u64;
+    std::time::Duration::from_micros(u64::from(nanos) % cap_us.max(1))
 }

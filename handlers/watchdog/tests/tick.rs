@@ -13,12 +13,22 @@ use bcdr_core::watch::{Command, WatchState};
 use support::{Activation, Primary, HEALTHY, SECRET, UNHEALTHY};
 use watchdog::{state_key, HttpProber, SignedActivation, Watchdog};
 
-fn watchdog(watch: bcdr_core::plan::Watch, store: Arc<dyn StateStore>, activation: &Activation, watcher: &str) -> Watchdog {
+fn watchdog(
+    watch: bcdr_core::plan::Watch,
+    store: Arc<dyn StateStore>,
+    activation: &Activation,
+    watcher: &str,
+) -> Watchdog {
     Watchdog {
         watches: vec![watch],
         store,
         prober: Arc::new(HttpProber::new(Some("health-key".into()))),
-        activation: Arc::new(SignedActivation::new(activation.url.parse().unwrap(), Some("activation-key".into()), SECRET.as_bytes().to_vec(), Duration::from_secs(5))),
+        activation: Arc::new(SignedActivation::new(
+            activation.url.parse().unwrap(),
+            Some("activation-key".into()),
+            SECRET.as_bytes().to_vec(),
+            Duration::from_secs(5),
+        )),
         alerter: Alerter::new(Vec::new(), Duration::from_secs(1)),
         watcher: watcher.to_owned(),
     }
@@ -30,7 +40,12 @@ async fn ticks(w: &Watchdog, n: usize) -> String {
     for _ in 0..n {
         let o = w.tick().await.remove(0);
         assert!(o.error.is_none(), "{}", o.summary());
-        out.push(format!("{}->{}{}", o.observation.unwrap(), o.phase.unwrap(), if o.activation_requested.is_some() { "!" } else { "" }));
+        out.push(format!(
+            "{}->{}{}",
+            o.observation.unwrap(),
+            o.phase.unwrap(),
+            if o.activation_requested.is_some() { "!" } else { "" }
+        ));
     }
     out.join(" ")
 }
@@ -45,7 +60,10 @@ async fn a_stopped_primary_is_activated_exactly_once_after_n_ticks() {
     let store: Arc<dyn StateStore> = Arc::new(FileStore::new(dir.path().to_path_buf()));
     let activation = Activation::start().await;
     let w = watchdog(support::watch("orders", &support::stopped_url()), store.clone(), &activation, "w1");
-    assert_eq!(ticks(&w, 6).await, "down->suspect down->suspect down->activating! down->failedOver down->failedOver down->failedOver");
+    assert_eq!(
+        ticks(&w, 6).await,
+        "down->suspect down->suspect down->activating! down->failedOver down->failedOver down->failedOver"
+    );
     assert_eq!(activation.epochs(), [1]);
     let request = activation.requests.lock().unwrap()[0].clone();
     assert_eq!((request.watch.as_str(), request.requester.as_str(), request.practice), ("orders", "w1", false));

@@ -69,10 +69,7 @@ impl Default for IdentityOptions {
 impl IdentityOptions {
     /// Default options with the given header secret.
     pub fn new(header_secret: impl Into<String>) -> Self {
-        Self {
-            header_secret: header_secret.into(),
-            ..Self::default()
-        }
+        Self { header_secret: header_secret.into(), ..Self::default() }
     }
 }
 
@@ -136,40 +133,25 @@ struct State {
 impl IdentityDouble {
     /// Starts the double on a free loopback port.
     pub async fn start(options: IdentityOptions) -> io::Result<Self> {
-        let shared = Arc::new(Shared {
-            options,
-            state: Mutex::new(State::default()),
-        });
+        let shared = Arc::new(Shared { options, state: Mutex::new(State::default()) });
         let (stop, _) = watch::channel(false);
         let handler_shared = Arc::clone(&shared);
         let routes = warp::method()
             .and(warp::path::full())
             .and(warp::query::<Vec<(String, String)>>())
             .and(warp::header::headers_cloned())
-            .then(
-                move |method: Method, path: FullPath, query: Vec<(String, String)>, headers| {
-                    let shared = Arc::clone(&handler_shared);
-                    async move {
-                        shared
-                            .handle(&method, path.as_str(), query, &headers)
-                            .into_response()
-                    }
-                },
-            )
+            .then(move |method: Method, path: FullPath, query: Vec<(String, String)>, headers| {
+                let shared = Arc::clone(&handler_shared);
+                async move { shared.handle(&method, path.as_str(), query, &headers).into_response() }
+            })
             .recover(|_rejection: warp::Rejection| async move {
-                Ok::<_, warp::Rejection>(
-                    error(400, "The request could not be read.").into_response(),
-                )
+                Ok::<_, warp::Rejection>(error(400, "The request could not be read.").into_response())
             })
             .unify()
             .boxed();
         let (listener, addr) = Server::bind().await?;
         let server = Server::serve(listener, routes, stop);
-        Ok(Self {
-            endpoint: format!("http://{addr}{TOKEN_PATH}"),
-            shared,
-            server,
-        })
+        Ok(Self { endpoint: format!("http://{addr}{TOKEN_PATH}"), shared, server })
     }
 
     /// The URL to put in `IDENTITY_ENDPOINT`, e.g. `http://127.0.0.1:PORT/msi/token`.
@@ -206,19 +188,8 @@ impl IdentityDouble {
 }
 
 impl Shared {
-    fn handle(
-        &self,
-        method: &Method,
-        path: &str,
-        query: Vec<(String, String)>,
-        headers: &HeaderMap,
-    ) -> Answer {
-        let header = |name: &str| {
-            headers
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
-        };
+    fn handle(&self, method: &Method, path: &str, query: Vec<(String, String)>, headers: &HeaderMap) -> Answer {
+        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
         let query: BTreeMap<String, String> = query.into_iter().collect();
         let identity_header = header("x-identity-header");
         let failure = lock(&self.state).failures.pop_front();
@@ -246,41 +217,24 @@ impl Shared {
         identity_header: Option<&str>,
     ) -> Answer {
         if path != TOKEN_PATH {
-            return error(
-                404,
-                format!("No endpoint at '{path}'; tokens are served at '{TOKEN_PATH}'."),
-            );
+            return error(404, format!("No endpoint at '{path}'; tokens are served at '{TOKEN_PATH}'."));
         }
         if method != Method::GET {
-            return error(
-                405,
-                format!("The method '{method}' is not allowed; use GET."),
-            );
+            return error(405, format!("The method '{method}' is not allowed; use GET."));
         }
         match identity_header {
             None => return error(401, "The X-IDENTITY-HEADER header is missing."),
             Some(secret) if secret != self.options.header_secret => {
-                return error(
-                    401,
-                    "The X-IDENTITY-HEADER header does not match IDENTITY_HEADER.",
-                )
+                return error(401, "The X-IDENTITY-HEADER header does not match IDENTITY_HEADER.")
             }
             Some(_) => {}
         }
         match query.get("api-version").map(String::as_str) {
             Some(API_VERSION) => {}
             Some(other) => {
-                return error(
-                    400,
-                    format!("The api-version '{other}' is not supported; use '{API_VERSION}'."),
-                )
+                return error(400, format!("The api-version '{other}' is not supported; use '{API_VERSION}'."))
             }
-            None => {
-                return error(
-                    400,
-                    format!("The api-version query parameter is missing; use '{API_VERSION}'."),
-                )
-            }
+            None => return error(400, format!("The api-version query parameter is missing; use '{API_VERSION}'.")),
         }
         let Some(resource) = query.get("resource").filter(|r| !r.is_empty()) else {
             return error(400, "The resource query parameter is missing.");
@@ -289,32 +243,20 @@ impl Shared {
         // one, so refuse them plainly rather than hand out a token for the wrong identity.
         for selector in ["object_id", "principal_id", "mi_res_id", "msi_res_id"] {
             if query.contains_key(selector) {
-                return error(
-                    400,
-                    format!(
-                        "Selecting the identity by '{selector}' is not simulated; use client_id."
-                    ),
-                );
+                return error(400, format!("Selecting the identity by '{selector}' is not simulated; use client_id."));
             }
         }
         let client_id = match query.get("client_id") {
             Some(id)
                 if !self.options.assigned_client_ids.is_empty()
-                    && !self
-                        .options
-                        .assigned_client_ids
-                        .iter()
-                        .any(|assigned| assigned.eq_ignore_ascii_case(id)) =>
+                    && !self.options.assigned_client_ids.iter().any(|assigned| assigned.eq_ignore_ascii_case(id)) =>
             {
                 return error(400, "Unable to load the proper Managed Identity.");
             }
             Some(id) => id.clone(),
             None => self.options.system_client_id.clone(),
         };
-        let issued = self
-            .options
-            .tokens
-            .issue(resource, &client_id, self.options.token_lifetime);
+        let issued = self.options.tokens.issue(resource, &client_id, self.options.token_lifetime);
         Answer::json(
             200,
             json!({

@@ -35,16 +35,8 @@ impl Server {
         stop: watch::Sender<bool>,
     ) -> Self {
         let shutdown = stopped(stop.subscribe());
-        let task = tokio::spawn(
-            warp::serve(routes)
-                .incoming(listener)
-                .graceful(shutdown)
-                .run(),
-        );
-        Self {
-            stop,
-            task: Some(task),
-        }
+        let task = tokio::spawn(warp::serve(routes).incoming(listener).graceful(shutdown).run());
+        Self { stop, task: Some(task) }
     }
 
     /// Stops accepting connections, releases hung requests and waits until open connections

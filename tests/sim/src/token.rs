@@ -57,11 +57,8 @@ impl TokenRegistry {
         let lifetime = TimeDelta::from_std(lifetime).unwrap_or(TimeDelta::MAX);
         // Real tokens carry whole seconds (`expires_on` is Unix seconds), so drop the fraction
         // here too: what the registry holds is exactly what the client was told.
-        let expires_on = Utc::now()
-            .checked_add_signed(lifetime)
-            .unwrap_or(DateTime::<Utc>::MAX_UTC);
-        let expires_on =
-            DateTime::from_timestamp(expires_on.timestamp(), 0).unwrap_or(DateTime::<Utc>::MAX_UTC);
+        let expires_on = Utc::now().checked_add_signed(lifetime).unwrap_or(DateTime::<Utc>::MAX_UTC);
+        let expires_on = DateTime::from_timestamp(expires_on.timestamp(), 0).unwrap_or(DateTime::<Utc>::MAX_UTC);
         let issued = IssuedToken {
             token: format!("sim-{}", uuid::Uuid::new_v4().simple()),
             resource: resource.to_owned(),
@@ -74,28 +71,13 @@ impl TokenRegistry {
 
     /// Checks `token` against the accepted `audiences` (compared ignoring case and a trailing
     /// slash, as Entra ID does) at time `now`.
-    pub fn check(
-        &self,
-        token: &str,
-        audiences: &[&str],
-        now: DateTime<Utc>,
-    ) -> Result<IssuedToken, TokenRejection> {
-        let issued = lock(&self.tokens)
-            .get(token)
-            .cloned()
-            .ok_or(TokenRejection::Unknown)?;
-        if !audiences
-            .iter()
-            .any(|audience| same_audience(audience, &issued.resource))
-        {
-            return Err(TokenRejection::WrongAudience {
-                resource: issued.resource,
-            });
+    pub fn check(&self, token: &str, audiences: &[&str], now: DateTime<Utc>) -> Result<IssuedToken, TokenRejection> {
+        let issued = lock(&self.tokens).get(token).cloned().ok_or(TokenRejection::Unknown)?;
+        if !audiences.iter().any(|audience| same_audience(audience, &issued.resource)) {
+            return Err(TokenRejection::WrongAudience { resource: issued.resource });
         }
         if issued.expires_on <= now {
-            return Err(TokenRejection::Expired {
-                expires_on: issued.expires_on,
-            });
+            return Err(TokenRejection::Expired { expires_on: issued.expires_on });
         }
         Ok(issued)
     }
@@ -117,8 +99,7 @@ impl TokenRegistry {
 }
 
 fn same_audience(a: &str, b: &str) -> bool {
-    a.trim_end_matches('/')
-        .eq_ignore_ascii_case(b.trim_end_matches('/'))
+    a.trim_end_matches('/').eq_ignore_ascii_case(b.trim_end_matches('/'))
 }
 
 #[cfg(test)]
@@ -130,21 +111,12 @@ mod tests {
     #[test]
     fn issued_tokens_are_accepted_until_they_expire() {
         let registry = TokenRegistry::new();
-        let issued = registry.issue(
-            "https://management.azure.com/",
-            "c1",
-            Duration::from_secs(60),
-        );
-        assert_eq!(
-            registry.check(&issued.token, ARM, Utc::now()),
-            Ok(issued.clone())
-        );
+        let issued = registry.issue("https://management.azure.com/", "c1", Duration::from_secs(60));
+        assert_eq!(registry.check(&issued.token, ARM, Utc::now()), Ok(issued.clone()));
         let later = issued.expires_on + TimeDelta::seconds(1);
         assert_eq!(
             registry.check(&issued.token, ARM, later),
-            Err(TokenRejection::Expired {
-                expires_on: issued.expires_on
-            })
+            Err(TokenRejection::Expired { expires_on: issued.expires_on })
         );
     }
 
@@ -152,30 +124,18 @@ mod tests {
     fn unknown_and_wrong_audience_tokens_are_refused() {
         let registry = TokenRegistry::new();
         let storage = registry.issue("https://storage.azure.com", "c1", Duration::from_secs(60));
-        assert_eq!(
-            registry.check("made-up", ARM, Utc::now()),
-            Err(TokenRejection::Unknown)
-        );
+        assert_eq!(registry.check("made-up", ARM, Utc::now()), Err(TokenRejection::Unknown));
         assert_eq!(
             registry.check(&storage.token, ARM, Utc::now()),
-            Err(TokenRejection::WrongAudience {
-                resource: "https://storage.azure.com".into()
-            })
+            Err(TokenRejection::WrongAudience { resource: "https://storage.azure.com".into() })
         );
     }
 
     #[test]
     fn expire_all_ends_every_token() {
         let registry = TokenRegistry::new();
-        let issued = registry.issue(
-            "https://management.azure.com",
-            "c1",
-            Duration::from_secs(3600),
-        );
+        let issued = registry.issue("https://management.azure.com", "c1", Duration::from_secs(3600));
         registry.expire_all();
-        assert!(matches!(
-            registry.check(&issued.token, ARM, Utc::now()),
-            Err(TokenRejection::Expired { .. })
-        ));
+        assert!(matches!(registry.check(&issued.token, ARM, Utc::now()), Err(TokenRejection::Expired { .. })));
     }
 }

@@ -7,8 +7,7 @@ use std::time::Duration;
 use azure_sim::{ArmDouble, ArmOptions, Fault, Matcher};
 use serde_json::json;
 use support::{
-    client, endpoint, origin, send, site, workflow, Sim, CDN, CLIENT_ID, LOGIC, RG, SUB,
-    TRAFFIC_MANAGER, WEB,
+    client, endpoint, origin, send, site, workflow, Sim, CDN, CLIENT_ID, LOGIC, RG, SUB, TRAFFIC_MANAGER, WEB,
 };
 
 fn with_version(id: &str, version: &str) -> String {
@@ -18,17 +17,13 @@ fn with_version(id: &str, version: &str) -> String {
 #[tokio::test]
 async fn unknown_paths_answer_arm_shaped_404s() {
     let sim = Sim::start().await;
-    sim.arm
-        .add_logic_app(&workflow("orders"), "Enabled", "westeurope");
+    sim.arm.add_logic_app(&workflow("orders"), "Enabled", "westeurope");
     for (method, path) in [
         ("GET", "/".to_owned()),
         ("PUT", "/nothing/here".to_owned()),
         ("POST", format!("{SUB}/resourceGroups")),
         ("GET", format!("{RG}/providers/Microsoft.Logic")),
-        (
-            "POST",
-            with_version(&format!("{}/explode", workflow("orders")), LOGIC),
-        ),
+        ("POST", with_version(&format!("{}/explode", workflow("orders")), LOGIC)),
     ] {
         let reply = sim.call(method, &path, None).await;
         assert_eq!(reply.status, 404, "{method} {path}: {:?}", reply.body);
@@ -42,37 +37,20 @@ async fn requests_need_a_valid_arm_token() {
     let id = workflow("orders");
     sim.arm.add_logic_app(&id, "Enabled", "westeurope");
     let path = with_version(&id, LOGIC);
-    let storage_token =
-        support::fetch_token(&sim.http, &sim.identity, "https%3A%2F%2Fstorage.azure.com").await;
+    let storage_token = support::fetch_token(&sim.http, &sim.identity, "https%3A%2F%2Fstorage.azure.com").await;
 
     let cases = [
         (None, "AuthenticationFailed"),
-        (
-            Some("Basic dXNlcjpwYXNz".to_owned()),
-            "AuthenticationFailed",
-        ),
+        (Some("Basic dXNlcjpwYXNz".to_owned()), "AuthenticationFailed"),
         (Some("Bearer".to_owned()), "AuthenticationFailed"),
-        (
-            Some("Bearer made-up".to_owned()),
-            "InvalidAuthenticationToken",
-        ),
-        (
-            Some(format!("Bearer {storage_token}")),
-            "InvalidAuthenticationTokenAudience",
-        ),
+        (Some("Bearer made-up".to_owned()), "InvalidAuthenticationToken"),
+        (Some(format!("Bearer {storage_token}")), "InvalidAuthenticationTokenAudience"),
     ];
     for (authorization, code) in cases {
-        let reply = sim
-            .call_as(authorization.as_deref(), "GET", &path, None)
-            .await;
+        let reply = sim.call_as(authorization.as_deref(), "GET", &path, None).await;
         assert_eq!(reply.status, 401, "{authorization:?}");
         assert_eq!(reply.code(), code, "{authorization:?}: {}", reply.message());
-        assert!(
-            reply
-                .header("www-authenticate")
-                .is_some_and(|h| h.starts_with("Bearer ")),
-            "{authorization:?}"
-        );
+        assert!(reply.header("www-authenticate").is_some_and(|h| h.starts_with("Bearer ")), "{authorization:?}");
     }
 
     assert_eq!(sim.call("GET", &path, None).await.status, 200);
@@ -88,9 +66,7 @@ async fn any_bearer_token_is_accepted_without_a_registry() {
     let id = workflow("orders");
     arm.add_logic_app(&id, "Enabled", "westeurope");
     let url = format!("{}{}", arm.base_url(), with_version(&id, LOGIC));
-    let reply = send(&client(None), Some("Bearer anything"), "GET", &url, None)
-        .await
-        .unwrap();
+    let reply = send(&client(None), Some("Bearer anything"), "GET", &url, None).await.unwrap();
     assert_eq!(reply.status, 200);
     assert_eq!(arm.calls()[0].client_id, None);
     let anonymous = send(&client(None), None, "GET", &url, None).await.unwrap();
@@ -100,72 +76,32 @@ async fn any_bearer_token_is_accepted_without_a_registry() {
 #[tokio::test]
 async fn api_versions_are_checked_per_resource_type() {
     let sim = Sim::start().await;
-    sim.arm
-        .add_logic_app(&workflow("orders"), "Enabled", "westeurope");
+    sim.arm.add_logic_app(&workflow("orders"), "Enabled", "westeurope");
     sim.arm.add_site(&site("orders-std"), "Running");
-    sim.arm
-        .add_traffic_manager_endpoint(&endpoint("primary"), "Enabled");
+    sim.arm.add_traffic_manager_endpoint(&endpoint("primary"), "Enabled");
     sim.arm.add_front_door_origin(&origin("primary"), true);
     let storage = format!("{RG}/providers/Microsoft.Storage/storageAccounts/state");
-    sim.arm.put_resource(
-        &storage,
-        json!({"location": "westeurope", "properties": {}}),
-    );
+    sim.arm.put_resource(&storage, json!({"location": "westeurope", "properties": {}}));
 
     let cases: &[(String, Option<&str>, u16, &str)] = &[
         (workflow("orders"), Some(LOGIC), 200, ""),
         (workflow("orders"), Some("2016-06-01"), 200, ""),
         (workflow("orders"), None, 400, "MissingApiVersionParameter"),
-        (
-            workflow("orders"),
-            Some(""),
-            400,
-            "MissingApiVersionParameter",
-        ),
-        (
-            workflow("orders"),
-            Some("2019"),
-            400,
-            "InvalidApiVersionParameter",
-        ),
-        (
-            workflow("orders"),
-            Some(WEB),
-            400,
-            "NoRegisteredProviderFound",
-        ),
+        (workflow("orders"), Some(""), 400, "MissingApiVersionParameter"),
+        (workflow("orders"), Some("2019"), 400, "InvalidApiVersionParameter"),
+        (workflow("orders"), Some(WEB), 400, "NoRegisteredProviderFound"),
         (site("orders-std"), Some(WEB), 200, ""),
         (site("orders-std"), Some("2022-03-01"), 200, ""),
-        (
-            site("orders-std"),
-            Some(LOGIC),
-            400,
-            "NoRegisteredProviderFound",
-        ),
+        (site("orders-std"), Some(LOGIC), 400, "NoRegisteredProviderFound"),
         (endpoint("primary"), Some(TRAFFIC_MANAGER), 200, ""),
         (endpoint("primary"), Some("2018-08-01"), 200, ""),
-        (
-            endpoint("primary"),
-            Some("2024-04-01-preview"),
-            400,
-            "NoRegisteredProviderFound",
-        ),
+        (endpoint("primary"), Some("2024-04-01-preview"), 400, "NoRegisteredProviderFound"),
         (origin("primary"), Some(CDN), 200, ""),
         (origin("primary"), Some("2024-02-01"), 200, ""),
-        (
-            origin("primary"),
-            Some("2021-06-01"),
-            400,
-            "NoRegisteredProviderFound",
-        ),
+        (origin("primary"), Some("2021-06-01"), 400, "NoRegisteredProviderFound"),
         // Types the double only reads accept any well-formed version.
         (storage.clone(), Some("2023-05-01"), 200, ""),
-        (
-            storage.clone(),
-            Some("yesterday"),
-            400,
-            "InvalidApiVersionParameter",
-        ),
+        (storage.clone(), Some("yesterday"), 400, "InvalidApiVersionParameter"),
         (storage.clone(), None, 400, "MissingApiVersionParameter"),
     ];
     for (id, version, status, code) in cases {
@@ -179,28 +115,11 @@ async fn api_versions_are_checked_per_resource_type() {
     }
 
     // The refusal names what would have worked.
-    let reply = sim
-        .call(
-            "GET",
-            &with_version(&workflow("orders"), "2015-02-01"),
-            None,
-        )
-        .await;
-    assert!(
-        reply.message().contains("2016-06-01, 2019-05-01"),
-        "{}",
-        reply.message()
-    );
+    let reply = sim.call("GET", &with_version(&workflow("orders"), "2015-02-01"), None).await;
+    assert!(reply.message().contains("2016-06-01, 2019-05-01"), "{}", reply.message());
     let reply = sim.call("GET", &workflow("orders"), None).await;
-    assert!(
-        reply.message().contains("2019-05-01"),
-        "{}",
-        reply.message()
-    );
-    assert_eq!(
-        ArmDouble::supported_api_versions("Microsoft.Logic/workflows"),
-        Some(&["2016-06-01", "2019-05-01"][..])
-    );
+    assert!(reply.message().contains("2019-05-01"), "{}", reply.message());
+    assert_eq!(ArmDouble::supported_api_versions("Microsoft.Logic/workflows"), Some(&["2016-06-01", "2019-05-01"][..]));
 }
 
 #[tokio::test]
@@ -214,18 +133,8 @@ async fn logic_app_disable_and_enable_change_its_state() {
     assert_eq!(got.body["location"], "westeurope");
     assert_eq!(got.body["properties"]["state"], "Enabled");
 
-    for (action, state) in [
-        ("disable", "Disabled"),
-        ("disable", "Disabled"),
-        ("enable", "Enabled"),
-    ] {
-        let reply = sim
-            .call(
-                "POST",
-                &with_version(&format!("{id}/{action}"), LOGIC),
-                None,
-            )
-            .await;
+    for (action, state) in [("disable", "Disabled"), ("disable", "Disabled"), ("enable", "Enabled")] {
+        let reply = sim.call("POST", &with_version(&format!("{id}/{action}"), LOGIC), None).await;
         assert_eq!(reply.status, 200, "{action}: {:?}", reply.body);
         assert!(reply.body.is_null(), "{action} answers no body");
         assert_eq!(sim.arm.resource(&id).unwrap()["properties"]["state"], state);
@@ -233,13 +142,7 @@ async fn logic_app_disable_and_enable_change_its_state() {
         assert_eq!(got.body["properties"]["state"], state);
     }
 
-    let missing = sim
-        .call(
-            "POST",
-            &with_version(&format!("{}/disable", workflow("gone")), LOGIC),
-            None,
-        )
-        .await;
+    let missing = sim.call("POST", &with_version(&format!("{}/disable", workflow("gone")), LOGIC), None).await;
     assert_eq!(missing.status, 404);
     assert_eq!(missing.code(), "ResourceNotFound");
 }
@@ -249,8 +152,7 @@ async fn workflow_runs_are_listed_newest_first_honouring_top() {
     let sim = Sim::start().await;
     let id = workflow("orders");
     sim.arm.add_logic_app(&id, "Enabled", "westeurope");
-    sim.arm
-        .add_workflow_runs(&id, &["Failed", "Succeeded", "Succeeded"]);
+    sim.arm.add_workflow_runs(&id, &["Failed", "Succeeded", "Succeeded"]);
     sim.arm.add_workflow_runs(&id, &["Running"]);
 
     let statuses = |reply: &support::Reply| -> Vec<String> {
@@ -265,14 +167,8 @@ async fn workflow_runs_are_listed_newest_first_honouring_top() {
     let cases = [
         ("", vec!["Running", "Failed", "Succeeded", "Succeeded"]),
         ("&$top=2", vec!["Running", "Failed"]),
-        (
-            "&$top=10",
-            vec!["Running", "Failed", "Succeeded", "Succeeded"],
-        ),
-        (
-            "&$filter=status%20eq%20'Succeeded'",
-            vec!["Succeeded", "Succeeded"],
-        ),
+        ("&$top=10", vec!["Running", "Failed", "Succeeded", "Succeeded"]),
+        ("&$filter=status%20eq%20'Succeeded'", vec!["Succeeded", "Succeeded"]),
     ];
     for (extra, expected) in cases {
         let reply = sim.call("GET", &format!("{runs}{extra}"), None).await;
@@ -283,29 +179,13 @@ async fn workflow_runs_are_listed_newest_first_honouring_top() {
     let all = sim.call("GET", &runs, None).await.body["value"].clone();
     let runs_list = all.as_array().unwrap();
     assert_eq!(runs_list[0]["type"], "Microsoft.Logic/workflows/runs");
-    assert!(runs_list[0]["id"]
-        .as_str()
-        .unwrap()
-        .starts_with(&format!("{id}/runs/")));
-    assert!(
-        runs_list[0]["properties"].get("endTime").is_none(),
-        "a running run has not ended"
-    );
+    assert!(runs_list[0]["id"].as_str().unwrap().starts_with(&format!("{id}/runs/")));
+    assert!(runs_list[0]["properties"].get("endTime").is_none(), "a running run has not ended");
     assert!(runs_list[1]["properties"]["endTime"].is_string());
-    let starts: Vec<&str> = runs_list
-        .iter()
-        .map(|run| run["properties"]["startTime"].as_str().unwrap())
-        .collect();
-    assert!(
-        starts.windows(2).all(|w| w[0] > w[1]),
-        "newest first: {starts:?}"
-    );
+    let starts: Vec<&str> = runs_list.iter().map(|run| run["properties"]["startTime"].as_str().unwrap()).collect();
+    assert!(starts.windows(2).all(|w| w[0] > w[1]), "newest first: {starts:?}");
 
-    for bad in [
-        "&$top=0",
-        "&$top=many",
-        "&$filter=startTime%20gt%202020-01-01",
-    ] {
+    for bad in ["&$top=0", "&$top=many", "&$filter=startTime%20gt%202020-01-01"] {
         let reply = sim.call("GET", &format!("{runs}{bad}"), None).await;
         assert_eq!(reply.status, 400, "{bad}");
     }
@@ -316,15 +196,10 @@ async fn sites_start_stop_and_replace_app_settings() {
     let sim = Sim::start().await;
     let id = site("orders-std");
     sim.arm.add_site(&id, "Running");
-    sim.arm.set_app_settings(
-        &id,
-        [("Workflows.orders.FlowState", "Enabled"), ("Other", "1")],
-    );
+    sim.arm.set_app_settings(&id, [("Workflows.orders.FlowState", "Enabled"), ("Other", "1")]);
 
     for (action, state) in [("stop", "Stopped"), ("start", "Running")] {
-        let reply = sim
-            .call("POST", &with_version(&format!("{id}/{action}"), WEB), None)
-            .await;
+        let reply = sim.call("POST", &with_version(&format!("{id}/{action}"), WEB), None).await;
         assert_eq!(reply.status, 200, "{action}");
         let got = sim.call("GET", &with_version(&id, WEB), None).await;
         assert_eq!(got.body["properties"]["state"], state, "{action}");
@@ -336,50 +211,24 @@ async fn sites_start_stop_and_replace_app_settings() {
     assert_eq!(listed.body["id"], format!("{id}/config/appsettings"));
     assert_eq!(listed.body["name"], "appsettings");
     assert_eq!(listed.body["type"], "Microsoft.Web/sites/config");
-    assert_eq!(
-        listed.body["properties"]["Workflows.orders.FlowState"],
-        "Enabled"
-    );
+    assert_eq!(listed.body["properties"]["Workflows.orders.FlowState"], "Enabled");
 
     // Turning a Logic Apps Standard workflow off: read, change one setting, write the whole set.
     let mut settings = listed.body["properties"].clone();
     settings["Workflows.orders.FlowState"] = json!("Disabled");
     let put = json!({ "properties": settings }).to_string();
-    let replaced = sim
-        .call(
-            "PUT",
-            &format!("{id}/config/appsettings?api-version={WEB}"),
-            Some(&put),
-        )
-        .await;
+    let replaced = sim.call("PUT", &format!("{id}/config/appsettings?api-version={WEB}"), Some(&put)).await;
     assert_eq!(replaced.status, 200, "{:?}", replaced.body);
     assert_eq!(replaced.body["properties"], settings);
-    assert_eq!(
-        sim.arm.app_settings(&id).unwrap()["Workflows.orders.FlowState"],
-        "Disabled"
-    );
+    assert_eq!(sim.arm.app_settings(&id).unwrap()["Workflows.orders.FlowState"], "Disabled");
 
     // The set is replaced, not merged.
     let only = json!({"properties": {"Only": "this"}}).to_string();
-    sim.call(
-        "PUT",
-        &format!("{id}/config/appsettings?api-version={WEB}"),
-        Some(&only),
-    )
-    .await;
-    assert_eq!(
-        sim.call("POST", &list, None).await.body["properties"],
-        json!({"Only": "this"})
-    );
+    sim.call("PUT", &format!("{id}/config/appsettings?api-version={WEB}"), Some(&only)).await;
+    assert_eq!(sim.call("POST", &list, None).await.body["properties"], json!({"Only": "this"}));
 
     let not_strings = json!({"properties": {"Count": 3}}).to_string();
-    let refused = sim
-        .call(
-            "PUT",
-            &format!("{id}/config/appsettings?api-version={WEB}"),
-            Some(&not_strings),
-        )
-        .await;
+    let refused = sim.call("PUT", &format!("{id}/config/appsettings?api-version={WEB}"), Some(&not_strings)).await;
     assert_eq!(refused.status, 400);
     assert_eq!(refused.code(), "InvalidRequestContent");
 }
@@ -394,36 +243,17 @@ async fn traffic_manager_endpoints_are_patched_and_put() {
     let patch = json!({"properties": {"endpointStatus": "Disabled"}}).to_string();
     let patched = sim.call("PATCH", &path, Some(&patch)).await;
     assert_eq!(patched.status, 200, "{:?}", patched.body);
-    assert_eq!(
-        patched.body["type"],
-        "Microsoft.Network/trafficManagerProfiles/azureEndpoints"
-    );
+    assert_eq!(patched.body["type"], "Microsoft.Network/trafficManagerProfiles/azureEndpoints");
     assert_eq!(patched.body["properties"]["endpointStatus"], "Disabled");
-    assert_eq!(
-        patched.body["properties"]["target"], "primary.example.net",
-        "merge keeps the rest"
-    );
-    assert_eq!(
-        sim.arm.resource(&id).unwrap()["properties"]["endpointStatus"],
-        "Disabled"
-    );
+    assert_eq!(patched.body["properties"]["target"], "primary.example.net", "merge keeps the rest");
+    assert_eq!(sim.arm.resource(&id).unwrap()["properties"]["endpointStatus"], "Disabled");
 
-    let put = json!({"properties": {"endpointStatus": "Enabled", "target": "new.example.net"}})
-        .to_string();
+    let put = json!({"properties": {"endpointStatus": "Enabled", "target": "new.example.net"}}).to_string();
     let replaced = sim.call("PUT", &path, Some(&put)).await;
     assert_eq!(replaced.status, 200);
-    assert_eq!(
-        replaced.body["properties"],
-        json!({"endpointStatus": "Enabled", "target": "new.example.net"})
-    );
+    assert_eq!(replaced.body["properties"], json!({"endpointStatus": "Enabled", "target": "new.example.net"}));
 
-    let created = sim
-        .call(
-            "PUT",
-            &with_version(&endpoint("secondary"), TRAFFIC_MANAGER),
-            Some(&put),
-        )
-        .await;
+    let created = sim.call("PUT", &with_version(&endpoint("secondary"), TRAFFIC_MANAGER), Some(&put)).await;
     assert_eq!(created.status, 201);
     assert_eq!(created.body["id"], endpoint("secondary"));
     assert_eq!(created.body["name"], "secondary");
@@ -431,11 +261,7 @@ async fn traffic_manager_endpoints_are_patched_and_put() {
     let invalid = json!({"properties": {"endpointStatus": "Off"}}).to_string();
     let refused = sim.call("PATCH", &path, Some(&invalid)).await;
     assert_eq!(refused.status, 400);
-    assert!(
-        refused.message().contains("endpointStatus"),
-        "{}",
-        refused.message()
-    );
+    assert!(refused.message().contains("endpointStatus"), "{}", refused.message());
 }
 
 #[tokio::test]
@@ -445,16 +271,11 @@ async fn front_door_origin_patch_is_a_long_running_operation() {
     sim.arm.add_front_door_origin(&id, true);
     let patch = json!({"properties": {"enabledState": "Disabled"}}).to_string();
 
-    let accepted = sim
-        .call("PATCH", &with_version(&id, CDN), Some(&patch))
-        .await;
+    let accepted = sim.call("PATCH", &with_version(&id, CDN), Some(&patch)).await;
     assert_eq!(accepted.status, 202, "{:?}", accepted.body);
     assert_eq!(accepted.body["properties"]["enabledState"], "Disabled");
     assert_eq!(accepted.body["properties"]["provisioningState"], "Updating");
-    let status_url = accepted
-        .header("azure-asyncoperation")
-        .expect("Azure-AsyncOperation")
-        .to_owned();
+    let status_url = accepted.header("azure-asyncoperation").expect("Azure-AsyncOperation").to_owned();
     let location_url = accepted.header("location").expect("Location").to_owned();
     assert!(status_url.starts_with(sim.arm.base_url()));
     assert!(status_url.contains(&format!("api-version={CDN}")));
@@ -466,15 +287,9 @@ async fn front_door_origin_patch_is_a_long_running_operation() {
     assert_eq!(during["properties"]["provisioningState"], "Updating");
 
     let first = sim.poll(&status_url).await;
-    assert_eq!(
-        (first.status, first.body["status"].as_str()),
-        (200, Some("InProgress"))
-    );
+    assert_eq!((first.status, first.body["status"].as_str()), (200, Some("InProgress")));
     let second = sim.poll(&status_url).await;
-    assert_eq!(
-        (second.status, second.body["status"].as_str()),
-        (200, Some("Succeeded"))
-    );
+    assert_eq!((second.status, second.body["status"].as_str()), (200, Some("Succeeded")));
     assert!(second.body["endTime"].is_string());
 
     let after = sim.arm.resource(&id).unwrap();
@@ -485,37 +300,20 @@ async fn front_door_origin_patch_is_a_long_running_operation() {
     assert_eq!(result.status, 200);
     assert_eq!(result.body["properties"]["enabledState"], "Disabled");
 
-    let unauthenticated = send(&sim.http, None, "GET", &status_url, None)
-        .await
-        .unwrap();
+    let unauthenticated = send(&sim.http, None, "GET", &status_url, None).await.unwrap();
     assert_eq!(unauthenticated.status, 401);
 }
 
 #[tokio::test]
 async fn accepted_fault_defers_a_change_until_polled_to_completion() {
-    let sim = Sim::start_with(ArmOptions {
-        poll_retry_after_secs: Some(1),
-        ..ArmOptions::default()
-    })
-    .await;
+    let sim = Sim::start_with(ArmOptions { poll_retry_after_secs: Some(1), ..ArmOptions::default() }).await;
     let id = workflow("orders");
     sim.arm.add_logic_app(&id, "Enabled", "westeurope");
-    sim.arm.inject(
-        Matcher::new("POST", "/disable"),
-        Fault::Accepted { polls: 2 },
-        1,
-    );
+    sim.arm.inject(Matcher::new("POST", "/disable"), Fault::Accepted { polls: 2 }, 1);
 
     // A read does not use the injection up.
-    assert_eq!(
-        sim.call("GET", &with_version(&id, LOGIC), None)
-            .await
-            .status,
-        200
-    );
-    let accepted = sim
-        .call("POST", &with_version(&format!("{id}/disable"), LOGIC), None)
-        .await;
+    assert_eq!(sim.call("GET", &with_version(&id, LOGIC), None).await.status, 200);
+    let accepted = sim.call("POST", &with_version(&format!("{id}/disable"), LOGIC), None).await;
     assert_eq!(accepted.status, 202);
     assert!(accepted.body.is_null());
     assert_eq!(accepted.header("retry-after"), Some("1"));
@@ -526,16 +324,10 @@ async fn accepted_fault_defers_a_change_until_polled_to_completion() {
     assert_eq!(in_progress.status, 202);
     assert_eq!(in_progress.header("location"), Some(location_url.as_str()));
     assert_eq!(sim.poll(&status_url).await.body["status"], "InProgress");
-    assert_eq!(
-        sim.arm.resource(&id).unwrap()["properties"]["state"],
-        "Enabled"
-    );
+    assert_eq!(sim.arm.resource(&id).unwrap()["properties"]["state"], "Enabled");
 
     assert_eq!(sim.poll(&status_url).await.body["status"], "Succeeded");
-    assert_eq!(
-        sim.arm.resource(&id).unwrap()["properties"]["state"],
-        "Disabled"
-    );
+    assert_eq!(sim.arm.resource(&id).unwrap()["properties"]["state"], "Disabled");
     // An action has no result body.
     assert_eq!(sim.poll(&location_url).await.status, 204);
 }
@@ -543,41 +335,24 @@ async fn accepted_fault_defers_a_change_until_polled_to_completion() {
 #[tokio::test]
 async fn malformed_bodies_are_refused_and_change_nothing() {
     let sim = Sim::start().await;
-    sim.arm
-        .add_traffic_manager_endpoint(&endpoint("primary"), "Enabled");
+    sim.arm.add_traffic_manager_endpoint(&endpoint("primary"), "Enabled");
     sim.arm.add_front_door_origin(&origin("primary"), true);
     sim.arm.add_site(&site("orders-std"), "Running");
     let targets = [
         ("PATCH", with_version(&endpoint("primary"), TRAFFIC_MANAGER)),
         ("PUT", with_version(&endpoint("primary"), TRAFFIC_MANAGER)),
         ("PATCH", with_version(&origin("primary"), CDN)),
-        (
-            "PUT",
-            format!(
-                "{}/config/appsettings?api-version={WEB}",
-                site("orders-std")
-            ),
-        ),
+        ("PUT", format!("{}/config/appsettings?api-version={WEB}", site("orders-std"))),
     ];
     for (method, path) in &targets {
         for body in ["{\"properties\": {", "", "[1, 2]", "not json"] {
             let reply = sim.call(method, path, Some(body)).await;
             assert_eq!(reply.status, 400, "{method} {path} with {body:?}");
-            assert_eq!(
-                reply.code(),
-                "InvalidRequestContent",
-                "{method} {path} with {body:?}"
-            );
+            assert_eq!(reply.code(), "InvalidRequestContent", "{method} {path} with {body:?}");
         }
     }
-    assert_eq!(
-        sim.arm.resource(&endpoint("primary")).unwrap()["properties"]["endpointStatus"],
-        "Enabled"
-    );
-    assert_eq!(
-        sim.arm.resource(&origin("primary")).unwrap()["properties"]["provisioningState"],
-        "Succeeded"
-    );
+    assert_eq!(sim.arm.resource(&endpoint("primary")).unwrap()["properties"]["endpointStatus"], "Enabled");
+    assert_eq!(sim.arm.resource(&origin("primary")).unwrap()["properties"]["provisioningState"], "Succeeded");
 }
 
 #[tokio::test]
@@ -586,60 +361,33 @@ async fn faults_answer_like_arm_and_change_nothing() {
     let id = workflow("orders");
     let disable = with_version(&format!("{id}/disable"), LOGIC);
     let cases = [
-        (
-            Fault::Throttle {
-                retry_after_secs: 7,
-            },
-            429,
-            "TooManyRequests",
-        ),
+        (Fault::Throttle { retry_after_secs: 7 }, 429, "TooManyRequests"),
         (Fault::ServerError, 500, "InternalServerError"),
         (Fault::Conflict, 409, "AnotherOperationInProgress"),
         (Fault::Forbidden, 403, "AuthorizationFailed"),
     ];
     for (fault, status, code) in cases {
         sim.arm.add_logic_app(&id, "Enabled", "westeurope");
-        sim.arm
-            .inject(Matcher::new("POST", "/disable"), fault.clone(), 1);
+        sim.arm.inject(Matcher::new("POST", "/disable"), fault.clone(), 1);
 
         let reply = sim.call("POST", &disable, None).await;
         assert_eq!(reply.status, status, "{fault:?}");
         assert_eq!(reply.code(), code, "{fault:?}");
         assert!(!reply.message().is_empty(), "{fault:?}");
-        assert_eq!(
-            sim.arm.resource(&id).unwrap()["properties"]["state"],
-            "Enabled",
-            "{fault:?}"
-        );
+        assert_eq!(sim.arm.resource(&id).unwrap()["properties"]["state"], "Enabled", "{fault:?}");
 
         let retried = sim.call("POST", &disable, None).await;
         assert_eq!(retried.status, 200, "{fault:?} lasts one call");
-        assert_eq!(
-            sim.arm.resource(&id).unwrap()["properties"]["state"],
-            "Disabled"
-        );
+        assert_eq!(sim.arm.resource(&id).unwrap()["properties"]["state"], "Disabled");
     }
 
-    sim.arm.inject(
-        Matcher::any_method("/workflows/"),
-        Fault::Throttle {
-            retry_after_secs: 7,
-        },
-        1,
-    );
+    sim.arm.inject(Matcher::any_method("/workflows/"), Fault::Throttle { retry_after_secs: 7 }, 1);
     let throttled = sim.call("GET", &with_version(&id, LOGIC), None).await;
     assert_eq!(throttled.header("retry-after"), Some("7"));
 
-    sim.arm
-        .inject(Matcher::any_method("/workflows/"), Fault::Forbidden, 1);
+    sim.arm.inject(Matcher::any_method("/workflows/"), Fault::Forbidden, 1);
     let forbidden = sim.call("POST", &disable, None).await;
-    assert!(
-        forbidden
-            .message()
-            .contains("Microsoft.Logic/workflows/disable/action"),
-        "{}",
-        forbidden.message()
-    );
+    assert!(forbidden.message().contains("Microsoft.Logic/workflows/disable/action"), "{}", forbidden.message());
 }
 
 #[tokio::test]
@@ -647,29 +395,17 @@ async fn faults_last_for_their_count_and_only_match_their_method() {
     let sim = Sim::start().await;
     let id = workflow("orders");
     sim.arm.add_logic_app(&id, "Enabled", "westeurope");
-    sim.arm.inject(
-        Matcher::new("POST", "/DISABLE"),
-        Fault::Throttle {
-            retry_after_secs: 1,
-        },
-        2,
-    );
-    sim.arm
-        .inject(Matcher::new("PATCH", "/workflows/"), Fault::ServerError, 1);
+    sim.arm.inject(Matcher::new("POST", "/DISABLE"), Fault::Throttle { retry_after_secs: 1 }, 2);
+    sim.arm.inject(Matcher::new("PATCH", "/workflows/"), Fault::ServerError, 1);
 
     let disable = with_version(&format!("{id}/disable"), LOGIC);
-    let mut statuses = vec![
-        sim.call("GET", &with_version(&id, LOGIC), None)
-            .await
-            .status,
-    ];
+    let mut statuses = vec![sim.call("GET", &with_version(&id, LOGIC), None).await.status];
     for _ in 0..3 {
         statuses.push(sim.call("POST", &disable, None).await.status);
     }
     assert_eq!(statuses, [200, 429, 429, 200]);
 
-    sim.arm
-        .inject(Matcher::any_method("/disable"), Fault::ServerError, 5);
+    sim.arm.inject(Matcher::any_method("/disable"), Fault::ServerError, 5);
     sim.arm.clear_faults();
     assert_eq!(sim.call("POST", &disable, None).await.status, 200);
 }
@@ -683,31 +419,17 @@ async fn slow_answers_arrive_late_and_hung_ones_never() {
     let authorization = format!("Bearer {}", sim.token);
     let impatient = client(Some(Duration::from_millis(300)));
 
-    sim.arm.inject(
-        Matcher::new("GET", "/workflows/"),
-        Fault::Slow(Duration::from_secs(3)),
-        1,
-    );
+    sim.arm.inject(Matcher::new("GET", "/workflows/"), Fault::Slow(Duration::from_secs(3)), 1);
     let late = send(&impatient, Some(&authorization), "GET", &url, None).await;
     assert!(late.is_err_and(|e| e.is_timeout()));
-    let patient = send(&client(None), Some(&authorization), "GET", &url, None)
-        .await
-        .unwrap();
-    assert_eq!(
-        patient.status, 200,
-        "the slow fault was used up by the first call"
-    );
+    let patient = send(&client(None), Some(&authorization), "GET", &url, None).await.unwrap();
+    assert_eq!(patient.status, 200, "the slow fault was used up by the first call");
 
-    sim.arm
-        .inject(Matcher::new("GET", "/workflows/"), Fault::Hang, 1);
+    sim.arm.inject(Matcher::new("GET", "/workflows/"), Fault::Hang, 1);
     let hung = send(&impatient, Some(&authorization), "GET", &url, None).await;
     assert!(hung.is_err_and(|e| e.is_timeout()));
     let calls = sim.arm.calls();
-    assert_eq!(
-        calls.last().unwrap().status,
-        None,
-        "a hung call has no status"
-    );
+    assert_eq!(calls.last().unwrap().status, None, "a hung call has no status");
 
     // A hung request does not keep the double from shutting down.
     let Sim { arm, .. } = sim;
@@ -729,55 +451,28 @@ async fn resource_ids_are_case_insensitive_and_keep_their_casing() {
         assert_eq!(reply.body["name"], "Orders-EU");
     }
     let upper = format!("{}/DISABLE", id.to_uppercase());
-    assert_eq!(
-        sim.call("POST", &with_version(&upper, LOGIC), None)
-            .await
-            .status,
-        200
-    );
-    assert_eq!(
-        sim.arm.resource(&id.to_lowercase()).unwrap()["properties"]["state"],
-        "Disabled"
-    );
+    assert_eq!(sim.call("POST", &with_version(&upper, LOGIC), None).await.status, 200);
+    assert_eq!(sim.arm.resource(&id.to_lowercase()).unwrap()["properties"]["state"], "Disabled");
 }
 
 #[tokio::test]
 async fn missing_resources_and_groups_are_told_apart() {
     let sim = Sim::start().await;
-    sim.arm
-        .add_logic_app(&workflow("orders"), "Enabled", "westeurope");
+    sim.arm.add_logic_app(&workflow("orders"), "Enabled", "westeurope");
 
-    let missing = sim
-        .call("GET", &with_version(&workflow("other"), LOGIC), None)
-        .await;
+    let missing = sim.call("GET", &with_version(&workflow("other"), LOGIC), None).await;
     assert_eq!((missing.status, missing.code()), (404, "ResourceNotFound"));
-    assert!(
-        missing
-            .message()
-            .contains("Microsoft.Logic/workflows/other"),
-        "{}",
-        missing.message()
-    );
+    assert!(missing.message().contains("Microsoft.Logic/workflows/other"), "{}", missing.message());
 
-    let other_group =
-        format!("{SUB}/resourceGroups/rg-nowhere/providers/Microsoft.Logic/workflows/orders");
-    let no_group = sim
-        .call("GET", &with_version(&other_group, LOGIC), None)
-        .await;
-    assert_eq!(
-        (no_group.status, no_group.code()),
-        (404, "ResourceGroupNotFound")
-    );
+    let other_group = format!("{SUB}/resourceGroups/rg-nowhere/providers/Microsoft.Logic/workflows/orders");
+    let no_group = sim.call("GET", &with_version(&other_group, LOGIC), None).await;
+    assert_eq!((no_group.status, no_group.code()), (404, "ResourceGroupNotFound"));
 
-    let delete = sim
-        .call("DELETE", &with_version(&workflow("orders"), LOGIC), None)
-        .await;
+    let delete = sim.call("DELETE", &with_version(&workflow("orders"), LOGIC), None).await;
     assert_eq!((delete.status, delete.code()), (405, "MethodNotAllowed"));
 
     assert!(sim.arm.remove_resource(&workflow("orders")).is_some());
-    let removed = sim
-        .call("GET", &with_version(&workflow("orders"), LOGIC), None)
-        .await;
+    let removed = sim.call("GET", &with_version(&workflow("orders"), LOGIC), None).await;
     assert_eq!(removed.status, 404);
 }
 
@@ -785,22 +480,14 @@ async fn missing_resources_and_groups_are_told_apart() {
 async fn seeded_resources_of_any_type_can_be_read() {
     let sim = Sim::start().await;
     let id = format!("{RG}/providers/Microsoft.Storage/storageAccounts/bcdrstate");
-    sim.arm.put_resource(
-        &id,
-        json!({"location": "westeurope", "properties": {"accessTier": "Hot"}}),
-    );
+    sim.arm.put_resource(&id, json!({"location": "westeurope", "properties": {"accessTier": "Hot"}}));
 
-    let reply = sim
-        .call("GET", &with_version(&id, "2023-05-01"), None)
-        .await;
+    let reply = sim.call("GET", &with_version(&id, "2023-05-01"), None).await;
     assert_eq!(reply.status, 200);
     assert_eq!(reply.body["type"], "Microsoft.Storage/storageAccounts");
     assert_eq!(reply.body["name"], "bcdrstate");
     assert_eq!(reply.body["properties"]["accessTier"], "Hot");
-    assert_eq!(
-        reply.header("content-type"),
-        Some("application/json; charset=utf-8")
-    );
+    assert_eq!(reply.header("content-type"), Some("application/json; charset=utf-8"));
     assert!(reply.header("x-ms-request-id").is_some());
 }
 
@@ -811,10 +498,8 @@ async fn the_call_log_records_every_request() {
     sim.arm.add_traffic_manager_endpoint(&id, "Enabled");
     let patch = json!({"properties": {"endpointStatus": "Disabled"}}).to_string();
 
-    sim.call("GET", &with_version(&id, TRAFFIC_MANAGER), None)
-        .await;
-    sim.call("PATCH", &with_version(&id, TRAFFIC_MANAGER), Some(&patch))
-        .await;
+    sim.call("GET", &with_version(&id, TRAFFIC_MANAGER), None).await;
+    sim.call("PATCH", &with_version(&id, TRAFFIC_MANAGER), Some(&patch)).await;
     sim.call_as(None, "GET", &id, None).await;
 
     let calls = sim.arm.calls();
@@ -845,8 +530,7 @@ async fn the_call_log_records_every_request() {
 
     sim.arm.clear_calls();
     assert!(sim.arm.calls().is_empty());
-    sim.call("GET", &with_version(&id, TRAFFIC_MANAGER), None)
-        .await;
+    sim.call("GET", &with_version(&id, TRAFFIC_MANAGER), None).await;
     assert_eq!(sim.arm.calls().len(), 1);
     assert_eq!(sim.arm.calls()[0].status, Some(200));
 }

@@ -19,9 +19,7 @@ async fn start() -> IdentityDouble {
 
 /// GETs `{endpoint}{query}` with the given `X-IDENTITY-HEADER`.
 async fn ask(identity: &IdentityDouble, query: &str, secret: Option<&str>) -> (u16, Value) {
-    let mut request = client(None)
-        .get(format!("{}{query}", identity.endpoint()))
-        .header("metadata", "true");
+    let mut request = client(None).get(format!("{}{query}", identity.endpoint())).header("metadata", "true");
     if let Some(secret) = secret {
         request = request.header("x-identity-header", secret);
     }
@@ -41,11 +39,8 @@ async fn issues_registered_tokens_for_the_requested_resource() {
     assert_eq!(body["resource"], "https://management.azure.com");
     assert_eq!(body["client_id"], CLIENT_ID);
     // azure_identity parses expires_on from a string of Unix seconds and fails on a number.
-    let expires_on: i64 = body["expires_on"]
-        .as_str()
-        .expect("expires_on is a string")
-        .parse()
-        .expect("expires_on is Unix seconds");
+    let expires_on: i64 =
+        body["expires_on"].as_str().expect("expires_on is a string").parse().expect("expires_on is Unix seconds");
 
     let issued = identity.tokens().issued();
     assert_eq!(issued.len(), 1);
@@ -62,12 +57,7 @@ async fn without_a_client_id_the_system_assigned_identity_answers() {
     })
     .await
     .unwrap();
-    let (status, body) = ask(
-        &identity,
-        &format!("?api-version=2019-08-01&resource={ARM}"),
-        Some("s3cret"),
-    )
-    .await;
+    let (status, body) = ask(&identity, &format!("?api-version=2019-08-01&resource={ARM}"), Some("s3cret")).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["client_id"], "system-id");
 }
@@ -79,66 +69,30 @@ async fn refuses_what_app_service_refuses() {
     let cases: &[(&str, &str, Option<&str>, u16)] = &[
         ("missing secret header", &good, None, 401),
         ("wrong secret header", &good, Some("guess"), 401),
-        (
-            "missing api-version",
-            &format!("?resource={ARM}"),
-            Some("s3cret"),
-            400,
-        ),
-        (
-            "old api-version",
-            &format!("?api-version=2017-09-01&resource={ARM}"),
-            Some("s3cret"),
-            400,
-        ),
-        (
-            "missing resource",
-            "?api-version=2019-08-01",
-            Some("s3cret"),
-            400,
-        ),
+        ("missing api-version", &format!("?resource={ARM}"), Some("s3cret"), 400),
+        ("old api-version", &format!("?api-version=2017-09-01&resource={ARM}"), Some("s3cret"), 400),
+        ("missing resource", "?api-version=2019-08-01", Some("s3cret"), 400),
         (
             "identity not assigned",
             &format!("{good}&client_id=99999999-0000-0000-0000-000000000000"),
             Some("s3cret"),
             400,
         ),
-        (
-            "selection by object id",
-            &format!("{good}&object_id=abc"),
-            Some("s3cret"),
-            400,
-        ),
+        ("selection by object id", &format!("{good}&object_id=abc"), Some("s3cret"), 400),
     ];
     for (case, query, secret, expected) in cases {
         let (status, body) = ask(&identity, query, *secret).await;
         assert_eq!(status, *expected, "{case}: {body}");
         assert_eq!(body["statusCode"], *expected, "{case}: {body}");
-        assert!(
-            body["message"].as_str().is_some_and(|m| !m.is_empty()),
-            "{case}: {body}"
-        );
+        assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "{case}: {body}");
     }
     assert!(identity.tokens().issued().is_empty());
 
     let http = client(None);
-    let base = identity
-        .endpoint()
-        .trim_end_matches("/msi/token")
-        .to_owned();
-    let wrong_path = send(&http, None, "GET", &format!("{base}/other{good}"), None)
-        .await
-        .unwrap();
+    let base = identity.endpoint().trim_end_matches("/msi/token").to_owned();
+    let wrong_path = send(&http, None, "GET", &format!("{base}/other{good}"), None).await.unwrap();
     assert_eq!(wrong_path.status, 404);
-    let wrong_method = send(
-        &http,
-        None,
-        "POST",
-        &format!("{}{good}", identity.endpoint()),
-        None,
-    )
-    .await
-    .unwrap();
+    let wrong_method = send(&http, None, "POST", &format!("{}{good}", identity.endpoint()), None).await.unwrap();
     assert_eq!(wrong_method.status, 405);
 }
 
@@ -159,12 +113,7 @@ async fn fail_next_answers_with_the_status_then_recovers() {
 #[tokio::test]
 async fn records_what_each_request_asked_for() {
     let identity = start().await;
-    ask(
-        &identity,
-        &format!("?api-version=2019-08-01&resource={ARM}&client_id={CLIENT_ID}"),
-        Some("s3cret"),
-    )
-    .await;
+    ask(&identity, &format!("?api-version=2019-08-01&resource={ARM}&client_id={CLIENT_ID}"), Some("s3cret")).await;
     ask(&identity, "?api-version=2019-08-01", Some("wrong")).await;
 
     let requests = identity.requests();

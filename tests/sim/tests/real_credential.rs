@@ -35,12 +35,9 @@ async fn start() -> Doubles {
     })
     .await
     .expect("identity double starts");
-    let arm = ArmDouble::start(ArmOptions {
-        tokens: Some(identity.tokens()),
-        ..ArmOptions::default()
-    })
-    .await
-    .expect("ARM double starts");
+    let arm = ArmDouble::start(ArmOptions { tokens: Some(identity.tokens()), ..ArmOptions::default() })
+        .await
+        .expect("ARM double starts");
     arm.add_logic_app(&workflow("orders"), "Enabled", "westeurope");
     Doubles { identity, arm }
 }
@@ -50,13 +47,7 @@ async fn start() -> Doubles {
 async fn run_child(doubles: &Doubles, header_secret: &str) -> Vec<(String, String)> {
     let exe = std::env::current_exe().expect("the test binary knows its path");
     let child = tokio::process::Command::new(exe)
-        .args([
-            CHILD_TEST,
-            "--exact",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
+        .args([CHILD_TEST, "--exact", "--ignored", "--nocapture", "--test-threads=1"])
         .env("IDENTITY_ENDPOINT", doubles.identity.endpoint())
         .env("IDENTITY_HEADER", header_secret)
         .env(ARM_URL_VAR, doubles.arm.base_url())
@@ -89,10 +80,7 @@ async fn run_child(doubles: &Doubles, header_secret: &str) -> Vec<(String, Strin
 }
 
 fn value<'a>(results: &'a [(String, String)], key: &str) -> Option<&'a str> {
-    results
-        .iter()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.as_str())
+    results.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
 }
 
 #[tokio::test]
@@ -104,17 +92,10 @@ async fn managed_identity_credential_gets_a_token_the_arm_double_accepts() {
     assert_eq!(value(&results, "error"), None, "{results:?}");
     let token = value(&results, "token").expect("the child got a token");
     let issued = doubles.identity.tokens().issued();
-    assert_eq!(
-        issued.len(),
-        1,
-        "the second get_token is served from the credential's cache"
-    );
+    assert_eq!(issued.len(), 1, "the second get_token is served from the credential's cache");
     assert_eq!(issued[0].token, token);
     assert_eq!(issued[0].client_id, CLIENT_ID);
-    assert_eq!(
-        value(&results, "expires_on"),
-        Some(issued[0].expires_on.timestamp().to_string().as_str())
-    );
+    assert_eq!(value(&results, "expires_on"), Some(issued[0].expires_on.timestamp().to_string().as_str()));
     assert_eq!(value(&results, "cached"), Some("true"));
 
     let requests = doubles.identity.requests();
@@ -139,12 +120,7 @@ async fn managed_identity_credential_reports_a_refused_secret() {
 
     assert_eq!(value(&results, "token"), None, "{results:?}");
     assert!(value(&results, "error").is_some(), "{results:?}");
-    let statuses: Vec<u16> = doubles
-        .identity
-        .requests()
-        .iter()
-        .map(|r| r.status)
-        .collect();
+    let statuses: Vec<u16> = doubles.identity.requests().iter().map(|r| r.status).collect();
     assert_eq!(statuses, [401], "no retries: the child turns them off");
     assert!(doubles.identity.tokens().issued().is_empty());
     assert!(doubles.arm.calls().is_empty());
@@ -154,9 +130,7 @@ async fn managed_identity_credential_reports_a_refused_secret() {
 #[ignore = "run in a child process by the tests above, with the identity environment set"]
 async fn credential_in_child_process() {
     use azure_core::http::{ClientOptions, RetryOptions};
-    use azure_identity::{
-        ManagedIdentityCredential, ManagedIdentityCredentialOptions, UserAssignedId,
-    };
+    use azure_identity::{ManagedIdentityCredential, ManagedIdentityCredentialOptions, UserAssignedId};
 
     // Run on its own (say with --include-ignored), there is nothing to talk to: without the
     // endpoint the credential would wait on the VM metadata address instead.
@@ -167,32 +141,23 @@ async fn credential_in_child_process() {
     // No retries: on a refusal the credential would otherwise retry for over a minute.
     let options = ManagedIdentityCredentialOptions {
         user_assigned_id: Some(UserAssignedId::ClientId(CLIENT_ID.into())),
-        client_options: ClientOptions {
-            retry: RetryOptions::none(),
-            ..Default::default()
-        },
+        client_options: ClientOptions { retry: RetryOptions::none(), ..Default::default() },
     };
-    let credential = ManagedIdentityCredential::new(Some(options))
-        .expect("the credential finds the App Service environment");
+    let credential =
+        ManagedIdentityCredential::new(Some(options)).expect("the credential finds the App Service environment");
     let scopes = &["https://management.azure.com/.default"];
-    let token =
-        match azure_core::credentials::TokenCredential::get_token(&*credential, scopes, None).await
-        {
-            Ok(token) => token,
-            Err(error) => {
-                println!("{RESULT}error={}", error.to_string().replace('\n', " "));
-                return;
-            }
-        };
-    let again = azure_core::credentials::TokenCredential::get_token(&*credential, scopes, None)
-        .await
-        .expect("a cached token");
+    let token = match azure_core::credentials::TokenCredential::get_token(&*credential, scopes, None).await {
+        Ok(token) => token,
+        Err(error) => {
+            println!("{RESULT}error={}", error.to_string().replace('\n', " "));
+            return;
+        }
+    };
+    let again =
+        azure_core::credentials::TokenCredential::get_token(&*credential, scopes, None).await.expect("a cached token");
     println!("{RESULT}token={}", token.token.secret());
     println!("{RESULT}expires_on={}", token.expires_on.unix_timestamp());
-    println!(
-        "{RESULT}cached={}",
-        again.token.secret() == token.token.secret()
-    );
+    println!("{RESULT}cached={}", again.token.secret() == token.token.secret());
 
     let response = reqwest::Client::new()
         .get(format!("{arm}{}?api-version={LOGIC}", workflow("orders")))

@@ -35,10 +35,7 @@ fn default_timeout_ms() -> u64 {
 
 impl Default for AlertPlan {
     fn default() -> Self {
-        Self {
-            channels: Vec::new(),
-            timeout_ms: DEFAULT_ALERT_TIMEOUT_MS,
-        }
+        Self { channels: Vec::new(), timeout_ms: DEFAULT_ALERT_TIMEOUT_MS }
     }
 }
 
@@ -79,11 +76,7 @@ impl AlertPlan {
             let here = format!("{at}.channels[{i}]");
             let name = channel.name.trim();
             if name.is_empty() {
-                p.push(
-                    format!("{here}.name"),
-                    Some(&channel.name),
-                    "must not be empty",
-                );
+                p.push(format!("{here}.name"), Some(&channel.name), "must not be empty");
             } else if name.eq_ignore_ascii_case("log") {
                 p.push(
                     format!("{here}.name"),
@@ -91,11 +84,7 @@ impl AlertPlan {
                     "is reserved for the log, which always gets alerts",
                 );
             } else if !names.insert(name.to_ascii_lowercase()) {
-                p.push(
-                    format!("{here}.name"),
-                    Some(&channel.name),
-                    "is used by another channel",
-                );
+                p.push(format!("{here}.name"), Some(&channel.name), "is used by another channel");
             }
             let setting = &channel.url_setting;
             if setting.contains("://") {
@@ -105,11 +94,7 @@ impl AlertPlan {
                     None,
                     "must name the app setting that holds the URL, not the URL itself (the URL is a secret)",
                 );
-            } else if setting.is_empty()
-                || !setting
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'_')
-            {
+            } else if setting.is_empty() || !setting.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
                 p.push(
                     format!("{here}.urlSetting"),
                     Some(setting),
@@ -134,10 +119,7 @@ pub struct ResolvedChannel {
 
 impl fmt::Debug for ResolvedChannel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ResolvedChannel")
-            .field("name", &self.name)
-            .field("kind", &self.kind)
-            .finish_non_exhaustive()
+        f.debug_struct("ResolvedChannel").field("name", &self.name).field("kind", &self.kind).finish_non_exhaustive()
     }
 }
 
@@ -181,26 +163,17 @@ impl AlertChannels {
                 continue;
             };
             match webhook_url(raw.trim()) {
-                Ok(url) => channels.push(ResolvedChannel {
-                    name: channel.name.trim().to_owned(),
-                    kind: channel.kind,
-                    url,
-                }),
+                Ok(url) => {
+                    channels.push(ResolvedChannel { name: channel.name.trim().to_owned(), kind: channel.kind, url })
+                }
                 Err(why) => p.push(here, Some(setting), format!("the app setting {why}")),
             }
         }
-        Self {
-            channels,
-            timeout: plan.timeout(),
-        }
+        Self { channels, timeout: plan.timeout() }
     }
 
     /// [`resolve`](Self::resolve), failing with every problem found.
-    pub fn from_plan(
-        plan: &AlertPlan,
-        at: &str,
-        settings: &dyn Settings,
-    ) -> Result<Self, ConfigError> {
+    pub fn from_plan(plan: &AlertPlan, at: &str, settings: &dyn Settings) -> Result<Self, ConfigError> {
         let mut p = Problems::new();
         let channels = Self::resolve(plan, at, settings, &mut p);
         p.finish(channels)

@@ -36,11 +36,7 @@ impl Alerter {
     /// `per_sink_timeout` bounds each attempt, so one sink takes at most twice that plus the
     /// retry delay.
     pub fn new(sinks: Vec<Arc<dyn AlertSink>>, per_sink_timeout: Duration) -> Self {
-        Self {
-            sinks: sinks.into(),
-            per_sink_timeout,
-            retry_delay: DEFAULT_RETRY_DELAY,
-        }
+        Self { sinks: sinks.into(), per_sink_timeout, retry_delay: DEFAULT_RETRY_DELAY }
     }
 
     pub fn with_retry_delay(mut self, retry_delay: Duration) -> Self {
@@ -72,9 +68,7 @@ impl Alerter {
                         self.retry_delay,
                     ))),
                     Err(_) => {
-                        let error = AlertError::Unavailable {
-                            detail: "no async runtime to send on".to_owned(),
-                        };
+                        let error = AlertError::Unavailable { detail: "no async runtime to send on".to_owned() };
                         report(&name, &alert, &Err(error.clone()));
                         Pending::Done(Err(error))
                     }
@@ -107,9 +101,7 @@ impl AlertDelivery {
             let result = match pending {
                 Pending::Done(result) => result,
                 Pending::Running(task) => task.await.unwrap_or_else(|e| {
-                    Err(AlertError::Unavailable {
-                        detail: format!("the send stopped unexpectedly: {e}"),
-                    })
+                    Err(AlertError::Unavailable { detail: format!("the send stopped unexpectedly: {e}") })
                 }),
             };
             out.push((name, result));
@@ -156,13 +148,9 @@ async fn deliver(
 }
 
 async fn attempt(sink: &dyn AlertSink, alert: &Alert, timeout: Duration) -> Result<(), AlertError> {
-    tokio::time::timeout(timeout, sink.send(alert))
-        .await
-        .unwrap_or_else(|_| {
-            Err(AlertError::Unavailable {
-                detail: format!("no answer within {} ms", timeout.as_millis()),
-            })
-        })
+    tokio::time::timeout(timeout, sink.send(alert)).await.unwrap_or_else(|_| {
+        Err(AlertError::Unavailable { detail: format!("no answer within {} ms", timeout.as_millis()) })
+    })
 }
 
 /// The outcome, by sink name: sinks keep their URLs out of errors, so neither appears here.

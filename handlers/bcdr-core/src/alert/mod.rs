@@ -19,9 +19,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-pub use channels::{
-    AlertChannel, AlertChannels, AlertPlan, ChannelKind, ResolvedChannel, DEFAULT_ALERT_TIMEOUT_MS,
-};
+pub use channels::{AlertChannel, AlertChannels, AlertPlan, ChannelKind, ResolvedChannel, DEFAULT_ALERT_TIMEOUT_MS};
 pub use dispatch::{AlertDelivery, Alerter, DEFAULT_RETRY_DELAY};
 pub use log::LogSink;
 pub use slack::SlackSink;

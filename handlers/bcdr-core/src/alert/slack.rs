@@ -24,10 +24,7 @@ pub struct SlackSink {
 
 impl SlackSink {
     pub fn new(name: impl Into<String>, url: Url, client: reqwest::Client) -> Self {
-        Self {
-            name: name.into(),
-            endpoint: Endpoint::new(client, url),
-        }
+        Self { name: name.into(), endpoint: Endpoint::new(client, url) }
     }
 
     /// The message posted: a header with the title, the text, the alert's fields two to a row,
@@ -92,9 +89,7 @@ impl SlackSink {
 /// Slack reads `&`, `<` and `>` as markup (`<!channel>` would notify everyone), so text from
 /// probes and plans is escaped before it goes in.
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
 fn clip(s: &str, max: usize) -> String {

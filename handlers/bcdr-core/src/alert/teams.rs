@@ -22,10 +22,7 @@ pub struct TeamsSink {
 
 impl TeamsSink {
     pub fn new(name: impl Into<String>, url: Url, client: reqwest::Client) -> Self {
-        Self {
-            name: name.into(),
-            endpoint: Endpoint::new(client, url),
-        }
+        Self { name: name.into(), endpoint: Endpoint::new(client, url) }
     }
 
     /// The message posted: one Adaptive Card with the title (coloured by severity), the text, and
@@ -52,10 +49,7 @@ impl TeamsSink {
             fact("Severity", alert.severity.as_str()),
             fact("Kind", &alert.kind),
             fact("Epoch", &alert.epoch.to_string()),
-            fact(
-                "Time (UTC)",
-                &alert.at.format("%Y-%m-%d %H:%M:%S").to_string(),
-            ),
+            fact("Time (UTC)", &alert.at.format("%Y-%m-%d %H:%M:%S").to_string()),
         ];
         facts.extend(alert.fields.iter().map(|(k, v)| fact(k, v)));
         body.push(json!({ "type": "FactSet", "facts": facts }));

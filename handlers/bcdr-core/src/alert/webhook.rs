@@ -21,12 +21,7 @@ pub(crate) struct Endpoint {
 
 impl fmt::Debug for Endpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}://{}/…",
-            self.url.scheme(),
-            self.url.host_str().unwrap_or_default()
-        )
+        write!(f, "{}://{}/…", self.url.scheme(), self.url.host_str().unwrap_or_default())
     }
 }
 
@@ -43,9 +38,7 @@ impl Endpoint {
             .json(payload)
             .send()
             .await
-            .map_err(|e| AlertError::Unavailable {
-                detail: self.scrub(&describe(e)),
-            })?;
+            .map_err(|e| AlertError::Unavailable { detail: self.scrub(&describe(e)) })?;
         let status = res.status();
         if status.is_success() {
             return Ok(());
@@ -54,18 +47,11 @@ impl Endpoint {
         // JSON error), which is what the operator needs to fix the channel.
         let body = res.text().await.unwrap_or_default();
         let detail = self.scrub(&first_line(&body));
-        if status == StatusCode::REQUEST_TIMEOUT
-            || status == StatusCode::TOO_MANY_REQUESTS
-            || status.is_server_error()
+        if status == StatusCode::REQUEST_TIMEOUT || status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error()
         {
-            Err(AlertError::Unavailable {
-                detail: format!("status {}: {detail}", status.as_u16()),
-            })
+            Err(AlertError::Unavailable { detail: format!("status {}: {detail}", status.as_u16()) })
         } else {
-            Err(AlertError::Rejected {
-                status: status.as_u16(),
-                detail,
-            })
+            Err(AlertError::Rejected { status: status.as_u16(), detail })
         }
     }
 
@@ -122,10 +108,7 @@ pub struct WebhookSink {
 
 impl WebhookSink {
     pub fn new(name: impl Into<String>, url: Url, client: reqwest::Client) -> Self {
-        Self {
-            name: name.into(),
-            endpoint: Endpoint::new(client, url),
-        }
+        Self { name: name.into(), endpoint: Endpoint::new(client, url) }
     }
 
     /// The body sent: the alert's own camelCase JSON.

@@ -16,11 +16,7 @@ pub enum StoreConfig {
     /// A local directory (`file:///var/lib/bcdr`): the default for `bcdr host` and `bcdr demo`.
     File { dir: PathBuf },
     /// A blob container, signed with the account key (Azurite, key-based accounts).
-    BlobSharedKey {
-        container_url: String,
-        account: String,
-        key_base64: String,
-    },
+    BlobSharedKey { container_url: String, account: String, key_base64: String },
     /// A blob container, with a token from the managed identity.
     BlobToken { container_url: String },
 }
@@ -29,19 +25,14 @@ impl std::fmt::Debug for StoreConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             StoreConfig::File { dir } => f.debug_struct("File").field("dir", dir).finish(),
-            StoreConfig::BlobSharedKey {
-                container_url,
-                account,
-                ..
-            } => f
+            StoreConfig::BlobSharedKey { container_url, account, .. } => f
                 .debug_struct("BlobSharedKey")
                 .field("container_url", container_url)
                 .field("account", account)
                 .finish_non_exhaustive(),
-            StoreConfig::BlobToken { container_url } => f
-                .debug_struct("BlobToken")
-                .field("container_url", container_url)
-                .finish(),
+            StoreConfig::BlobToken { container_url } => {
+                f.debug_struct("BlobToken").field("container_url", container_url).finish()
+            }
         }
     }
 }
@@ -57,11 +48,7 @@ impl StoreConfig {
         let account_key = account_key.filter(|k| !k.trim().is_empty());
         let parsed = match Url::parse(url) {
             Ok(parsed) => parsed,
-            Err(e) => {
-                return Err(bad(&format!(
-                    "not a URL ({e}); expected file:///dir or a blob container URL"
-                )))
-            }
+            Err(e) => return Err(bad(&format!("not a URL ({e}); expected file:///dir or a blob container URL"))),
         };
         // Do not echo a query: it may hold a SAS.
         if parsed.query().is_some() || parsed.fragment().is_some() {
@@ -73,12 +60,11 @@ impl StoreConfig {
         match parsed.scheme() {
             "file" => {
                 if account_key.is_some() {
-                    return Err("BCDR_STATE_ACCOUNT_KEY is set but BCDR_STATE_URL is a file URL; unset one of them".to_owned());
+                    return Err(
+                        "BCDR_STATE_ACCOUNT_KEY is set but BCDR_STATE_URL is a file URL; unset one of them".to_owned()
+                    );
                 }
-                if parsed
-                    .host_str()
-                    .is_some_and(|h| !h.is_empty() && h != "localhost")
-                {
+                if parsed.host_str().is_some_and(|h| !h.is_empty() && h != "localhost") {
                     return Err(bad("a file URL names a local directory: file:///dir"));
                 }
                 match parsed.to_file_path() {
@@ -88,8 +74,7 @@ impl StoreConfig {
             }
             "http" | "https" => {
                 let host = parsed.host_str().unwrap_or_default();
-                let segments: Vec<&str> =
-                    parsed.path().split('/').filter(|s| !s.is_empty()).collect();
+                let segments: Vec<&str> = parsed.path().split('/').filter(|s| !s.is_empty()).collect();
                 let (account, container) = match segments.as_slice() {
                     [account, container] => ((*account).to_owned(), *container),
                     [container] => match host.split('.').next() {
@@ -101,32 +86,19 @@ impl StoreConfig {
                     _ => return Err(bad("expected one container: https://ACCOUNT.blob.core.windows.net/CONTAINER or http://HOST:PORT/ACCOUNT/CONTAINER")),
                 };
                 check_container(container).map_err(|why| bad(&why))?;
-                if account.is_empty()
-                    || !account
-                        .bytes()
-                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-                {
-                    return Err(bad(&format!(
-                        "the account name {account:?} must be lowercase letters and digits"
-                    )));
+                if account.is_empty() || !account.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()) {
+                    return Err(bad(&format!("the account name {account:?} must be lowercase letters and digits")));
                 }
                 let container_url = parsed.as_str().trim_end_matches('/').to_owned();
                 match account_key {
                     Some(key_base64) => {
-                        SharedKey::new(&account, &key_base64)
-                            .map_err(|e| format!("BCDR_STATE_ACCOUNT_KEY: {e}"))?;
-                        Ok(StoreConfig::BlobSharedKey {
-                            container_url,
-                            account,
-                            key_base64,
-                        })
+                        SharedKey::new(&account, &key_base64).map_err(|e| format!("BCDR_STATE_ACCOUNT_KEY: {e}"))?;
+                        Ok(StoreConfig::BlobSharedKey { container_url, account, key_base64 })
                     }
                     None => Ok(StoreConfig::BlobToken { container_url }),
                 }
             }
-            other => Err(bad(&format!(
-                "unsupported scheme {other:?}; expected file:///dir or a blob container URL"
-            ))),
+            other => Err(bad(&format!("unsupported scheme {other:?}; expected file:///dir or a blob container URL"))),
         }
     }
 
@@ -139,25 +111,13 @@ impl StoreConfig {
     ) -> Result<Arc<dyn StateStore>, String> {
         match self {
             StoreConfig::File { dir } => Ok(Arc::new(FileStore::new(dir.clone()))),
-            StoreConfig::BlobSharedKey {
-                container_url,
-                account,
-                key_base64,
-            } => {
-                let auth = BlobAuth::SharedKey {
-                    account: account.clone(),
-                    key_base64: key_base64.clone(),
-                };
-                Ok(Arc::new(
-                    BlobStore::new(container_url, auth)?.with_timeout(timeout),
-                ))
+            StoreConfig::BlobSharedKey { container_url, account, key_base64 } => {
+                let auth = BlobAuth::SharedKey { account: account.clone(), key_base64: key_base64.clone() };
+                Ok(Arc::new(BlobStore::new(container_url, auth)?.with_timeout(timeout)))
             }
             StoreConfig::BlobToken { container_url } => {
                 let credential = credential.map_err(|e| format!("BCDR_STATE_URL is a blob container without BCDR_STATE_ACCOUNT_KEY, which needs a managed identity: {e}"))?;
-                Ok(Arc::new(
-                    BlobStore::new(container_url, BlobAuth::Bearer(credential))?
-                        .with_timeout(timeout),
-                ))
+                Ok(Arc::new(BlobStore::new(container_url, BlobAuth::Bearer(credential))?.with_timeout(timeout)))
             }
         }
     }
@@ -167,18 +127,14 @@ impl StoreConfig {
 /// with a letter or digit.
 fn check_container(name: &str) -> Result<(), String> {
     let ok = (3..=63).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !name.starts_with('-')
         && !name.ends_with('-')
         && !name.contains("--");
     if ok {
         Ok(())
     } else {
-        Err(format!(
-            "the container name {name:?} must be 3-63 lowercase letters, digits and single hyphens"
-        ))
+        Err(format!("the container name {name:?} must be 3-63 lowercase letters, digits and single hyphens"))
     }
 }
 
@@ -186,8 +142,7 @@ fn check_container(name: &str) -> Result<(), String> {
 mod tests {
     use super::*;
 
-    const DEV_KEY: &str =
-        "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+    const DEV_KEY: &str = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 
     fn check(url: &str, key: Option<&str>, expect: &str) {
         let got = match StoreConfig::from_url(url, key.map(str::to_owned)) {
@@ -200,23 +155,19 @@ mod tests {
 
     #[test]
     fn file_urls() {
-        check(
-            "file:///var/lib/bcdr",
-            None,
-            r#"File { dir: "/var/lib/bcdr" }"#,
-        );
+        check("file:///var/lib/bcdr", None, r#"File { dir: "/var/lib/bcdr" }"#);
         check("file:///tmp/state/", None, r#"File { dir: "/tmp/state/" }"#);
-        check(
-            "file:///",
-            None,
-            r#"error: BCDR_STATE_URL "file:///": a file URL names a local directory: file:///dir"#,
-        );
+        check("file:///", None, r#"error: BCDR_STATE_URL "file:///": a file URL names a local directory: file:///dir"#);
         check(
             "file://server/share",
             None,
             r#"error: BCDR_STATE_URL "file://server/share": a file URL names a local directory: file:///dir"#,
         );
-        check("file:///d", Some(DEV_KEY), "error: BCDR_STATE_ACCOUNT_KEY is set but BCDR_STATE_URL is a file URL; unset one of them");
+        check(
+            "file:///d",
+            Some(DEV_KEY),
+            "error: BCDR_STATE_ACCOUNT_KEY is set but BCDR_STATE_URL is a file URL; unset one of them",
+        );
     }
 
     #[test]

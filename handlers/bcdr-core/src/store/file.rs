@@ -16,9 +16,7 @@ use std::path::{Path, PathBuf};
 use async_trait::async_trait;
 use sha2::{Digest, Sha256};
 
-use super::{
-    check_key, line_of, tail_start, whole_records, ETag, Expect, StateStore, StoreError, Versioned,
-};
+use super::{check_key, line_of, tail_start, whole_records, ETag, Expect, StateStore, StoreError, Versioned};
 
 /// A directory of state files and logs.
 #[derive(Debug, Clone)]
@@ -57,27 +55,13 @@ const HEADER: &str = "etag ";
 
 /// Splits a state file into its ETag and the stored bytes.
 fn parse(path: &Path, mut content: Vec<u8>) -> Result<Versioned, StoreError> {
-    let not_state = || {
-        StoreError::Invalid(format!(
-            "{} is not a state file (no etag header)",
-            path.display()
-        ))
-    };
-    let newline = content
-        .iter()
-        .position(|&b| b == b'\n')
-        .ok_or_else(not_state)?;
+    let not_state = || StoreError::Invalid(format!("{} is not a state file (no etag header)", path.display()));
+    let newline = content.iter().position(|&b| b == b'\n').ok_or_else(not_state)?;
     let header = std::str::from_utf8(&content[..newline]).map_err(|_| not_state())?;
-    let etag = header
-        .strip_prefix(HEADER)
-        .filter(|e| version_of(e).is_some())
-        .ok_or_else(not_state)?;
+    let etag = header.strip_prefix(HEADER).filter(|e| version_of(e).is_some()).ok_or_else(not_state)?;
     let etag = ETag::new(etag);
     content.drain(..=newline);
-    Ok(Versioned {
-        bytes: content,
-        etag,
-    })
+    Ok(Versioned { bytes: content, etag })
 }
 
 fn version_of(etag: &str) -> Option<u64> {
@@ -107,11 +91,7 @@ impl Lock {
             .truncate(false)
             .open(&path)
             .map_err(|e| io_error("open", &path, e))?;
-        let operation = if exclusive {
-            libc::LOCK_EX
-        } else {
-            libc::LOCK_SH
-        };
+        let operation = if exclusive { libc::LOCK_EX } else { libc::LOCK_SH };
         loop {
             // SAFETY: flock only reads the descriptor, which `file` keeps open.
             if unsafe { libc::flock(file.as_raw_fd(), operation) } == 0 {
@@ -133,19 +113,12 @@ impl Drop for Lock {
     }
 }
 
-fn save_locked(
-    root: &Path,
-    path: &Path,
-    bytes: &[u8],
-    expect: &Expect,
-) -> Result<ETag, StoreError> {
+fn save_locked(root: &Path, path: &Path, bytes: &[u8], expect: &Expect) -> Result<ETag, StoreError> {
     let _lock = Lock::take(root, true)?;
     let current = read_state(path)?;
     let version = match (expect, &current) {
         (Expect::Absent, None) => 1,
-        (Expect::Version(want), Some(found)) if *want == found.etag => {
-            version_of(found.etag.as_str()).unwrap_or(0) + 1
-        }
+        (Expect::Version(want), Some(found)) if *want == found.etag => version_of(found.etag.as_str()).unwrap_or(0) + 1,
         _ => return Err(StoreError::Conflict),
     };
     let hash = Sha256::digest(bytes);
@@ -183,11 +156,7 @@ fn append_locked(root: &Path, path: &Path, line: &[u8]) -> Result<(), StoreError
     append().map_err(|e| io_error("append to", path, e))
 }
 
-fn read_log_locked(
-    root: &Path,
-    path: &Path,
-    max_bytes: Option<u64>,
-) -> Result<Vec<u8>, StoreError> {
+fn read_log_locked(root: &Path, path: &Path, max_bytes: Option<u64>) -> Result<Vec<u8>, StoreError> {
     // Shared, so a read never sees half of an append.
     let _lock = Lock::take(root, false)?;
     let read = || -> io::Result<Vec<u8>> {
@@ -210,9 +179,7 @@ fn read_log_locked(
 fn io_error(operation: &str, path: &Path, error: io::Error) -> StoreError {
     let detail = format!("cannot {operation} {}: {error}", path.display());
     match error.kind() {
-        io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem => {
-            StoreError::Denied(detail)
-        }
+        io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem => StoreError::Denied(detail),
         io::ErrorKind::NotADirectory | io::ErrorKind::IsADirectory => StoreError::Invalid(detail),
         _ => StoreError::Unavailable(detail),
     }
@@ -229,21 +196,18 @@ impl StateStore for FileStore {
     async fn save(&self, key: &str, bytes: &[u8], expect: &Expect) -> Result<ETag, StoreError> {
         let path = self.path(key)?;
         let (bytes, expect) = (bytes.to_vec(), expect.clone());
-        self.run(move |root| save_locked(root, &path, &bytes, &expect))
-            .await
+        self.run(move |root| save_locked(root, &path, &bytes, &expect)).await
     }
 
     async fn append(&self, key: &str, record: &[u8]) -> Result<(), StoreError> {
         let line = line_of(record)?;
         let path = self.path(key)?;
-        self.run(move |root| append_locked(root, &path, &line))
-            .await
+        self.run(move |root| append_locked(root, &path, &line)).await
     }
 
     async fn read_log(&self, key: &str, max_bytes: Option<u64>) -> Result<Vec<u8>, StoreError> {
         let path = self.path(key)?;
-        self.run(move |root| read_log_locked(root, &path, max_bytes))
-            .await
+        self.run(move |root| read_log_locked(root, &path, max_bytes)).await
     }
 }
 
@@ -257,12 +221,7 @@ mod tests {
         let parsed = parse(path, b"etag 3-00aa\n{\"a\":1}\n".to_vec()).unwrap();
         assert_eq!(parsed.etag.as_str(), "3-00aa");
         assert_eq!(parsed.bytes, b"{\"a\":1}\n");
-        for bad in [
-            &b"{\"a\":1}"[..],
-            b"{\"a\":1}\n",
-            b"etag x\n{}",
-            b"etag 3\n{}",
-        ] {
+        for bad in [&b"{\"a\":1}"[..], b"{\"a\":1}\n", b"etag x\n{}", b"etag 3\n{}"] {
             assert_eq!(
                 parse(path, bad.to_vec()).unwrap_err().to_string(),
                 "state store: /s/state.json is not a state file (no etag header)"

@@ -122,10 +122,7 @@ pub fn check_key(key: &str) -> Result<(), StoreError> {
         if segment.starts_with('.') {
             return bad("a segment starts with `.`");
         }
-        if !segment
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
-        {
+        if !segment.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-')) {
             return bad("only ASCII letters, digits, `.`, `_`, `-` and `/` are allowed");
         }
     }
@@ -136,9 +133,7 @@ pub fn check_key(key: &str) -> Result<(), StoreError> {
 fn line_of(record: &[u8]) -> Result<Vec<u8>, StoreError> {
     let body = record.strip_suffix(b"\n").unwrap_or(record);
     if body.contains(&b'\n') {
-        return Err(StoreError::Invalid(
-            "a log record must be one line".to_owned(),
-        ));
+        return Err(StoreError::Invalid("a log record must be one line".to_owned()));
     }
     if body.len() > MAX_RECORD_BYTES {
         return Err(StoreError::Invalid(format!(
@@ -197,42 +192,27 @@ mod tests {
             "/etc/passwd",
             "state store: bad key \"/etc/passwd\": empty segment (leading, trailing or double `/`)",
         );
+        check_key_case("a//b", "state store: bad key \"a//b\": empty segment (leading, trailing or double `/`)");
+        check_key_case("a/", "state store: bad key \"a/\": empty segment (leading, trailing or double `/`)");
+        check_key_case("../x", "state store: bad key \"../x\": a segment starts with `.`");
+        check_key_case("a/../../x", "state store: bad key \"a/../../x\": a segment starts with `.`");
+        check_key_case(".lock", "state store: bad key \".lock\": a segment starts with `.`");
         check_key_case(
-            "a//b",
-            "state store: bad key \"a//b\": empty segment (leading, trailing or double `/`)",
+            "a b",
+            "state store: bad key \"a b\": only ASCII letters, digits, `.`, `_`, `-` and `/` are allowed",
         );
         check_key_case(
-            "a/",
-            "state store: bad key \"a/\": empty segment (leading, trailing or double `/`)",
+            "a?comp=x",
+            "state store: bad key \"a?comp=x\": only ASCII letters, digits, `.`, `_`, `-` and `/` are allowed",
         );
-        check_key_case(
-            "../x",
-            "state store: bad key \"../x\": a segment starts with `.`",
-        );
-        check_key_case(
-            "a/../../x",
-            "state store: bad key \"a/../../x\": a segment starts with `.`",
-        );
-        check_key_case(
-            ".lock",
-            "state store: bad key \".lock\": a segment starts with `.`",
-        );
-        check_key_case("a b", "state store: bad key \"a b\": only ASCII letters, digits, `.`, `_`, `-` and `/` are allowed");
-        check_key_case("a?comp=x", "state store: bad key \"a?comp=x\": only ASCII letters, digits, `.`, `_`, `-` and `/` are allowed");
     }
 
     #[test]
     fn records_are_single_lines() {
         assert_eq!(line_of(b"{}").unwrap(), b"{}\n");
         assert_eq!(line_of(b"{}\n").unwrap(), b"{}\n");
-        assert_eq!(
-            line_of(b"{}\n{}").unwrap_err().to_string(),
-            "state store: a log record must be one line"
-        );
-        assert_eq!(
-            line_of(b"{}\n\n").unwrap_err().to_string(),
-            "state store: a log record must be one line"
-        );
+        assert_eq!(line_of(b"{}\n{}").unwrap_err().to_string(), "state store: a log record must be one line");
+        assert_eq!(line_of(b"{}\n\n").unwrap_err().to_string(), "state store: a log record must be one line");
     }
 
     #[test]

@@ -22,9 +22,7 @@ pub(crate) struct SharedKey {
 
 impl std::fmt::Debug for SharedKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SharedKey")
-            .field("account", &self.account)
-            .finish_non_exhaustive()
+        f.debug_struct("SharedKey").field("account", &self.account).finish_non_exhaustive()
     }
 }
 
@@ -37,23 +35,14 @@ impl SharedKey {
         if key.is_empty() {
             return Err(format!("the account key for {account:?} is empty"));
         }
-        Ok(Self {
-            account: account.to_owned(),
-            key,
-        })
+        Ok(Self { account: account.to_owned(), key })
     }
 
     /// The `Authorization` header for a request with exactly these headers (including
     /// `x-ms-date`), which must be the ones sent.
-    pub(crate) fn authorization(
-        &self,
-        method: &Method,
-        headers: &HeaderMap,
-        url: &Url,
-    ) -> HeaderValue {
+    pub(crate) fn authorization(&self, method: &Method, headers: &HeaderMap, url: &Url) -> HeaderValue {
         let text = string_to_sign(method, headers, &self.account, url);
-        let mut mac =
-            Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes keys of any length");
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes keys of any length");
         mac.update(text.as_bytes());
         let signature = STANDARD.encode(mac.finalize().into_bytes());
         let mut value = HeaderValue::try_from(format!("SharedKey {}:{signature}", self.account))
@@ -68,18 +57,8 @@ impl SharedKey {
 /// The canonicalized resource is `/` + account + the URL's path, so for a path-style URL
 /// (Azurite: `http://127.0.0.1:10000/devstoreaccount1/c/b`) the account appears twice:
 /// `/devstoreaccount1/devstoreaccount1/c/b`.
-pub(crate) fn string_to_sign(
-    method: &Method,
-    headers: &HeaderMap,
-    account: &str,
-    url: &Url,
-) -> String {
-    let header = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-    };
+pub(crate) fn string_to_sign(method: &Method, headers: &HeaderMap, account: &str, url: &Url) -> String {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("");
     // Since version 2015-02-21 a zero Content-Length is signed as the empty string.
     let content_length = match header("content-length") {
         "0" => "",
@@ -109,12 +88,7 @@ pub(crate) fn string_to_sign(
     let mut ms: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     for (name, value) in headers {
         if name.as_str().starts_with("x-ms-") {
-            let value = value
-                .to_str()
-                .unwrap_or("")
-                .split_whitespace()
-                .collect::<Vec<_>>()
-                .join(" ");
+            let value = value.to_str().unwrap_or("").split_whitespace().collect::<Vec<_>>().join(" ");
             ms.entry(name.as_str()).or_default().push(value);
         }
     }
@@ -128,10 +102,7 @@ pub(crate) fn string_to_sign(
     // Query parameters: lowercase names, sorted, decoded values joined with commas.
     let mut query: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (name, value) in url.query_pairs() {
-        query
-            .entry(name.to_lowercase())
-            .or_default()
-            .push(value.into_owned());
+        query.entry(name.to_lowercase()).or_default().push(value.into_owned());
     }
     for (name, values) in query {
         text.push_str(&format!("\n{name}:{}", values.join(",")));
@@ -146,10 +117,7 @@ mod tests {
     fn check(method: Method, url: &str, headers: &[(&str, &str)], expect: &str) {
         let mut map = HeaderMap::new();
         for (name, value) in headers {
-            map.append(
-                http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
-                HeaderValue::from_str(value).unwrap(),
-            );
+            map.append(http::HeaderName::from_bytes(name.as_bytes()).unwrap(), HeaderValue::from_str(value).unwrap());
         }
         let got = string_to_sign(&method, &map, "devstoreaccount1", &Url::parse(url).unwrap());
         assert_eq!(got, expect);
@@ -160,10 +128,7 @@ mod tests {
         check(
             Method::GET,
             "http://127.0.0.1:10000/devstoreaccount1/bcdr-state/watchdog/state.json",
-            &[
-                ("x-ms-version", "2021-12-02"),
-                ("x-ms-date", "Sun, 01 Nov 2026 10:00:00 GMT"),
-            ],
+            &[("x-ms-version", "2021-12-02"), ("x-ms-date", "Sun, 01 Nov 2026 10:00:00 GMT")],
             "GET\n\n\n\n\n\n\n\n\n\n\n\n\
              x-ms-date:Sun, 01 Nov 2026 10:00:00 GMT\nx-ms-version:2021-12-02\n\
              /devstoreaccount1/devstoreaccount1/bcdr-state/watchdog/state.json",
@@ -209,17 +174,11 @@ mod tests {
         )
         .unwrap();
         let mut headers = HeaderMap::new();
-        headers.insert(
-            "x-ms-date",
-            HeaderValue::from_static("Sun, 01 Nov 2026 10:00:00 GMT"),
-        );
+        headers.insert("x-ms-date", HeaderValue::from_static("Sun, 01 Nov 2026 10:00:00 GMT"));
         headers.insert("x-ms-version", HeaderValue::from_static("2021-12-02"));
         let url = Url::parse("http://127.0.0.1:10000/devstoreaccount1/c/b").unwrap();
         let value = key.authorization(&Method::GET, &headers, &url);
-        assert_eq!(
-            value.to_str().unwrap(),
-            format!("SharedKey devstoreaccount1:{}", KNOWN_SIGNATURE)
-        );
+        assert_eq!(value.to_str().unwrap(), format!("SharedKey devstoreaccount1:{}", KNOWN_SIGNATURE));
         assert!(value.is_sensitive());
         assert!(!format!("{key:?}").contains("Eby8"));
     }

@@ -8,18 +8,10 @@ use super::decision::{Action, Alert, AlertKind, Decision, Severity, Step};
 use super::input::{ActivationOutcome, Command, Input};
 use super::policy::{ActivationMode, WatchPolicy};
 use super::probe::Observation;
-use super::state::{
-    ActivationRecord, OpenAlert, Pause, Phase, ProbeRecord, Vote, WatchState, HISTORY_LEN,
-};
+use super::state::{ActivationRecord, OpenAlert, Pause, Phase, ProbeRecord, Vote, WatchState, HISTORY_LEN};
 
 /// Steps the watch with one input from `watcher` (for commands: whoever sent them) at `now`.
-pub fn step(
-    state: &WatchState,
-    input: Input,
-    watcher: &str,
-    policy: &WatchPolicy,
-    now: DateTime<Utc>,
-) -> Step {
+pub fn step(state: &WatchState, input: Input, watcher: &str, policy: &WatchPolicy, now: DateTime<Utc>) -> Step {
     let mut run = Run {
         s: state.clone(),
         watcher,
@@ -78,12 +70,7 @@ impl Run<'_> {
     }
 
     fn alert(&mut self, severity: Severity, kind: AlertKind, message: String) {
-        self.actions.push(Action::Alert(Alert {
-            severity,
-            kind,
-            message,
-            reminder: false,
-        }));
+        self.actions.push(Action::Alert(Alert { severity, kind, message, reminder: false }));
     }
 
     fn reject(&mut self, why: String) {
@@ -109,10 +96,7 @@ impl Run<'_> {
             actions: self.actions,
             rejected: self.rejected,
         };
-        Step {
-            state: self.s,
-            decision,
-        }
+        Step { state: self.s, decision }
     }
 
     // --- housekeeping, before the input ---
@@ -125,12 +109,7 @@ impl Run<'_> {
             self.alert(
                 Severity::Info,
                 AlertKind::Resumed,
-                format!(
-                    "watching again: the pause by {} ({}) ended at {}",
-                    p.by,
-                    p.reason,
-                    time(p.until)
-                ),
+                format!("watching again: the pause by {} ({}) ended at {}", p.by, p.reason, time(p.until)),
             );
         }
     }
@@ -152,16 +131,9 @@ impl Run<'_> {
     /// Why observations do not count right now, if they do not.
     fn suppression(&self) -> Option<String> {
         if let Some(p) = self.s.pause_at(self.now) {
-            return Some(format!(
-                "paused by {} until {}: {}",
-                p.by,
-                time(p.until),
-                p.reason
-            ));
+            return Some(format!("paused by {} until {}: {}", p.by, time(p.until), p.reason));
         }
-        self.policy
-            .maintenance_at(self.now)
-            .map(|w| format!("maintenance until {}: {}", time(w.end), w.reason))
+        self.policy.maintenance_at(self.now).map(|w| format!("maintenance until {}: {}", time(w.end), w.reason))
     }
 
     /// Whether any watcher still reporting has a failure count or a vote. A watcher silent for
@@ -169,11 +141,7 @@ impl Run<'_> {
     fn anyone_failing(&self) -> bool {
         let ttl = self.policy.vote_ttl();
         !self.s.votes.is_empty()
-            || self
-                .s
-                .watchers
-                .values()
-                .any(|r| r.failures > 0 && r.last_seen.is_some_and(|t| self.now - t < ttl))
+            || self.s.watchers.values().any(|r| r.failures > 0 && r.last_seen.is_some_and(|t| self.now - t < ttl))
     }
 
     // --- observations ---
@@ -190,19 +158,11 @@ impl Run<'_> {
         while self.s.history.len() > HISTORY_LEN {
             self.s.history.pop_front();
         }
-        let (n, m, now, epoch, ttl) = (
-            self.n(),
-            self.m(),
-            self.now,
-            self.s.epoch,
-            self.policy.vote_ttl(),
-        );
+        let (n, m, now, epoch, ttl) = (self.n(), self.m(), self.now, self.s.epoch, self.policy.vote_ttl());
         let rec = self.s.watchers.entry(self.watcher.to_owned()).or_default();
         // A watcher silent for longer than a vote lasts starts its counts afresh: its earlier
         // observations are as stale as its vote would be.
-        let silent_since = rec
-            .last_seen
-            .filter(|&t| now - t >= ttl && (rec.failures > 0 || rec.successes > 0));
+        let silent_since = rec.last_seen.filter(|&t| now - t >= ttl && (rec.failures > 0 || rec.successes > 0));
         if silent_since.is_some() {
             rec.failures = 0;
             rec.successes = 0;
@@ -211,19 +171,13 @@ impl Run<'_> {
         if let Some(t) = silent_since {
             self.note(format!("silent since {}: counts start afresh", time(t)));
         }
-        let rec = self
-            .s
-            .watchers
-            .get_mut(self.watcher)
-            .expect("inserted above");
+        let rec = self.s.watchers.get_mut(self.watcher).expect("inserted above");
 
         if let Observation::Inconclusive { reason } = o {
             // The watcher cannot tell whether the primary is down; its counts stay as they were.
             rec.inconclusive += 1;
             let streak = rec.inconclusive;
-            self.note(format!(
-                "inconclusive ({reason}): not counted, {streak} in a row"
-            ));
+            self.note(format!("inconclusive ({reason}): not counted, {streak} in a row"));
             return;
         }
         rec.inconclusive = 0;
@@ -247,9 +201,7 @@ impl Run<'_> {
                 rec.failures = 0;
                 rec.successes += 1;
                 let successes = rec.successes;
-                self.note(format!(
-                    "up ({latency_ms} ms): successes {successes} of {m}"
-                ));
+                self.note(format!("up ({latency_ms} ms): successes {successes} of {m}"));
                 if self.s.votes.remove(self.watcher).is_some() {
                     self.note("vote withdrawn");
                 }
@@ -261,20 +213,10 @@ impl Run<'_> {
                 self.note(format!("down ({reason}): failures {failures} of {n}"));
                 // Votes only matter while the watch may still activate; once an epoch is
                 // claimed they would only clutter the state.
-                let voting = matches!(
-                    self.s.phase,
-                    Phase::Watching | Phase::Suspect | Phase::AwaitingApproval
-                );
+                let voting = matches!(self.s.phase, Phase::Watching | Phase::Suspect | Phase::AwaitingApproval);
                 if failures >= n && voting {
                     let since = self.s.votes.get(self.watcher).map_or(now, |v| v.since);
-                    self.s.votes.insert(
-                        self.watcher.to_owned(),
-                        Vote {
-                            since,
-                            at: now,
-                            epoch,
-                        },
-                    );
+                    self.s.votes.insert(self.watcher.to_owned(), Vote { since, at: now, epoch });
                 }
             }
             Observation::Inconclusive { .. } => unreachable!("handled above"),
@@ -311,10 +253,8 @@ impl Run<'_> {
                     self.note(format!("votes {votes} of {k}: awaiting approval"));
                     return;
                 }
-                let why = format!(
-                    "{} saw {failures} downs in a row (last: {reason}); votes {votes} of {k}",
-                    self.watcher
-                );
+                let why =
+                    format!("{} saw {failures} downs in a row (last: {reason}); votes {votes} of {k}", self.watcher);
                 self.claim(why, self.watcher.to_owned());
                 return;
             }
@@ -359,10 +299,7 @@ impl Run<'_> {
             gave_up: false,
         });
         self.note(format!("claim epoch {epoch}"));
-        self.actions.push(Action::RequestActivation {
-            epoch,
-            reason: reason.clone(),
-        });
+        self.actions.push(Action::RequestActivation { epoch, reason: reason.clone() });
         self.alert(
             Severity::Critical,
             AlertKind::ActivationRequested,
@@ -375,11 +312,8 @@ impl Run<'_> {
     /// observations get here, so a tick is the unit of retry, and nothing is retried while
     /// paused, in maintenance, or from a blind watcher.
     fn retry_activation_if_due(&mut self) {
-        let (max, now, timeout) = (
-            self.policy.max_activation_attempts.max(1),
-            self.now,
-            self.policy.activation_timeout(),
-        );
+        let (max, now, timeout) =
+            (self.policy.max_activation_attempts.max(1), self.now, self.policy.activation_timeout());
         let Some(a) = self.s.activation.as_mut() else {
             self.note("activating without an activation record: waiting for an operator");
             return;
@@ -394,10 +328,7 @@ impl Run<'_> {
         let why = if lost {
             format!("no result since {}", time(a.last_attempt_at))
         } else {
-            format!(
-                "last error: {}",
-                a.last_error.as_deref().unwrap_or("unknown")
-            )
+            format!("last error: {}", a.last_error.as_deref().unwrap_or("unknown"))
         };
         if a.attempts >= max {
             a.gave_up = true;
@@ -406,9 +337,7 @@ impl Run<'_> {
                 a.last_error = Some(why.clone());
             }
             let (epoch, attempts) = (a.epoch, a.attempts);
-            self.note(format!(
-                "epoch {epoch}: giving up after {attempts} attempts ({why})"
-            ));
+            self.note(format!("epoch {epoch}: giving up after {attempts} attempts ({why})"));
             return;
         }
         a.attempts += 1;
@@ -416,10 +345,7 @@ impl Run<'_> {
         a.last_attempt_at = now;
         let (epoch, attempt) = (a.epoch, a.attempts);
         self.note(format!("retry epoch {epoch}, attempt {attempt} of {max}"));
-        self.actions.push(Action::RequestActivation {
-            epoch,
-            reason: format!("retry {attempt} of {max}: {why}"),
-        });
+        self.actions.push(Action::RequestActivation { epoch, reason: format!("retry {attempt} of {max}: {why}") });
     }
 
     /// Failed over: failback is never automatic; a primary that is healthy again only raises
@@ -459,10 +385,7 @@ impl Run<'_> {
                     self.alert(
                         Severity::Info,
                         AlertKind::Resumed,
-                        format!(
-                            "watching again: {by} ended the pause by {} ({})",
-                            p.by, p.reason
-                        ),
+                        format!("watching again: {by} ended the pause by {} ({})", p.by, p.reason),
                     );
                 }
             },
@@ -486,12 +409,7 @@ impl Run<'_> {
         if until <= self.now {
             return self.reject(format!("pause until {} is not in the future", time(until)));
         }
-        self.s.pause = Some(Pause {
-            reason: reason.to_owned(),
-            until,
-            by: by.to_owned(),
-            since: self.now,
-        });
+        self.s.pause = Some(Pause { reason: reason.to_owned(), until, by: by.to_owned(), since: self.now });
         // Counting starts afresh when the pause ends, as it does after a maintenance window.
         for rec in self.s.watchers.values_mut() {
             rec.failures = 0;
@@ -505,7 +423,10 @@ impl Run<'_> {
         self.alert(
             Severity::Info,
             AlertKind::Paused,
-            format!("paused by {by} until {}: {reason}; observations are recorded but do not count, and nothing activates", time(until)),
+            format!(
+                "paused by {by} until {}: {reason}; observations are recorded but do not count, and nothing activates",
+                time(until)
+            ),
         );
     }
 
@@ -526,15 +447,9 @@ impl Run<'_> {
                 a.last_attempt_at = now;
                 let (epoch, attempt) = (a.epoch, a.attempts);
                 self.note(format!("forced retry of epoch {epoch}, attempt {attempt}"));
-                self.actions.push(Action::RequestActivation {
-                    epoch,
-                    reason: format!("forced by {by}"),
-                });
+                self.actions.push(Action::RequestActivation { epoch, reason: format!("forced by {by}") });
             }
-            Phase::FailedOver => self.reject(format!(
-                "already failed over (epoch {}); fail back first",
-                self.s.epoch
-            )),
+            Phase::FailedOver => self.reject(format!("already failed over (epoch {}); fail back first", self.s.epoch)),
         }
     }
 
@@ -568,15 +483,9 @@ impl Run<'_> {
         let current = self.s.epoch;
         let phase = self.s.phase;
         let max = self.policy.max_activation_attempts.max(1);
-        let in_flight = self
-            .s
-            .activation
-            .as_ref()
-            .is_some_and(|a| a.epoch == epoch && a.in_flight);
+        let in_flight = self.s.activation.as_ref().is_some_and(|a| a.epoch == epoch && a.in_flight);
         if phase != Phase::Activating || epoch != current || !in_flight {
-            return self.reject(format!(
-                "no call in flight for epoch {epoch} (epoch {current}, phase {phase})"
-            ));
+            return self.reject(format!("no call in flight for epoch {epoch} (epoch {current}, phase {phase})"));
         }
         let a = self.s.activation.as_mut().expect("checked above");
         a.in_flight = false;
@@ -595,9 +504,7 @@ impl Run<'_> {
             ActivationOutcome::Failed { reason, retryable } => {
                 a.last_error = Some(reason.clone());
                 if *retryable && attempts < max {
-                    self.note(format!(
-                        "attempt {attempts} of {max} failed: {reason}; retry on a later tick"
-                    ));
+                    self.note(format!("attempt {attempts} of {max} failed: {reason}; retry on a later tick"));
                     if attempts == 1 {
                         self.alert(
                             Severity::Warning,
@@ -607,14 +514,8 @@ impl Run<'_> {
                     }
                 } else {
                     a.gave_up = true;
-                    let why = if *retryable {
-                        "attempts used up"
-                    } else {
-                        "not retryable"
-                    };
-                    self.note(format!(
-                        "attempt {attempts} of {max} failed: {reason}; giving up ({why})"
-                    ));
+                    let why = if *retryable { "attempts used up" } else { "not retryable" };
+                    self.note(format!("attempt {attempts} of {max} failed: {reason}; giving up ({why})"));
                 }
             }
         }
@@ -650,14 +551,13 @@ impl Run<'_> {
                 AlertKind::ApprovalNeeded,
                 None,
                 Severity::Critical,
-                format!("primary down ({}: {votes} of {k} votes); activation waits for an operator's approval", voters()),
+                format!(
+                    "primary down ({}: {votes} of {k} votes); activation waits for an operator's approval",
+                    voters()
+                ),
             ));
         }
-        if let Some(a) = s
-            .activation
-            .as_ref()
-            .filter(|a| s.phase == Phase::Activating && a.gave_up)
-        {
+        if let Some(a) = s.activation.as_ref().filter(|a| s.phase == Phase::Activating && a.gave_up) {
             want.push((
                 AlertKind::ActivationFailed,
                 None,
@@ -702,10 +602,8 @@ impl Run<'_> {
     fn reconcile_alerts(&mut self) {
         let want = self.standing_alerts();
         let open = std::mem::take(&mut self.s.open_alerts);
-        let (keep, gone): (Vec<_>, Vec<_>) = open.into_iter().partition(|a| {
-            want.iter()
-                .any(|(kind, w, ..)| *kind == a.kind && *w == a.watcher)
-        });
+        let (keep, gone): (Vec<_>, Vec<_>) =
+            open.into_iter().partition(|a| want.iter().any(|(kind, w, ..)| *kind == a.kind && *w == a.watcher));
         self.s.open_alerts = keep;
         for a in gone {
             self.note(format!("closed {}", a.kind.label()));
@@ -732,12 +630,7 @@ impl Run<'_> {
             }
         }
         for (kind, watcher, severity, message) in want {
-            if !self
-                .s
-                .open_alerts
-                .iter()
-                .any(|a| a.kind == kind && a.watcher == watcher)
-            {
+            if !self.s.open_alerts.iter().any(|a| a.kind == kind && a.watcher == watcher) {
                 self.alert(severity, kind, message.clone());
                 self.s.open_alerts.push(OpenAlert {
                     kind,

@@ -53,11 +53,7 @@ pub struct Decision {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(
-    tag = "action",
-    rename_all = "camelCase",
-    rename_all_fields = "camelCase"
-)]
+#[serde(tag = "action", rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum Action {
     /// Call the activation for this epoch. The claim is already in the state being written, so
     /// the shell calls only after the write succeeded, and reports back with `activationResult`.
@@ -146,13 +142,7 @@ impl fmt::Display for Action {
             }
             Action::Alert(a) => {
                 let again = if a.reminder { " (reminder)" } else { "" };
-                write!(
-                    f,
-                    "alert {} {}{again}: {}",
-                    a.severity.label(),
-                    a.kind.label(),
-                    a.message
-                )
+                write!(f, "alert {} {}{again}: {}", a.severity.label(), a.kind.label(), a.message)
             }
         }
     }

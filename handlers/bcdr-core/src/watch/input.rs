@@ -14,11 +14,7 @@ pub enum Input {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(
-    tag = "kind",
-    rename_all = "camelCase",
-    rename_all_fields = "camelCase"
-)]
+#[serde(tag = "kind", rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum Command {
     /// Stop counting and activating until `until` (or a `resume`), e.g. during unplanned work.
     Pause {
@@ -86,16 +82,14 @@ mod tests {
             input,
             Input::Command(Command::ActivationResult {
                 epoch: 2,
-                outcome: ActivationOutcome::Failed {
-                    reason: "429".into(),
-                    retryable: true
-                }
+                outcome: ActivationOutcome::Failed { reason: "429".into(), retryable: true }
             })
         );
         assert_eq!(serde_json::to_string(&input).unwrap(), json);
-        let pause: Input =
-            serde_json::from_str(r#"{"command":{"kind":"pause","reason":"dns move","until":"2024-01-01T02:00:00Z","by":"ana"}}"#)
-                .unwrap();
+        let pause: Input = serde_json::from_str(
+            r#"{"command":{"kind":"pause","reason":"dns move","until":"2024-01-01T02:00:00Z","by":"ana"}}"#,
+        )
+        .unwrap();
         assert!(matches!(pause, Input::Command(Command::Pause { .. })));
     }
 }

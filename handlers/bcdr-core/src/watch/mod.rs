@@ -72,6 +72,5 @@ pub use input::{ActivationOutcome, Command, Input};
 pub use policy::{ActivationMode, MaintenanceWindow, Quorum, WatchPolicy, RETRY_PAUSE};
 pub use probe::{Attempt, Observation};
 pub use state::{
-    ActivationRecord, OpenAlert, Pause, Phase, ProbeRecord, Vote, WatchState, WatcherRecord,
-    HISTORY_LEN, STATE_VERSION,
+    ActivationRecord, OpenAlert, Pause, Phase, ProbeRecord, Vote, WatchState, WatcherRecord, HISTORY_LEN, STATE_VERSION,
 };

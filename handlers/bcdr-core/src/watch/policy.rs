@@ -108,11 +108,7 @@ impl Default for WatchPolicy {
 
 impl Default for Quorum {
     fn default() -> Self {
-        Self {
-            required: 1,
-            watchers: 1,
-            vote_ttl_ms: 10 * MINUTE_MS,
-        }
+        Self { required: 1, watchers: 1, vote_ttl_ms: 10 * MINUTE_MS }
     }
 }
 
@@ -141,9 +137,7 @@ impl WatchPolicy {
 
     /// The maintenance window `now` falls in, if any.
     pub fn maintenance_at(&self, now: DateTime<Utc>) -> Option<&MaintenanceWindow> {
-        self.maintenance
-            .iter()
-            .find(|w| w.start <= now && now < w.end)
+        self.maintenance.iter().find(|w| w.start <= now && now < w.end)
     }
 
     pub(crate) fn vote_ttl(&self) -> TimeDelta {
@@ -173,62 +167,21 @@ impl WatchPolicy {
                 );
             }
         };
-        range(
-            "failureThreshold",
-            self.failure_threshold.into(),
-            1,
-            100,
-            "",
-        );
-        range(
-            "successThreshold",
-            self.success_threshold.into(),
-            1,
-            100,
-            "",
-        );
+        range("failureThreshold", self.failure_threshold.into(), 1, 100, "");
+        range("successThreshold", self.success_threshold.into(), 1, 100, "");
         range("probeAttempts", self.probe_attempts.into(), 1, 10, "");
-        range(
-            "probeTimeoutMs",
-            self.probe_timeout_ms,
-            SECOND_MS,
-            5 * MINUTE_MS,
-            " (ms)",
-        );
+        range("probeTimeoutMs", self.probe_timeout_ms, SECOND_MS, 5 * MINUTE_MS, " (ms)");
         range("quorum.required", self.quorum.required.into(), 1, 100, "");
         range("quorum.watchers", self.quorum.watchers.into(), 1, 100, "");
-        range(
-            "quorum.voteTtlMs",
-            self.quorum.vote_ttl_ms,
-            MINUTE_MS,
-            DAY_MS,
-            " (ms)",
-        );
+        range("quorum.voteTtlMs", self.quorum.vote_ttl_ms, MINUTE_MS, DAY_MS, " (ms)");
         range("holdDownMs", self.hold_down_ms, 0, 30 * DAY_MS, " (ms)");
-        range(
-            "maxActivationAttempts",
-            self.max_activation_attempts.into(),
-            1,
-            100,
-            "",
-        );
-        range(
-            "activationTimeoutMs",
-            self.activation_timeout_ms,
-            MINUTE_MS,
-            DAY_MS,
-            " (ms)",
-        );
-        if self.reminder_every_ms != 0
-            && !(MINUTE_MS..=7 * DAY_MS).contains(&self.reminder_every_ms)
-        {
+        range("maxActivationAttempts", self.max_activation_attempts.into(), 1, 100, "");
+        range("activationTimeoutMs", self.activation_timeout_ms, MINUTE_MS, DAY_MS, " (ms)");
+        if self.reminder_every_ms != 0 && !(MINUTE_MS..=7 * DAY_MS).contains(&self.reminder_every_ms) {
             p.push(
                 format!("{at}.reminderEveryMs"),
                 Some(&self.reminder_every_ms.to_string()),
-                format!(
-                    "must be 0 (no reminders) or between {MINUTE_MS} and {}",
-                    7 * DAY_MS
-                ),
+                format!("must be 0 (no reminders) or between {MINUTE_MS} and {}", 7 * DAY_MS),
             );
         }
         if self.quorum.required > self.quorum.watchers {
@@ -238,16 +191,11 @@ impl WatchPolicy {
                 format!("must not exceed quorum.watchers ({})", self.quorum.watchers),
             );
         }
-        if (1..=10).contains(&self.probe_attempts)
-            && self.attempt_timeout() < Duration::from_secs(1)
-        {
+        if (1..=10).contains(&self.probe_attempts) && self.attempt_timeout() < Duration::from_secs(1) {
             p.push(
                 format!("{at}.probeAttempts"),
                 Some(&self.probe_attempts.to_string()),
-                format!(
-                    "leaves each attempt less than 1 s of the {} ms probe timeout",
-                    self.probe_timeout_ms
-                ),
+                format!("leaves each attempt less than 1 s of the {} ms probe timeout", self.probe_timeout_ms),
             );
         }
         if self.quorum.vote_ttl_ms <= self.probe_timeout_ms {
@@ -262,18 +210,10 @@ impl WatchPolicy {
         }
         for (i, w) in self.maintenance.iter().enumerate() {
             if w.end <= w.start {
-                p.push(
-                    format!("{at}.maintenance[{i}].end"),
-                    Some(&w.end.to_rfc3339()),
-                    "must be after start",
-                );
+                p.push(format!("{at}.maintenance[{i}].end"), Some(&w.end.to_rfc3339()), "must be after start");
             }
             if w.reason.trim().is_empty() {
-                p.push(
-                    format!("{at}.maintenance[{i}].reason"),
-                    Some(&w.reason),
-                    "must say why",
-                );
+                p.push(format!("{at}.maintenance[{i}].reason"), Some(&w.reason), "must say why");
             }
         }
     }
@@ -293,10 +233,7 @@ impl WatchPolicy {
             p.push(
                 format!("{at}.quorum.voteTtlMs"),
                 Some(&self.quorum.vote_ttl_ms.to_string()),
-                format!(
-                    "must be at least two watchdog intervals ({} ms)",
-                    interval_ms.saturating_mul(2)
-                ),
+                format!("must be at least two watchdog intervals ({} ms)", interval_ms.saturating_mul(2)),
             );
         }
     }
@@ -342,19 +279,13 @@ mod tests {
         assert!(problems("{}").is_empty());
         assert_eq!(policy.attempt_timeout(), Duration::from_secs(6));
         assert_eq!(policy.attempt_cutoff(4), Duration::from_secs(30));
-        assert_eq!(
-            policy.detection_bound(Duration::from_secs(60)),
-            Duration::from_secs(211)
-        );
+        assert_eq!(policy.detection_bound(Duration::from_secs(60)), Duration::from_secs(211));
     }
 
     #[test]
     fn watch_policy_refuses_unknown_fields() {
         let err = serde_json::from_str::<WatchPolicy>(r#"{"failureTreshold": 2}"#).unwrap_err();
-        assert!(
-            err.to_string().contains("unknown field `failureTreshold`"),
-            "{err}"
-        );
+        assert!(err.to_string().contains("unknown field `failureTreshold`"), "{err}");
         let err = serde_json::from_str::<WatchPolicy>(r#"{"quorum": {"k": 2}}"#).unwrap_err();
         assert!(err.to_string().contains("unknown field `k`"), "{err}");
     }

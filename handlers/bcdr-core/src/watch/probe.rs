@@ -5,11 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// The verdict of one tick, the input the state machine counts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(
-    tag = "kind",
-    rename_all = "camelCase",
-    rename_all_fields = "camelCase"
-)]
+#[serde(tag = "kind", rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum Observation {
     /// The health-check answered healthy or degraded (200).
     Up { latency_ms: u64 },
@@ -55,9 +51,7 @@ impl Observation {
             Attempt::Unhealthy { reason } => Some(reason),
             _ => None,
         }) {
-            return Observation::Down {
-                reason: format!("unhealthy: {reason}"),
-            };
+            return Observation::Down { reason: format!("unhealthy: {reason}") };
         }
         let last = attempts
             .iter()
@@ -68,15 +62,9 @@ impl Observation {
             })
             .unwrap_or("no attempt made");
         let n = attempts.len();
-        let tries = if n == 1 {
-            "1 attempt".to_owned()
-        } else {
-            format!("{n} attempts")
-        };
+        let tries = if n == 1 { "1 attempt".to_owned() } else { format!("{n} attempts") };
         if control_reachable {
-            Observation::Down {
-                reason: format!("no answer in {tries} (last: {last})"),
-            }
+            Observation::Down { reason: format!("no answer in {tries} (last: {last})") }
         } else {
             Observation::Inconclusive {
                 reason: format!("no answer in {tries} and control probe failed (last: {last})"),
@@ -107,33 +95,22 @@ mod tests {
     use super::*;
 
     fn no(reason: &str) -> Attempt {
-        Attempt::NoAnswer {
-            reason: reason.into(),
-        }
+        Attempt::NoAnswer { reason: reason.into() }
     }
 
     #[test]
     fn watch_attempts_add_up_to_an_observation() {
         let up = Attempt::Healthy { latency_ms: 40 };
-        assert_eq!(
-            Observation::from_attempts(&[no("timeout"), up.clone()], false),
-            Observation::Up { latency_ms: 40 }
-        );
-        let sick = Attempt::Unhealthy {
-            reason: "check db failed".into(),
-        };
+        assert_eq!(Observation::from_attempts(&[no("timeout"), up.clone()], false), Observation::Up { latency_ms: 40 });
+        let sick = Attempt::Unhealthy { reason: "check db failed".into() };
         assert!(!sick.retry() && !up.retry() && no("x").retry());
         assert_eq!(
             Observation::from_attempts(&[no("timeout"), sick], false),
-            Observation::Down {
-                reason: "unhealthy: check db failed".into()
-            }
+            Observation::Down { reason: "unhealthy: check db failed".into() }
         );
         assert_eq!(
             Observation::from_attempts(&[no("timeout"), no("connection refused")], true),
-            Observation::Down {
-                reason: "no answer in 2 attempts (last: connection refused)".into()
-            }
+            Observation::Down { reason: "no answer in 2 attempts (last: connection refused)".into() }
         );
         assert_eq!(
             Observation::from_attempts(&[no("timeout")], false),
@@ -148,10 +125,7 @@ mod tests {
         let o: Observation = serde_json::from_str(r#"{"kind":"up","latencyMs":12}"#).unwrap();
         assert_eq!(o, Observation::Up { latency_ms: 12 });
         assert_eq!(
-            serde_json::to_string(&Observation::Down {
-                reason: "timeout".into()
-            })
-            .unwrap(),
+            serde_json::to_string(&Observation::Down { reason: "timeout".into() }).unwrap(),
             r#"{"kind":"down","reason":"timeout"}"#
         );
     }

@@ -13,12 +13,8 @@ fn start() -> DateTime<Utc> {
 fn obs(kind: u8) -> Observation {
     match kind % 3 {
         0 => Observation::Up { latency_ms: 10 },
-        1 => Observation::Down {
-            reason: "timeout".into(),
-        },
-        _ => Observation::Inconclusive {
-            reason: "control probe failed".into(),
-        },
+        1 => Observation::Down { reason: "timeout".into() },
+        _ => Observation::Inconclusive { reason: "control probe failed".into() },
     }
 }
 

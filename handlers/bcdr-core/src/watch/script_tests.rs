@@ -21,9 +21,7 @@ fn offset(token: &str) -> TimeDelta {
             digits.push(c);
             continue;
         }
-        let n: i64 = digits
-            .parse()
-            .unwrap_or_else(|_| panic!("bad time {token}"));
+        let n: i64 = digits.parse().unwrap_or_else(|_| panic!("bad time {token}"));
         digits.clear();
         total += match c {
             's' => TimeDelta::seconds(n),
@@ -42,35 +40,17 @@ fn input(words: &[&str], now: DateTime<Utc>) -> Input {
     let epoch = || words[1].parse::<u64>().expect("epoch");
     match words[0] {
         "up" => Observation::Up { latency_ms: 40 }.into(),
-        "down" => Observation::Down {
-            reason: "timeout".into(),
-        }
-        .into(),
-        "inconclusive" => Observation::Inconclusive {
-            reason: "control probe failed".into(),
-        }
-        .into(),
-        "pause" => Command::Pause {
-            reason: words[2..].join(" "),
-            until: now + offset(words[1]),
-            by: by(),
-        }
-        .into(),
+        "down" => Observation::Down { reason: "timeout".into() }.into(),
+        "inconclusive" => Observation::Inconclusive { reason: "control probe failed".into() }.into(),
+        "pause" => Command::Pause { reason: words[2..].join(" "), until: now + offset(words[1]), by: by() }.into(),
         "resume" => Command::Resume { by: by() }.into(),
         "approve" => Command::Approve { by: by() }.into(),
         "force" => Command::ForceActivate { by: by() }.into(),
         "failback" => Command::Failback { by: by() }.into(),
-        "ok" => Command::ActivationResult {
-            epoch: epoch(),
-            outcome: ActivationOutcome::Succeeded,
-        }
-        .into(),
+        "ok" => Command::ActivationResult { epoch: epoch(), outcome: ActivationOutcome::Succeeded }.into(),
         "fail" => Command::ActivationResult {
             epoch: epoch(),
-            outcome: ActivationOutcome::Failed {
-                reason: "ARM 503".into(),
-                retryable: words.get(2) != Some(&"final"),
-            },
+            outcome: ActivationOutcome::Failed { reason: "ARM 503".into(), retryable: words.get(2) != Some(&"final") },
         }
         .into(),
         other => panic!("unknown script word {other}"),
@@ -89,11 +69,7 @@ fn run(policy: &str, script: &str) -> String {
         let now = base() + offset(words[0]);
         let step = step(&state, input(&words[2..], now), words[1], &policy, now);
         let d = &step.decision;
-        let phase = if d.from == d.to {
-            d.to.to_string()
-        } else {
-            format!("{} -> {}", d.from, d.to)
-        };
+        let phase = if d.from == d.to { d.to.to_string() } else { format!("{} -> {}", d.from, d.to) };
         out += &format!("{line}: {phase} e{}: {}\n", d.epoch, d.note);
         for action in &d.actions {
             out += &match action {
@@ -116,19 +92,9 @@ fn run(policy: &str, script: &str) -> String {
 #[track_caller]
 fn check(policy: &str, script: &str, expect: &str) {
     let actual = run(policy, script);
-    let norm = |s: &str| {
-        s.lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .collect::<Vec<_>>()
-            .join("\n")
-    };
+    let norm = |s: &str| s.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("\n");
     if norm(&actual) != norm(expect) {
-        panic!(
-            "decisions differ\n--- expected\n{}\n--- actual\n{}\n",
-            norm(expect),
-            norm(&actual)
-        );
+        panic!("decisions differ\n--- expected\n{}\n--- actual\n{}\n", norm(expect), norm(&actual));
     }
 }
 
@@ -678,43 +644,21 @@ fn watch_racing_watchers_claim_once() {
 
 #[test]
 fn watch_alert_wording_and_decision_record() {
-    let policy: WatchPolicy =
-        serde_json::from_str(r#"{"quorum": {"required": 2, "watchers": 3}}"#).unwrap();
-    let down = || {
-        Input::from(Observation::Down {
-            reason: "timeout".into(),
-        })
-    };
+    let policy: WatchPolicy = serde_json::from_str(r#"{"quorum": {"required": 2, "watchers": 3}}"#).unwrap();
+    let down = || Input::from(Observation::Down { reason: "timeout".into() });
     let mut state = WatchState::default();
     let mut last = None;
     for (i, w) in ["w1", "w2", "w1", "w2", "w1"].into_iter().enumerate() {
-        let s = step(
-            &state,
-            down(),
-            w,
-            &policy,
-            base() + TimeDelta::seconds(30 * i as i64),
-        );
+        let s = step(&state, down(), w, &policy, base() + TimeDelta::seconds(30 * i as i64));
         state = s.state.clone();
         last = Some(s);
     }
-    let messages = |s: &Step| {
-        s.actions()
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-    };
+    let messages = |s: &Step| s.actions().iter().map(ToString::to_string).collect::<Vec<_>>();
     assert_eq!(
         messages(last.as_ref().unwrap()),
         ["alert warning primaryDown: primary down for w1 (1 of 2 votes needed to activate)"]
     );
-    let claim = step(
-        &state,
-        down(),
-        "w2",
-        &policy,
-        base() + TimeDelta::seconds(150),
-    );
+    let claim = step(&state, down(), "w2", &policy, base() + TimeDelta::seconds(150));
     assert_eq!(
         messages(&claim),
         [
@@ -742,8 +686,5 @@ fn watch_alert_wording_and_decision_record() {
     );
     // The state goes to the store as JSON and must come back the same.
     let json = serde_json::to_string(&claim.state).unwrap();
-    assert_eq!(
-        serde_json::from_str::<WatchState>(&json).unwrap(),
-        claim.state
-    );
+    assert_eq!(serde_json::from_str::<WatchState>(&json).unwrap(), claim.state);
 }

@@ -93,9 +93,7 @@ impl ModelReport {
 
     /// The figures the bundle promises: no false activation, every outage detected in the bound.
     pub fn meets_targets(&self) -> bool {
-        self.false_activations == 0
-            && self.detected == self.outages
-            && self.within_bound == self.outages
+        self.false_activations == 0 && self.detected == self.outages && self.within_bound == self.outages
     }
 }
 
@@ -114,37 +112,12 @@ pub fn models() -> Vec<FaultModel> {
         activation_failure: 0.0,
     };
     vec![
-        FaultModel {
-            name: "probe loss 10%",
-            loss: 0.10,
-            ..base.clone()
-        },
-        FaultModel {
-            name: "probe loss 30%",
-            loss: 0.30,
-            ..base.clone()
-        },
-        FaultModel {
-            name: "watcher network outages",
-            watcher_outages: true,
-            ..base.clone()
-        },
-        FaultModel {
-            name: "flapping primary",
-            flapping: true,
-            ..base.clone()
-        },
-        FaultModel {
-            name: "slow primary near the timeout",
-            slow_primary: true,
-            ..base.clone()
-        },
-        FaultModel {
-            name: "real outages",
-            real_outages: true,
-            activation_failure: 0.2,
-            ..base.clone()
-        },
+        FaultModel { name: "probe loss 10%", loss: 0.10, ..base.clone() },
+        FaultModel { name: "probe loss 30%", loss: 0.30, ..base.clone() },
+        FaultModel { name: "watcher network outages", watcher_outages: true, ..base.clone() },
+        FaultModel { name: "flapping primary", flapping: true, ..base.clone() },
+        FaultModel { name: "slow primary near the timeout", slow_primary: true, ..base.clone() },
+        FaultModel { name: "real outages", real_outages: true, activation_failure: 0.2, ..base.clone() },
         FaultModel {
             name: "real outages + 10% loss",
             real_outages: true,
@@ -155,11 +128,7 @@ pub fn models() -> Vec<FaultModel> {
         FaultModel {
             name: "real outages, 3 watchers, quorum 2 of 3, 10% loss",
             policy: WatchPolicy {
-                quorum: Quorum {
-                    required: 2,
-                    watchers: 3,
-                    ..Quorum::default()
-                },
+                quorum: Quorum { required: 2, watchers: 3, ..Quorum::default() },
                 ..WatchPolicy::default()
             },
             watchers: 3,
@@ -180,20 +149,13 @@ pub fn run_all_for(seed: u64, days: u32) -> Vec<ModelReport> {
     models()
         .iter()
         .enumerate()
-        .map(|(i, m)| {
-            run_model(
-                m,
-                seed ^ (i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15),
-                days,
-            )
-        })
+        .map(|(i, m)| run_model(m, seed ^ (i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15), days))
         .collect()
 }
 
 /// The reports as a markdown table.
 pub fn markdown(reports: &[ModelReport]) -> String {
-    let secs =
-        |d: Option<Duration>| d.map_or("-".to_owned(), |d| format!("{:.1}", d.as_secs_f64()));
+    let secs = |d: Option<Duration>| d.map_or("-".to_owned(), |d| format!("{:.1}", d.as_secs_f64()));
     let mut out = String::from(
         "| model | watchers | days | observations | down | inconclusive | outages | detected (in bound) | detection min / median / max (s) | bound (s) | false activations | alerts |\n\
          | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n",
@@ -308,36 +270,21 @@ impl World {
     /// One attempt from watcher `w` starting at `t`, cut off after `budget`: the answer and how
     /// long it took.
     fn attempt(&self, w: usize, t: i64, budget: i64, rng: &mut Rng) -> (Attempt, i64) {
-        let timeout = || {
-            (
-                Attempt::NoAnswer {
-                    reason: "timeout".into(),
-                },
-                budget,
-            )
-        };
+        let timeout = || (Attempt::NoAnswer { reason: "timeout".into() }, budget);
         if within(&self.blind[w], t) || rng.chance(self.loss) {
             return timeout();
         }
         match self.primary(t) {
             Primary::Down(OutageKind::Hang) => timeout(),
-            Primary::Down(OutageKind::Refused) => (
-                Attempt::NoAnswer {
-                    reason: "connection refused".into(),
-                },
-                50.min(budget),
-            ),
+            Primary::Down(OutageKind::Refused) => {
+                (Attempt::NoAnswer { reason: "connection refused".into() }, 50.min(budget))
+            }
             Primary::Down(OutageKind::Unhealthy) => {
                 let took = rng.between(100, 5 * SEC);
                 if took >= budget {
                     return timeout();
                 }
-                (
-                    Attempt::Unhealthy {
-                        reason: "critical check failed".into(),
-                    },
-                    took,
-                )
+                (Attempt::Unhealthy { reason: "critical check failed".into() }, took)
             }
             Primary::Up => {
                 let took = if self.slow_primary {
@@ -348,12 +295,7 @@ impl World {
                 if took >= budget {
                     return timeout();
                 }
-                (
-                    Attempt::Healthy {
-                        latency_ms: took as u64,
-                    },
-                    took,
-                )
+                (Attempt::Healthy { latency_ms: took as u64 }, took)
             }
         }
     }
@@ -363,13 +305,7 @@ impl World {
     }
 
     /// One tick's observation by watcher `w` starting at `t0`, and when it ends.
-    fn observe(
-        &self,
-        w: usize,
-        t0: i64,
-        policy: &WatchPolicy,
-        rng: &mut Rng,
-    ) -> (Observation, i64) {
+    fn observe(&self, w: usize, t0: i64, policy: &WatchPolicy, rng: &mut Rng) -> (Observation, i64) {
         let mut t = t0;
         let mut attempts = Vec::new();
         let mut starts = Vec::new();
@@ -393,10 +329,7 @@ impl World {
         let all_lost = attempts.iter().all(Attempt::retry);
         // The control probe runs beside the attempts, one try at each attempt's start.
         let control = !all_lost || starts.iter().any(|&s| self.control_reachable(w, s, rng));
-        (
-            Observation::from_attempts(&attempts, control),
-            t.max(t0 + 1),
-        )
+        (Observation::from_attempts(&attempts, control), t.max(t0 + 1))
     }
 }
 
@@ -431,32 +364,18 @@ pub fn run_model(model: &FaultModel, seed: u64, days: u32) -> ModelReport {
         let mut t = rng.between(2 * HOUR, 30 * HOUR);
         while t + 5 * HOUR < horizon {
             let end = t + rng.between(20 * MIN, 4 * HOUR);
-            let kind = [OutageKind::Hang, OutageKind::Refused, OutageKind::Unhealthy]
-                [rng.between(0, 3) as usize];
-            outages.push(Outage {
-                start: t,
-                end,
-                kind,
-                detected_at: None,
-            });
+            let kind = [OutageKind::Hang, OutageKind::Refused, OutageKind::Unhealthy][rng.between(0, 3) as usize];
+            outages.push(Outage { start: t, end, kind, detected_at: None });
             t = end + rng.between(8 * HOUR, 48 * HOUR);
         }
     }
     let flap_max = i64::from(policy.failure_threshold.max(2) - 1) * interval - 10 * SEC;
-    let flaps = if model.flapping {
-        spans(&mut rng, horizon, (MIN, 10 * MIN), (10 * SEC, flap_max))
-    } else {
-        Vec::new()
-    };
+    let flaps =
+        if model.flapping { spans(&mut rng, horizon, (MIN, 10 * MIN), (10 * SEC, flap_max)) } else { Vec::new() };
     let blind = (0..n_watchers)
         .map(|_| {
             if model.watcher_outages {
-                spans(
-                    &mut rng,
-                    horizon,
-                    (2 * HOUR, 24 * HOUR),
-                    (2 * MIN, 3 * HOUR),
-                )
+                spans(&mut rng, horizon, (2 * HOUR, 24 * HOUR), (2 * MIN, 3 * HOUR))
             } else {
                 Vec::new()
             }
@@ -471,8 +390,7 @@ pub fn run_model(model: &FaultModel, seed: u64, days: u32) -> ModelReport {
         blind,
     };
 
-    let base: DateTime<Utc> =
-        DateTime::from_timestamp(1_704_067_200, 0).expect("2024-01-01 is a valid time");
+    let base: DateTime<Utc> = DateTime::from_timestamp(1_704_067_200, 0).expect("2024-01-01 is a valid time");
     let at = |t: i64| base + TimeDelta::milliseconds(t);
     let mut report = ModelReport {
         model: model.name.to_owned(),
@@ -499,12 +417,7 @@ pub fn run_model(model: &FaultModel, seed: u64, days: u32) -> ModelReport {
         queue.push(Reverse((t, id as u64, id)));
     };
     for w in 0..n_watchers {
-        push(
-            &mut queue,
-            &mut events,
-            interval * w as i64 / n_watchers as i64,
-            Event::Tick(w),
-        );
+        push(&mut queue, &mut events, interval * w as i64 / n_watchers as i64, Event::Tick(w));
     }
 
     let mut state = WatchState::default();
@@ -538,10 +451,7 @@ pub fn run_model(model: &FaultModel, seed: u64, days: u32) -> ModelReport {
             }
             Event::Failback => {
                 watcher = 0;
-                Command::Failback {
-                    by: "operator".into(),
-                }
-                .into()
+                Command::Failback { by: "operator".into() }.into()
             }
         };
         let name = format!("w{}", watcher + 1);
@@ -566,10 +476,7 @@ pub fn run_model(model: &FaultModel, seed: u64, days: u32) -> ModelReport {
                         }
                     }
                     let outcome = if rng.chance(model.activation_failure) {
-                        ActivationOutcome::Failed {
-                            reason: "ARM answered 503".into(),
-                            retryable: true,
-                        }
+                        ActivationOutcome::Failed { reason: "ARM answered 503".into(), retryable: true }
                     } else {
                         ActivationOutcome::Succeeded
                     };
@@ -605,17 +512,10 @@ mod tests {
         let reports = run_all_for(7, 4);
         let table = markdown(&reports);
         for r in &reports {
-            assert!(
-                r.meets_targets(),
-                "{} misses its targets:\n{table}",
-                r.model
-            );
+            assert!(r.meets_targets(), "{} misses its targets:\n{table}", r.model);
         }
         let detected: usize = reports.iter().map(|r| r.detected).sum();
-        assert!(
-            detected >= 3,
-            "the short run should still contain outages:\n{table}"
-        );
+        assert!(detected >= 3, "the short run should still contain outages:\n{table}");
         // The same seed gives the same month.
         assert_eq!(run_all_for(7, 1), run_all_for(7, 1));
     }

@@ -188,18 +188,10 @@ impl Default for WatchState {
 impl WatchState {
     /// The votes that count at `now`: cast in the current epoch and not expired.
     pub fn live_votes(&self, policy: &WatchPolicy, now: DateTime<Utc>) -> usize {
-        self.votes
-            .values()
-            .filter(|v| self.vote_counts(v, policy, now))
-            .count()
+        self.votes.values().filter(|v| self.vote_counts(v, policy, now)).count()
     }
 
-    pub(crate) fn vote_counts(
-        &self,
-        vote: &Vote,
-        policy: &WatchPolicy,
-        now: DateTime<Utc>,
-    ) -> bool {
+    pub(crate) fn vote_counts(&self, vote: &Vote, policy: &WatchPolicy, now: DateTime<Utc>) -> bool {
         vote.epoch == self.epoch && now - vote.at < policy.vote_ttl()
     }
 
@@ -209,14 +201,8 @@ impl WatchState {
     }
 
     /// Until when a new activation is held down, if it is at `now`.
-    pub fn held_down_until(
-        &self,
-        policy: &WatchPolicy,
-        now: DateTime<Utc>,
-    ) -> Option<DateTime<Utc>> {
-        let until = self
-            .last_activation_at?
-            .checked_add_signed(policy.hold_down())?;
+    pub fn held_down_until(&self, policy: &WatchPolicy, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let until = self.last_activation_at?.checked_add_signed(policy.hold_down())?;
         (now < until).then_some(until)
     }
 }
@@ -229,12 +215,8 @@ mod tests {
     fn watch_state_reads_an_empty_or_older_document() {
         let s: WatchState = serde_json::from_str("{}").unwrap();
         assert_eq!(s, WatchState::default());
-        let s: WatchState =
-            serde_json::from_str(r#"{"phase":"failedOver","epoch":3,"futureField":true}"#).unwrap();
-        assert_eq!(
-            (s.phase, s.epoch, s.version),
-            (Phase::FailedOver, 3, STATE_VERSION)
-        );
+        let s: WatchState = serde_json::from_str(r#"{"phase":"failedOver","epoch":3,"futureField":true}"#).unwrap();
+        assert_eq!((s.phase, s.epoch, s.version), (Phase::FailedOver, 3, STATE_VERSION));
         let json = serde_json::to_string(&WatchState::default()).unwrap();
         assert_eq!(
             json,

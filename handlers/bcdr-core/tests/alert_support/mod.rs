@@ -57,27 +57,13 @@ impl Receiver {
                 move |path: FullPath, query: String, content_type: Option<String>, body: Bytes| {
                     let state = Arc::clone(&state);
                     let released = released.clone();
-                    async move {
-                        answer(
-                            state,
-                            released,
-                            path.as_str().to_owned(),
-                            query,
-                            content_type,
-                            body,
-                        )
-                        .await
-                    }
+                    async move { answer(state, released, path.as_str().to_owned(), query, content_type, body).await }
                 }
             });
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(warp::serve(route).incoming(listener).run());
-        Self {
-            base,
-            state,
-            release,
-        }
+        Self { base, state, release }
     }
 
     pub fn url(&self, path_and_query: &str) -> Url {
@@ -86,13 +72,7 @@ impl Receiver {
 
     /// How many requests arrived at exactly this path.
     pub fn hits(&self, path: &str) -> usize {
-        self.state
-            .hits
-            .lock()
-            .unwrap()
-            .get(path)
-            .copied()
-            .unwrap_or(0)
+        self.state.hits.lock().unwrap().get(path).copied().unwrap_or(0)
     }
 
     /// Waits (generously) until `count` requests have arrived at `path`, and returns the last.
@@ -102,12 +82,7 @@ impl Receiver {
                 let arrived = self.state.arrived.notified();
                 if self.hits(path) >= count {
                     let received = self.state.received.lock().unwrap();
-                    return received
-                        .iter()
-                        .rev()
-                        .find(|r| r.path == path)
-                        .cloned()
-                        .unwrap();
+                    return received.iter().rev().find(|r| r.path == path).cloned().unwrap();
                 }
                 arrived.await;
             }
@@ -138,19 +113,9 @@ async fn answer(
         *n
     };
     let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    state.received.lock().unwrap().push(Received {
-        path: path.clone(),
-        query: query.clone(),
-        content_type,
-        body,
-    });
+    state.received.lock().unwrap().push(Received { path: path.clone(), query: query.clone(), content_type, body });
     state.arrived.notify_waiters();
-    let first = path
-        .trim_start_matches('/')
-        .split('/')
-        .next()
-        .unwrap_or_default()
-        .to_owned();
+    let first = path.trim_start_matches('/').split('/').next().unwrap_or_default().to_owned();
     let (status, text) = match first.as_str() {
         "ok" => (StatusCode::OK, "ok".to_owned()),
         "accepted" => (StatusCode::ACCEPTED, String::new()),
@@ -159,10 +124,7 @@ async fn answer(
         "fail" => (StatusCode::INTERNAL_SERVER_ERROR, "rollup_error".to_owned()),
         "flaky" if hit == 1 => (StatusCode::INTERNAL_SERVER_ERROR, "rollup_error".to_owned()),
         "flaky" => (StatusCode::OK, "ok".to_owned()),
-        "leak" => (
-            StatusCode::BAD_REQUEST,
-            format!("no flow at {path}?{query}"),
-        ),
+        "leak" => (StatusCode::BAD_REQUEST, format!("no flow at {path}?{query}")),
         "hang" => {
             let _ = released.wait_for(|r| *r).await;
             (StatusCode::OK, "ok".to_owned())
@@ -181,9 +143,7 @@ pub async fn refused_url(path_and_query: &str) -> Url {
 }
 
 pub fn fixture(name: &str) -> Value {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data/alerts")
-        .join(name);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/alerts").join(name);
     serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
 }
 
@@ -226,9 +186,6 @@ impl Captured {
     }
 
     pub fn lines(&self) -> Vec<Value> {
-        self.text()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
+        self.text().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
     }
 }

@@ -15,8 +15,7 @@ use std::time::Duration;
 /// The development account every Azurite serves.
 pub const ACCOUNT: &str = "devstoreaccount1";
 /// Its key, published in Azurite's documentation: not a secret.
-pub const KEY: &str =
-    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+pub const KEY: &str = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 
 /// How long Azurite may take to listen (it usually takes about 4 s).
 const START_TIMEOUT: Duration = Duration::from_secs(60);
@@ -46,12 +45,7 @@ impl Azurite {
             .arg(&bin)
             .args(["--blobHost", "127.0.0.1", "--blobPort", "0", "--location"])
             .arg(data.path())
-            .args([
-                "--skipApiVersionCheck",
-                "--loose",
-                "--disableTelemetry",
-                "--silent",
-            ])
+            .args(["--skipApiVersionCheck", "--loose", "--disableTelemetry", "--silent"])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -112,9 +106,7 @@ impl Azurite {
                 }
                 Err(mpsc::RecvTimeoutError::Disconnected) => {
                     let status = child.wait().ok();
-                    let errors = errors_rx
-                        .recv_timeout(Duration::from_secs(2))
-                        .unwrap_or_default();
+                    let errors = errors_rx.recv_timeout(Duration::from_secs(2)).unwrap_or_default();
                     panic!("Azurite exited before listening ({status:?}):\n{seen}{errors}");
                 }
                 Err(mpsc::RecvTimeoutError::Timeout) => {
@@ -124,12 +116,7 @@ impl Azurite {
                 }
             }
         };
-        Azurite {
-            account_url: format!("http://127.0.0.1:{port}/{ACCOUNT}"),
-            child,
-            _data: data,
-            _keeper: keeper,
-        }
+        Azurite { account_url: format!("http://127.0.0.1:{port}/{ACCOUNT}"), child, _data: data, _keeper: keeper }
     }
 
     /// The URL of a container in the development account (which need not exist yet).
@@ -147,12 +134,7 @@ impl Drop for Azurite {
 
 fn listening_port(line: &str) -> Option<u16> {
     let rest = line.split("successfully listens on http://").nth(1)?;
-    rest.rsplit(':')
-        .next()?
-        .trim()
-        .trim_end_matches('/')
-        .parse()
-        .ok()
+    rest.rsplit(':').next()?.trim().trim_end_matches('/').parse().ok()
 }
 
 /// The workspace root: the nearest ancestor of this crate with `tests/azurite/package.json`.

@@ -55,9 +55,7 @@ impl FunctionSpec {
     /// The host forwards the raw request only for functions whose sole bindings are an HTTP
     /// trigger and an HTTP output (`IsHttpInAndOutFunction`).
     pub fn is_http_in_and_out(&self) -> bool {
-        matches!(self.trigger, Trigger::Http(_))
-            && self.http_output.is_some()
-            && self.ignored_bindings.is_empty()
+        matches!(self.trigger, Trigger::Http(_)) && self.http_output.is_some() && self.ignored_bindings.is_empty()
     }
 }
 
@@ -141,11 +139,7 @@ pub struct SettingSources<'a> {
 
 impl SettingSources<'_> {
     fn lookup(&self, local: &BTreeMap<String, String>, name: &str) -> Option<String> {
-        self.overrides
-            .get(name)
-            .or_else(|| self.environment.get(name))
-            .or_else(|| local.get(name))
-            .cloned()
+        self.overrides.get(name).or_else(|| self.environment.get(name)).or_else(|| local.get(name)).cloned()
     }
 }
 
@@ -171,29 +165,16 @@ pub fn load_apps(
     }
 }
 
-fn load_app(
-    dir: &Path,
-    sources: &SettingSources<'_>,
-    warn: &mut dyn FnMut(String),
-) -> Result<AppSpec, Vec<Problem>> {
+fn load_app(dir: &Path, sources: &SettingSources<'_>, warn: &mut dyn FnMut(String)) -> Result<AppSpec, Vec<Problem>> {
     let problem = |file: PathBuf, message: String| vec![Problem { file, message }];
-    let dir = dir.canonicalize().map_err(|e| {
-        problem(
-            dir.to_path_buf(),
-            format!("cannot open the function app folder: {e}"),
-        )
-    })?;
-    let name = dir
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "app".to_string());
+    let dir = dir
+        .canonicalize()
+        .map_err(|e| problem(dir.to_path_buf(), format!("cannot open the function app folder: {e}")))?;
+    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "app".to_string());
 
     let host_path = dir.join("host.json");
     let host_text = std::fs::read_to_string(&host_path).map_err(|e| {
-        problem(
-            host_path.clone(),
-            format!("cannot read it ({e}); a function app folder needs a host.json"),
-        )
+        problem(host_path.clone(), format!("cannot read it ({e}); a function app folder needs a host.json"))
     })?;
     let host = parse_host_json(&host_text).map_err(|m| problem(host_path.clone(), m))?;
 
@@ -201,18 +182,12 @@ fn load_app(
     let local_path = dir.join("local.settings.json");
     let local = match std::fs::read_to_string(&local_path) {
         Ok(text) => parse_local_settings(&text).unwrap_or_else(|m| {
-            problems.push(Problem {
-                file: local_path.clone(),
-                message: m,
-            });
+            problems.push(Problem { file: local_path.clone(), message: m });
             BTreeMap::new()
         }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
         Err(e) => {
-            problems.push(Problem {
-                file: local_path.clone(),
-                message: format!("cannot read it: {e}"),
-            });
+            problems.push(Problem { file: local_path.clone(), message: format!("cannot read it: {e}") });
             BTreeMap::new()
         }
     };
@@ -239,10 +214,7 @@ fn load_app(
     let handler = match resolve_handler(&dir, &host) {
         Ok(h) => Some(h),
         Err(m) => {
-            problems.push(Problem {
-                file: host_path.clone(),
-                message: m,
-            });
+            problems.push(Problem { file: host_path.clone(), message: m });
             None
         }
     };
@@ -251,10 +223,7 @@ fn load_app(
     let mut entries: Vec<PathBuf> = match std::fs::read_dir(&dir) {
         Ok(rd) => rd.filter_map(|e| e.ok()).map(|e| e.path()).collect(),
         Err(e) => {
-            problems.push(Problem {
-                file: dir.clone(),
-                message: format!("cannot list the folder: {e}"),
-            });
+            problems.push(Problem { file: dir.clone(), message: format!("cannot list the folder: {e}") });
             Vec::new()
         }
     };
@@ -268,17 +237,12 @@ fn load_app(
         let text = match std::fs::read_to_string(&fj) {
             Ok(t) => t,
             Err(e) => {
-                problems.push(Problem {
-                    file: fj,
-                    message: format!("cannot read it: {e}"),
-                });
+                problems.push(Problem { file: fj, message: format!("cannot read it: {e}") });
                 continue;
             }
         };
         let resolve = |n: &str| sources.lookup(&local, n);
-        match parse_function_json(&fname, &text, &resolve, &mut |w| {
-            warn(format!("[{name}] {}: {w}", fj.display()))
-        }) {
+        match parse_function_json(&fname, &text, &resolve, &mut |w| warn(format!("[{name}] {}: {w}", fj.display()))) {
             Ok(FunctionJson::Runnable(f)) => {
                 if is_disabled_by_setting(&f.name, &resolve) {
                     warn(format!(
@@ -290,10 +254,7 @@ fn load_app(
                 }
             }
             Ok(FunctionJson::Skipped(why)) => warn(format!("[{name}] {why}")),
-            Err(m) => problems.push(Problem {
-                file: fj,
-                message: m,
-            }),
+            Err(m) => problems.push(Problem { file: fj, message: m }),
         }
     }
     if functions.is_empty() && problems.is_empty() {
@@ -302,9 +263,7 @@ fn load_app(
             dir.display()
         ));
     }
-    let has_timer = functions
-        .iter()
-        .any(|f| matches!(f.trigger, Trigger::Timer(_)));
+    let has_timer = functions.iter().any(|f| matches!(f.trigger, Trigger::Timer(_)));
     if has_timer && sources.lookup(&local, "AzureWebJobsStorage").is_none() {
         warn(format!(
             "[{name}] AzureWebJobsStorage is not set: Azure needs it for timer triggers (bcdr host does not)"
@@ -326,9 +285,7 @@ fn load_app(
 }
 
 fn dir_name(p: &Path) -> String {
-    p.file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default()
+    p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
 }
 
 fn is_disabled_by_setting(function: &str, resolve: &dyn Fn(&str) -> Option<String>) -> bool {
@@ -342,10 +299,7 @@ fn resolve_handler(dir: &Path, host: &HostJson) -> Result<HandlerSpec, String> {
         None => dir.to_path_buf(),
     };
     if !working_dir.is_dir() {
-        return Err(format!(
-            "customHandler.description.workingDirectory: {} is not a folder",
-            working_dir.display()
-        ));
+        return Err(format!("customHandler.description.workingDirectory: {} is not a folder", working_dir.display()));
     }
     let given = Path::new(&host.executable);
     let candidate = dir.join(given);
@@ -358,20 +312,12 @@ fn resolve_handler(dir: &Path, host: &HostJson) -> Result<HandlerSpec, String> {
         }
         candidate
     } else if given.components().count() > 1 || given.is_absolute() {
-        return Err(format!(
-            "customHandler.description.defaultExecutablePath: {} does not exist",
-            candidate.display()
-        ));
+        return Err(format!("customHandler.description.defaultExecutablePath: {} does not exist", candidate.display()));
     } else {
         // A bare name the app folder does not hold is a program on PATH, as for the host.
         given.to_path_buf()
     };
-    Ok(HandlerSpec {
-        executable,
-        arguments: host.arguments.clone(),
-        working_dir,
-        forward_http: host.forward_http,
-    })
+    Ok(HandlerSpec { executable, arguments: host.arguments.clone(), working_dir, forward_http: host.forward_http })
 }
 
 #[cfg(unix)]
@@ -406,11 +352,7 @@ fn check_across_apps(apps: &[AppSpec]) -> Vec<Problem> {
             if let Some(other) = names.insert(f.name.to_ascii_lowercase(), app) {
                 problems.push(Problem {
                     file: app.dir.join(&f.name).join("function.json"),
-                    message: format!(
-                        "function name {} is already used by the app in {}",
-                        f.name,
-                        other.dir.display()
-                    ),
+                    message: format!("function name {} is already used by the app in {}", f.name, other.dir.display()),
                 });
             }
         }
@@ -449,11 +391,7 @@ fn methods_overlap(a: &[String], b: &[String]) -> bool {
 
 /// Looks a key up the way .NET configuration does: case-insensitively.
 fn field<'a>(obj: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
-    obj.get(key).or_else(|| {
-        obj.iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(key))
-            .map(|(_, v)| v)
-    })
+    obj.get(key).or_else(|| obj.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v))
 }
 
 fn opt_string(obj: &Map<String, Value>, key: &str, at: &str) -> Result<Option<String>, String> {
@@ -475,11 +413,7 @@ fn opt_bool(obj: &Map<String, Value>, key: &str, at: &str) -> Result<Option<bool
     }
 }
 
-fn opt_object<'a>(
-    obj: &'a Map<String, Value>,
-    key: &str,
-    at: &str,
-) -> Result<Option<&'a Map<String, Value>>, String> {
+fn opt_object<'a>(obj: &'a Map<String, Value>, key: &str, at: &str) -> Result<Option<&'a Map<String, Value>>, String> {
     match field(obj, key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Object(m)) => Ok(Some(m)),
@@ -514,9 +448,8 @@ pub fn parse_host_json(text: &str) -> Result<HostJson, String> {
         Some(other) => return Err(format!("version: must be \"2.0\", found {other}")),
         None => return Err("version: missing (the host requires \"2.0\")".to_string()),
     }
-    let handler = opt_object(&root, "customHandler", "")?.ok_or_else(|| {
-        "customHandler: missing; bcdr host runs custom handler apps only".to_string()
-    })?;
+    let handler = opt_object(&root, "customHandler", "")?
+        .ok_or_else(|| "customHandler: missing; bcdr host runs custom handler apps only".to_string())?;
     let description = opt_object(handler, "description", "customHandler.")?
         .ok_or_else(|| "customHandler.description: missing".to_string())?;
     let at = "customHandler.description.";
@@ -530,20 +463,13 @@ pub fn parse_host_json(text: &str) -> Result<HostJson, String> {
             .enumerate()
             .map(|(i, v)| match v {
                 Value::String(s) => Ok(s.clone()),
-                other => Err(format!(
-                    "{at}arguments[{i}]: expected a string, found {other}"
-                )),
+                other => Err(format!("{at}arguments[{i}]: expected a string, found {other}")),
             })
             .collect::<Result<_, _>>()?,
-        Some(other) => {
-            return Err(format!(
-                "{at}arguments: expected an array of strings, found {other}"
-            ))
-        }
+        Some(other) => return Err(format!("{at}arguments: expected an array of strings, found {other}")),
     };
     let working_dir = opt_string(description, "workingDirectory", at)?.filter(|s| !s.is_empty());
-    let forward_http =
-        opt_bool(handler, "enableForwardingHttpRequest", "customHandler.")?.unwrap_or(false);
+    let forward_http = opt_bool(handler, "enableForwardingHttpRequest", "customHandler.")?.unwrap_or(false);
 
     let route_prefix = match opt_object(&root, "extensions", "")? {
         Some(ext) => match opt_object(ext, "http", "extensions.")? {
@@ -557,19 +483,11 @@ pub fn parse_host_json(text: &str) -> Result<HostJson, String> {
 
     let function_timeout = match opt_string(&root, "functionTimeout", "")? {
         None => DEFAULT_FUNCTION_TIMEOUT,
-        Some(s) => parse_timespan(&s).ok_or_else(|| {
-            format!("functionTimeout: expected hh:mm:ss (or -1 for none), found {s:?}")
-        })?,
+        Some(s) => parse_timespan(&s)
+            .ok_or_else(|| format!("functionTimeout: expected hh:mm:ss (or -1 for none), found {s:?}"))?,
     };
 
-    Ok(HostJson {
-        executable,
-        arguments,
-        working_dir,
-        forward_http,
-        route_prefix,
-        function_timeout,
-    })
+    Ok(HostJson { executable, arguments, working_dir, forward_http, route_prefix, function_timeout })
 }
 
 /// Reads a .NET TimeSpan as written in `host.json`: `[d.]hh:mm:ss[.fff]`, or `-1` for no limit.
@@ -609,17 +527,12 @@ pub fn parse_local_settings(text: &str) -> Result<BTreeMap<String, String>, Stri
             Value::Number(n) => Ok((k.clone(), n.to_string())),
             Value::Bool(b) => Ok((k.clone(), b.to_string())),
             Value::Null => Ok((k.clone(), String::new())),
-            other => Err(format!(
-                "Values.{k}: expected a string, found {}",
-                kind(other)
-            )),
+            other => Err(format!("Values.{k}: expected a string, found {}", kind(other))),
         })
         .collect()
 }
 
-const HTTP_METHODS: [&str; 8] = [
-    "GET", "POST", "PUT", "DELETE", "HEAD", "PATCH", "OPTIONS", "TRACE",
-];
+const HTTP_METHODS: [&str; 8] = ["GET", "POST", "PUT", "DELETE", "HEAD", "PATCH", "OPTIONS", "TRACE"];
 
 /// Parses one `function.json`. `resolve` answers `%Setting%` lookups in timer schedules;
 /// `warn` hears about bindings that are ignored.
@@ -631,9 +544,7 @@ pub fn parse_function_json(
 ) -> Result<FunctionJson, String> {
     let root = parse_json_object(text)?;
     if opt_bool(&root, "disabled", "")?.unwrap_or(false) {
-        return Ok(FunctionJson::Skipped(format!(
-            "function {name} is disabled in its function.json"
-        )));
+        return Ok(FunctionJson::Skipped(format!("function {name} is disabled in its function.json")));
     }
     let bindings = match field(&root, "bindings") {
         Some(Value::Array(b)) => b,
@@ -648,34 +559,22 @@ pub fn parse_function_json(
     for (i, binding) in bindings.iter().enumerate() {
         let at = format!("bindings[{i}].");
         let Value::Object(b) = binding else {
-            return Err(format!(
-                "bindings[{i}]: expected an object, found {binding}"
-            ));
+            return Err(format!("bindings[{i}]: expected an object, found {binding}"));
         };
         let ty = opt_string(b, "type", &at)?.ok_or_else(|| format!("{at}type: missing"))?;
-        let bname = opt_string(b, "name", &at)?
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| format!("{at}name: missing"))?;
+        let bname =
+            opt_string(b, "name", &at)?.filter(|s| !s.is_empty()).ok_or_else(|| format!("{at}name: missing"))?;
         let lower = ty.to_ascii_lowercase();
         let is_trigger = lower.ends_with("trigger");
         if is_trigger && (trigger.is_some() || unsupported_trigger.is_some()) {
-            return Err(format!(
-                "{at}type: a second trigger ({ty}); a function has exactly one trigger"
-            ));
+            return Err(format!("{at}type: a second trigger ({ty}); a function has exactly one trigger"));
         }
         match lower.as_str() {
-            "httptrigger" => {
-                trigger = Some(Trigger::Http(parse_http_trigger(name, b, &at, bname)?))
-            }
-            "timertrigger" => {
-                trigger = Some(Trigger::Timer(parse_timer_trigger(b, &at, bname, resolve)?))
-            }
+            "httptrigger" => trigger = Some(Trigger::Http(parse_http_trigger(name, b, &at, bname)?)),
+            "timertrigger" => trigger = Some(Trigger::Timer(parse_timer_trigger(b, &at, bname, resolve)?)),
             "http" => {
                 let direction = opt_string(b, "direction", &at)?;
-                if direction
-                    .as_deref()
-                    .is_some_and(|d| !d.eq_ignore_ascii_case("out"))
-                {
+                if direction.as_deref().is_some_and(|d| !d.eq_ignore_ascii_case("out")) {
                     return Err(format!("{at}direction: an http binding must be \"out\""));
                 }
                 if http_output.is_some() {
@@ -685,9 +584,7 @@ pub fn parse_function_json(
             }
             _ if is_trigger => unsupported_trigger = Some(ty),
             _ => {
-                warn(format!(
-                    "{at}type: binding type {ty} is not supported by bcdr host; ignored"
-                ));
+                warn(format!("{at}type: binding type {ty} is not supported by bcdr host; ignored"));
                 ignored_bindings.push(ty);
             }
         }
@@ -697,17 +594,11 @@ pub fn parse_function_json(
             "function {name} has a {ty} trigger, which bcdr host does not run; skipped"
         )));
     }
-    let trigger =
-        trigger.ok_or_else(|| "bindings: no trigger binding (a function needs one)".to_string())?;
+    let trigger = trigger.ok_or_else(|| "bindings: no trigger binding (a function needs one)".to_string())?;
     if http_output.is_some() && !matches!(trigger, Trigger::Http(_)) {
         warn("an http output binding without an httpTrigger is never used".to_string());
     }
-    Ok(FunctionJson::Runnable(FunctionSpec {
-        name: name.to_string(),
-        trigger,
-        http_output,
-        ignored_bindings,
-    }))
+    Ok(FunctionJson::Runnable(FunctionSpec { name: name.to_string(), trigger, http_output, ignored_bindings }))
 }
 
 fn parse_http_trigger(
@@ -723,11 +614,7 @@ fn parse_http_trigger(
             "anonymous" => AuthLevel::Anonymous,
             "function" => AuthLevel::Function,
             "admin" => AuthLevel::Admin,
-            _ => {
-                return Err(format!(
-                    "{at}authLevel: expected anonymous, function or admin, found {s:?}"
-                ))
-            }
+            _ => return Err(format!("{at}authLevel: expected anonymous, function or admin, found {s:?}")),
         },
     };
     let methods = match field(b, "methods") {
@@ -752,16 +639,10 @@ fn parse_http_trigger(
         }
         Some(other) => return Err(format!("{at}methods: expected an array, found {other}")),
     };
-    let route_text = opt_string(b, "route", at)?
-        .filter(|r| !r.trim().is_empty())
-        .unwrap_or_else(|| function.to_string());
+    let route_text =
+        opt_string(b, "route", at)?.filter(|r| !r.trim().is_empty()).unwrap_or_else(|| function.to_string());
     let route = RouteTemplate::parse(&route_text).map_err(|e| format!("{at}route: {e}"))?;
-    Ok(HttpTrigger {
-        binding,
-        auth,
-        methods,
-        route,
-    })
+    Ok(HttpTrigger { binding, auth, methods, route })
 }
 
 fn parse_timer_trigger(
@@ -771,8 +652,7 @@ fn parse_timer_trigger(
     resolve: &dyn Fn(&str) -> Option<String>,
 ) -> Result<TimerTrigger, String> {
     let text = opt_string(b, "schedule", at)?.ok_or_else(|| format!("{at}schedule: missing"))?;
-    let expanded =
-        schedule::substitute(&text, resolve).map_err(|e| format!("{at}schedule: {e}"))?;
+    let expanded = schedule::substitute(&text, resolve).map_err(|e| format!("{at}schedule: {e}"))?;
     let schedule = Schedule::parse(&expanded).map_err(|e| format!("{at}schedule: {e}"))?;
     Ok(TimerTrigger {
         binding,
@@ -825,10 +705,7 @@ mod tests {
             ("{", "error: invalid JSON: EOF while parsing an object at line 1 column 1"),
             ("{}", "error: version: missing (the host requires \"2.0\")"),
             (r#"{"version":"1.0"}"#, "error: version: must be \"2.0\", found \"1.0\""),
-            (
-                r#"{"version":"2.0"}"#,
-                "error: customHandler: missing; bcdr host runs custom handler apps only",
-            ),
+            (r#"{"version":"2.0"}"#, "error: customHandler: missing; bcdr host runs custom handler apps only"),
             (
                 r#"{"version":"2.0","customHandler":{"description":{}}}"#,
                 "error: customHandler.description.defaultExecutablePath: missing or empty",
@@ -862,11 +739,7 @@ mod tests {
             ("5", None),
         ];
         for (text, expect) in cases {
-            assert_eq!(
-                parse_timespan(text).map(|d| d.as_secs_f64()),
-                expect,
-                "{text}"
-            );
+            assert_eq!(parse_timespan(text).map(|d| d.as_secs_f64()), expect, "{text}");
         }
     }
 
@@ -892,11 +765,7 @@ mod tests {
                         t.use_monitor
                     ),
                 };
-                let forwardable = if f.is_http_in_and_out() {
-                    " in-and-out"
-                } else {
-                    ""
-                };
+                let forwardable = if f.is_http_in_and_out() { " in-and-out" } else { "" };
                 format!("{} {trigger} out={:?}{forwardable}", f.name, f.http_output)
             }
             Ok(FunctionJson::Skipped(why)) => format!("skipped: {why}"),
@@ -947,10 +816,7 @@ mod tests {
                 r#"{"bindings":[{"type":"timerTrigger","name":"t","schedule":"%TICK%","runOnStartup":true,"useMonitor":false}]}"#,
                 "f timer t schedule=0 */5 * * * * startup=true monitor=Some(false) out=None",
             ),
-            (
-                r#"{"disabled":true,"bindings":[]}"#,
-                "skipped: function f is disabled in its function.json",
-            ),
+            (r#"{"disabled":true,"bindings":[]}"#, "skipped: function f is disabled in its function.json"),
             (
                 r#"{"bindings":[{"type":"queueTrigger","name":"q"}]}"#,
                 "skipped: function f has a queueTrigger trigger, which bcdr host does not run; skipped",
@@ -1009,8 +875,7 @@ mod tests {
 
     #[test]
     fn local_settings() {
-        let text =
-            r#"{"IsEncrypted":false,"Values":{"A":"x","N":3,"B":true},"ConnectionStrings":{}}"#;
+        let text = r#"{"IsEncrypted":false,"Values":{"A":"x","N":3,"B":true},"ConnectionStrings":{}}"#;
         let got = parse_local_settings(text).unwrap();
         assert_eq!(format!("{got:?}"), r#"{"A": "x", "B": "true", "N": "3"}"#);
         assert_eq!(
@@ -1020,20 +885,14 @@ mod tests {
     }
 
     /// Writes an app folder under `root`; `exe` is made executable unless named `plain`.
-    fn write_app(
-        root: &Path,
-        name: &str,
-        functions: &[(&str, &str)],
-        local: Option<&str>,
-    ) -> PathBuf {
+    fn write_app(root: &Path, name: &str, functions: &[(&str, &str)], local: Option<&str>) -> PathBuf {
         use std::os::unix::fs::PermissionsExt;
         let dir = root.join(name);
         std::fs::create_dir_all(&dir).unwrap();
         for exe in ["handler", "plain"] {
             std::fs::write(dir.join(exe), "#!/bin/sh\n").unwrap();
         }
-        std::fs::set_permissions(dir.join("handler"), std::fs::Permissions::from_mode(0o755))
-            .unwrap();
+        std::fs::set_permissions(dir.join("handler"), std::fs::Permissions::from_mode(0o755)).unwrap();
         std::fs::write(
             dir.join("host.json"),
             r#"{"version":"2.0","customHandler":{"description":{"defaultExecutablePath":"handler"}}}"#,
@@ -1050,24 +909,11 @@ mod tests {
     }
 
     /// Loads the folders and shows the outcome as text, paths relative to `root`.
-    fn load(
-        root: &Path,
-        dirs: &[PathBuf],
-        overrides: &[(&str, &str)],
-        env: &[(&str, &str)],
-    ) -> String {
-        let overrides: BTreeMap<String, String> = overrides
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        let environment: BTreeMap<String, String> = env
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        let sources = SettingSources {
-            overrides: &overrides,
-            environment: &environment,
-        };
+    fn load(root: &Path, dirs: &[PathBuf], overrides: &[(&str, &str)], env: &[(&str, &str)]) -> String {
+        let overrides: BTreeMap<String, String> =
+            overrides.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let environment: BTreeMap<String, String> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let sources = SettingSources { overrides: &overrides, environment: &environment };
         let root = root.canonicalize().unwrap();
         let mut warnings = Vec::new();
         let shown = match load_apps(dirs, &sources, &mut |w| warnings.push(w)) {
@@ -1079,11 +925,7 @@ mod tests {
                 })
                 .collect::<Vec<_>>()
                 .join("\n"),
-            Err(problems) => problems
-                .iter()
-                .map(|p| format!("problem: {p}"))
-                .collect::<Vec<_>>()
-                .join("\n"),
+            Err(problems) => problems.iter().map(|p| format!("problem: {p}")).collect::<Vec<_>>().join("\n"),
         };
         let mut out = shown;
         for w in warnings {
@@ -1093,8 +935,7 @@ mod tests {
     }
 
     const HTTP: &str = r#"{"bindings":[{"type":"httpTrigger","name":"req","route":"x/{id}"}]}"#;
-    const HTTP_OTHER_NAME: &str =
-        r#"{"bindings":[{"type":"httpTrigger","name":"req","route":"X/{key}"}]}"#;
+    const HTTP_OTHER_NAME: &str = r#"{"bindings":[{"type":"httpTrigger","name":"req","route":"X/{key}"}]}"#;
 
     #[test]
     fn settings_precedence_and_disabled_functions() {
@@ -1103,10 +944,7 @@ mod tests {
         let app = write_app(
             root.path(),
             "one",
-            &[
-                ("on", HTTP),
-                ("off", r#"{"bindings":[{"type":"httpTrigger","name":"r"}]}"#),
-            ],
+            &[("on", HTTP), ("off", r#"{"bindings":[{"type":"httpTrigger","name":"r"}]}"#)],
             Some(local),
         );
         assert_eq!(
@@ -1124,13 +962,7 @@ mod tests {
         let b = write_app(
             root.path(),
             "b",
-            &[
-                (
-                    "same",
-                    r#"{"bindings":[{"type":"httpTrigger","name":"r","route":"y"}]}"#,
-                ),
-                ("clash", HTTP_OTHER_NAME),
-            ],
+            &[("same", r#"{"bindings":[{"type":"httpTrigger","name":"r","route":"y"}]}"#), ("clash", HTTP_OTHER_NAME)],
             None,
         );
         let missing = root.path().join("missing");

@@ -39,12 +39,7 @@ pub enum Ping {
 /// `GET /` on the handler. As in the host, only a failure to connect means "not yet": any
 /// other outcome counts as an answer.
 pub async fn ping(client: &reqwest::Client, port: u16, timeout: Duration) -> Ping {
-    match client
-        .get(format!("http://127.0.0.1:{port}/"))
-        .timeout(timeout)
-        .send()
-        .await
-    {
+    match client.get(format!("http://127.0.0.1:{port}/")).timeout(timeout).send().await {
         Ok(_) => Ping::Answered,
         Err(e) if e.is_connect() => Ping::Refused,
         Err(_) => Ping::Answered,
@@ -73,16 +68,10 @@ pub async fn invoke(
     let stream = futures::stream::once(async move { Ok::<_, std::io::Error>(body) });
     let response = client
         .post(format!("http://127.0.0.1:{port}/{function}"))
-        .header(
-            http::header::CONTENT_TYPE,
-            "application/json; charset=utf-8",
-        )
+        .header(http::header::CONTENT_TYPE, "application/json; charset=utf-8")
         .header(INVOCATION_ID, invocation_id.to_string())
         .header(HOST_VERSION_HEADER, HOST_VERSION)
-        .header(
-            http::header::USER_AGENT,
-            format!("Azure-Functions-Host/{HOST_VERSION}"),
-        )
+        .header(http::header::USER_AGENT, format!("Azure-Functions-Host/{HOST_VERSION}"))
         .body(reqwest::Body::wrap_stream(stream))
         .timeout(timeout)
         .send()
@@ -136,15 +125,9 @@ pub async fn forward(
         HeaderName::from_static(INVOCATION_ID),
         HeaderValue::from_str(&invocation_id.to_string()).expect("a uuid is a header value"),
     );
-    headers.insert(
-        HeaderName::from_static(HOST_VERSION_HEADER),
-        HeaderValue::from_static(HOST_VERSION),
-    );
+    headers.insert(HeaderName::from_static(HOST_VERSION_HEADER), HeaderValue::from_static(HOST_VERSION));
     let response = client
-        .request(
-            request.method,
-            format!("http://127.0.0.1:{port}{}", request.path_and_query),
-        )
+        .request(request.method, format!("http://127.0.0.1:{port}{}", request.path_and_query))
         .headers(headers)
         .body(request.body)
         .timeout(timeout)
@@ -157,9 +140,5 @@ async fn read_answer(response: reqwest::Response) -> reqwest::Result<Answer> {
     let status = response.status();
     let headers = response.headers().clone();
     let body = response.bytes().await?;
-    Ok(Answer {
-        status,
-        headers,
-        body,
-    })
+    Ok(Answer { status, headers, body })
 }

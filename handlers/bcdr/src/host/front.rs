@@ -73,29 +73,18 @@ fn reply(status: StatusCode, body: impl Into<Bytes>) -> Reply {
 
 fn text(status: StatusCode, message: &str) -> Reply {
     let mut r = reply(status, format!("{message}\n"));
-    r.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
+    r.headers_mut().insert(http::header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
     r
 }
 
 /// Whether a request may call a function of this level. Without a configured key nothing is
 /// checked, as in Core Tools; with one, the key comes in `x-functions-key` or `?code=`.
-pub fn authorized(
-    level: AuthLevel,
-    key: Option<&str>,
-    headers: &HeaderMap,
-    query: Option<&str>,
-) -> bool {
+pub fn authorized(level: AuthLevel, key: Option<&str>, headers: &HeaderMap, query: Option<&str>) -> bool {
     let Some(key) = key else { return true };
     if level == AuthLevel::Anonymous {
         return true;
     }
-    let from_header = headers
-        .get_all("x-functions-key")
-        .iter()
-        .any(|v| same_secret(v.as_bytes(), key.as_bytes()));
+    let from_header = headers.get_all("x-functions-key").iter().any(|v| same_secret(v.as_bytes(), key.as_bytes()));
     let from_query = form_urlencoded::parse(query.unwrap_or_default().as_bytes())
         .any(|(k, v)| k == "code" && same_secret(v.as_bytes(), key.as_bytes()));
     from_header || from_query
@@ -107,12 +96,7 @@ fn same_secret(a: &[u8], b: &[u8]) -> bool {
 }
 
 impl Front {
-    pub fn new(
-        apps: Vec<AppRuntime>,
-        functions_key: Option<String>,
-        client: reqwest::Client,
-        port: u16,
-    ) -> Front {
+    pub fn new(apps: Vec<AppRuntime>, functions_key: Option<String>, client: reqwest::Client, port: u16) -> Front {
         let mut routes = Vec::new();
         for (a, app) in apps.iter().enumerate() {
             for (f, function) in app.spec.functions.iter().enumerate() {
@@ -120,22 +104,12 @@ impl Front {
                     routes.push((
                         h.route.with_prefix(&app.spec.route_prefix),
                         h.methods.clone(),
-                        FunctionRef {
-                            app: a,
-                            function: f,
-                        },
+                        FunctionRef { app: a, function: f },
                     ));
                 }
             }
         }
-        Front {
-            apps,
-            table: RouteTable::new(routes),
-            functions_key,
-            client,
-            started: Instant::now(),
-            port,
-        }
+        Front { apps, table: RouteTable::new(routes), functions_key, client, started: Instant::now(), port }
     }
 
     pub fn app_specs(&self) -> impl Iterator<Item = &AppSpec> {
@@ -148,9 +122,7 @@ impl Front {
     }
 
     fn all_ready(&self) -> bool {
-        self.apps
-            .iter()
-            .all(|a| matches!(*a.state.borrow(), WorkerState::Ready { .. }))
+        self.apps.iter().all(|a| matches!(*a.state.borrow(), WorkerState::Ready { .. }))
     }
 
     pub async fn handle(&self, req: Incoming) -> Reply {
@@ -166,10 +138,7 @@ impl Front {
         let (fref, params) = match self.table.lookup(&method, &req.path) {
             Lookup::Found { key, params } => (*key, params),
             Lookup::MethodNotAllowed { allowed } => {
-                let mut r = text(
-                    StatusCode::METHOD_NOT_ALLOWED,
-                    &format!("method {method} is not allowed here"),
-                );
+                let mut r = text(StatusCode::METHOD_NOT_ALLOWED, &format!("method {method} is not allowed here"));
                 if let Ok(v) = HeaderValue::from_str(&allowed.join(", ")) {
                     r.headers_mut().insert(http::header::ALLOW, v);
                 }
@@ -184,12 +153,7 @@ impl Front {
         };
         let name = &app.spec.name;
         let what = format!("{} (http {method} {})", function.name, req.path);
-        if !authorized(
-            trigger.auth,
-            self.functions_key.as_deref(),
-            &req.headers,
-            req.query.as_deref(),
-        ) {
+        if !authorized(trigger.auth, self.functions_key.as_deref(), &req.headers, req.query.as_deref()) {
             info!("[{name}] {what}: 401, no valid function key");
             return text(
                 StatusCode::UNAUTHORIZED,
@@ -199,16 +163,12 @@ impl Front {
         let started = Instant::now();
         let Some(port) = worker::ready_port(&app.state, worker::READY_LIMIT).await else {
             error!("[{name}] {what}: 503, the handler is not running");
-            return text(
-                StatusCode::SERVICE_UNAVAILABLE,
-                &format!("the handler of {name} is not running"),
-            );
+            return text(StatusCode::SERVICE_UNAVAILABLE, &format!("the handler of {name} is not running"));
         };
         let result = if app.spec.handler.forward_http && function.is_http_in_and_out() {
             self.forward(&app.spec, port, &req).await
         } else {
-            self.invoke(&app.spec, function, trigger, port, &req, &params)
-                .await
+            self.invoke(&app.spec, function, trigger, port, &req, &params).await
         };
         let ms = started.elapsed().as_millis();
         match result {
@@ -227,11 +187,7 @@ impl Front {
         if ping {
             return reply(StatusCode::OK, Bytes::new());
         }
-        let state = if self.all_ready() {
-            "Running"
-        } else {
-            "Initialized"
-        };
+        let state = if self.all_ready() { "Running" } else { "Initialized" };
         let body = json!({
             "id": "bcdr-host",
             "state": state,
@@ -240,10 +196,7 @@ impl Front {
             "processUptime": self.started.elapsed().as_millis() as u64,
         });
         let mut r = reply(StatusCode::OK, body.to_string());
-        r.headers_mut().insert(
-            http::header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json; charset=utf-8"),
-        );
+        r.headers_mut().insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
         r
     }
 
@@ -289,34 +242,16 @@ impl Front {
             headers: &req.headers,
             body: &req.body,
         };
-        let payload = invocation::http_invocation(
-            &function.name,
-            &trigger.binding,
-            &parts,
-            params,
-            Utc::now(),
-            Uuid::new_v4(),
-        );
-        let answer = call::invoke(
-            &self.client,
-            port,
-            &function.name,
-            &payload,
-            Uuid::new_v4(),
-            app.function_timeout,
-        )
-        .await
-        .map_err(|e| format!("calling the handler: {e}"))?;
+        let payload =
+            invocation::http_invocation(&function.name, &trigger.binding, &parts, params, Utc::now(), Uuid::new_v4());
+        let answer = call::invoke(&self.client, port, &function.name, &payload, Uuid::new_v4(), app.function_timeout)
+            .await
+            .map_err(|e| format!("calling the handler: {e}"))?;
         if !answer.status.is_success() {
-            return Err(format!(
-                "the handler answered {}: {}",
-                answer.status,
-                invocation::preview(&answer.body)
-            ));
+            return Err(format!("the handler answered {}: {}", answer.status, invocation::preview(&answer.body)));
         }
         invocation::check_answer_content_type(&answer.headers).map_err(|e| e.to_string())?;
-        let result =
-            invocation::parse_invocation_result(&answer.body).map_err(|e| e.to_string())?;
+        let result = invocation::parse_invocation_result(&answer.body).map_err(|e| e.to_string())?;
         for line in &result.logs {
             info!("[{}] {}: {line}", app.name, function.name);
         }
@@ -324,10 +259,7 @@ impl Front {
             return Ok(reply(StatusCode::NO_CONTENT, Bytes::new()));
         };
         let Some(output) = invocation::http_output(&result, binding) else {
-            warn!(
-                "[{}] {}: the answer has no Outputs.{binding}; replying 200 with no body",
-                app.name, function.name
-            );
+            warn!("[{}] {}: the answer has no Outputs.{binding}; replying 200 with no body", app.name, function.name);
             return Ok(reply(StatusCode::OK, Bytes::new()));
         };
         let mapped = invocation::http_reply_from_output(output).map_err(|e| e.to_string())?;
@@ -338,49 +270,31 @@ impl Front {
 }
 
 fn raw_query() -> impl Filter<Extract = (Option<String>,), Error = Infallible> + Clone {
-    warp::query::raw()
-        .map(Some)
-        .or(warp::any().map(|| None))
-        .unify()
+    warp::query::raw().map(Some).or(warp::any().map(|| None)).unify()
 }
 
 /// Serves until `shutdown` completes, then lets requests in flight finish.
-pub async fn serve(
-    front: Arc<Front>,
-    listener: TcpListener,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) {
-    let routes = warp::any()
-        .and(warp::method())
-        .and(warp::path::full())
-        .and(raw_query())
-        .and(warp::header::headers_cloned())
-        .and(warp::body::bytes())
-        .then(
-            move |method: Method,
-                  path: warp::path::FullPath,
-                  query: Option<String>,
-                  headers: HeaderMap,
-                  body: Bytes| {
-                let front = front.clone();
-                async move {
-                    front
-                        .handle(Incoming {
-                            method,
-                            path: path.as_str().to_string(),
-                            query,
-                            headers,
-                            body,
-                        })
-                        .await
-                }
-            },
-        );
-    warp::serve(routes)
-        .incoming(listener)
-        .graceful(shutdown)
-        .run()
-        .await;
+pub async fn serve(front: Arc<Front>, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) {
+    let routes =
+        warp::any()
+            .and(warp::method())
+            .and(warp::path::full())
+            .and(raw_query())
+            .and(warp::header::headers_cloned())
+            .and(warp::body::bytes())
+            .then(
+                move |method: Method,
+                      path: warp::path::FullPath,
+                      query: Option<String>,
+                      headers: HeaderMap,
+                      body: Bytes| {
+                    let front = front.clone();
+                    async move {
+                        front.handle(Incoming { method, path: path.as_str().to_string(), query, headers, body }).await
+                    }
+                },
+            );
+    warp::serve(routes).incoming(listener).graceful(shutdown).run().await;
 }
 
 #[cfg(test)]
@@ -399,49 +313,15 @@ mod tests {
             (AuthLevel::Admin, None, &none, None, true),
             (AuthLevel::Anonymous, Some("s3cret"), &none, None, true),
             (AuthLevel::Function, Some("s3cret"), &none, None, false),
-            (
-                AuthLevel::Function,
-                Some("s3cret"),
-                &with_header,
-                None,
-                true,
-            ),
+            (AuthLevel::Function, Some("s3cret"), &with_header, None, true),
             (AuthLevel::Admin, Some("s3cret"), &with_header, None, true),
-            (
-                AuthLevel::Function,
-                Some("s3cret"),
-                &wrong_header,
-                None,
-                false,
-            ),
-            (
-                AuthLevel::Function,
-                Some("s3cret"),
-                &none,
-                Some("a=1&code=s3cret"),
-                true,
-            ),
-            (
-                AuthLevel::Function,
-                Some("s3cret"),
-                &none,
-                Some("code=s3cre"),
-                false,
-            ),
-            (
-                AuthLevel::Function,
-                Some("s3cret"),
-                &none,
-                Some("key=s3cret"),
-                false,
-            ),
+            (AuthLevel::Function, Some("s3cret"), &wrong_header, None, false),
+            (AuthLevel::Function, Some("s3cret"), &none, Some("a=1&code=s3cret"), true),
+            (AuthLevel::Function, Some("s3cret"), &none, Some("code=s3cre"), false),
+            (AuthLevel::Function, Some("s3cret"), &none, Some("key=s3cret"), false),
         ];
         for (level, key, headers, query, expect) in cases {
-            assert_eq!(
-                authorized(level, key, headers, query),
-                expect,
-                "{level:?} key={key:?} query={query:?}"
-            );
+            assert_eq!(authorized(level, key, headers, query), expect, "{level:?} key={key:?} query={query:?}");
         }
     }
 }

@@ -92,13 +92,7 @@ impl TimerInfo {
 
 /// The body of a timer invocation. The trigger value appears under the binding name in both
 /// Data and Metadata, as the host's binding data carries it.
-pub fn timer_invocation(
-    function: &str,
-    binding: &str,
-    info: &TimerInfo,
-    now: DateTime<Utc>,
-    rand_guid: Uuid,
-) -> Value {
+pub fn timer_invocation(function: &str, binding: &str, info: &TimerInfo, now: DateTime<Utc>, rand_guid: Uuid) -> Value {
     let timer = info.to_json();
     json!({
         "Data": { binding: timer.clone() },
@@ -161,12 +155,7 @@ fn header_strings(headers: &HeaderMap) -> Map<String, Value> {
         .map(|(k, v)| {
             let joined = v
                 .as_array()
-                .map(|vs| {
-                    vs.iter()
-                        .filter_map(Value::as_str)
-                        .collect::<Vec<_>>()
-                        .join(",")
-                })
+                .map(|vs| vs.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(","))
                 .unwrap_or_default();
             (k, Value::String(joined))
         })
@@ -179,11 +168,8 @@ fn body_value(headers: &HeaderMap, body: &[u8]) -> Value {
     if body.is_empty() {
         return Value::Null;
     }
-    let content_type = headers
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_ascii_lowercase();
+    let content_type =
+        headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_ascii_lowercase();
     if content_type.starts_with("application/octet-stream") || content_type.contains("multipart/") {
         Value::String(base64::engine::general_purpose::STANDARD.encode(body))
     } else {
@@ -247,11 +233,7 @@ impl fmt::Display for ResultError {
 impl std::error::Error for ResultError {}
 
 fn field<'a>(obj: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
-    obj.get(key).or_else(|| {
-        obj.iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(key))
-            .map(|(_, v)| v)
-    })
+    obj.get(key).or_else(|| obj.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v))
 }
 
 /// Reads a 2xx answer's body. The host reads it with Newtonsoft, so property names match
@@ -268,11 +250,7 @@ pub fn parse_invocation_result(body: &[u8]) -> Result<InvocationResult, ResultEr
     let outputs = match field(&root, "Outputs") {
         None | Some(Value::Null) => Map::new(),
         Some(Value::Object(o)) => o.clone(),
-        Some(other) => {
-            return Err(ResultError(format!(
-                "Outputs: expected an object, found {other}"
-            )))
-        }
+        Some(other) => return Err(ResultError(format!("Outputs: expected an object, found {other}"))),
     };
     let logs = match field(&root, "Logs") {
         None | Some(Value::Null) => Vec::new(),
@@ -283,29 +261,16 @@ pub fn parse_invocation_result(body: &[u8]) -> Result<InvocationResult, ResultEr
                 other => other.to_string(),
             })
             .collect(),
-        Some(other) => {
-            return Err(ResultError(format!(
-                "Logs: expected an array of strings, found {other}"
-            )))
-        }
+        Some(other) => return Err(ResultError(format!("Logs: expected an array of strings, found {other}"))),
     };
-    Ok(InvocationResult {
-        outputs,
-        logs,
-        return_value: field(&root, "ReturnValue").cloned().unwrap_or(Value::Null),
-    })
+    Ok(InvocationResult { outputs, logs, return_value: field(&root, "ReturnValue").cloned().unwrap_or(Value::Null) })
 }
 
 /// The host reads an invocation answer with a JSON media type formatter, which takes
 /// `application/json` and `text/json` only; any other (or no) Content-Type fails the invocation.
 pub fn check_answer_content_type(headers: &HeaderMap) -> Result<(), ResultError> {
-    let given = headers
-        .get(http::header::CONTENT_TYPE)
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-    let media = given
-        .as_deref()
-        .and_then(|v| v.split(';').next())
-        .map(|m| m.trim().to_ascii_lowercase());
+    let given = headers.get(http::header::CONTENT_TYPE).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    let media = given.as_deref().and_then(|v| v.split(';').next()).map(|m| m.trim().to_ascii_lowercase());
     match media.as_deref() {
         Some("application/json" | "text/json") => Ok(()),
         _ => Err(ResultError(format!(
@@ -393,37 +358,25 @@ pub fn http_reply_from_output(value: &Value) -> Result<HttpReply, ResultError> {
                 let name = HeaderName::from_bytes(name.as_bytes())
                     .map_err(|_| ResultError(format!("headers: {name:?} is not a header name")))?;
                 for v in values {
-                    let value = HeaderValue::from_str(&v).map_err(|_| {
-                        ResultError(format!("headers.{name}: {v:?} is not a header value"))
-                    })?;
+                    let value = HeaderValue::from_str(&v)
+                        .map_err(|_| ResultError(format!("headers.{name}: {v:?} is not a header value")))?;
                     headers.append(name.clone(), value);
                 }
             }
         }
-        Some(other) => {
-            return Err(ResultError(format!(
-                "headers: expected an object, found {other}"
-            )))
-        }
+        Some(other) => return Err(ResultError(format!("headers: expected an object, found {other}"))),
     }
     let body = match field(obj, "body") {
         None | Some(Value::Null) => Bytes::new(),
         Some(Value::String(s)) => Bytes::from(s.clone()),
         Some(other) => {
             if !headers.contains_key(http::header::CONTENT_TYPE) {
-                headers.insert(
-                    http::header::CONTENT_TYPE,
-                    HeaderValue::from_static("application/json; charset=utf-8"),
-                );
+                headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
             }
             Bytes::from(other.to_string())
         }
     };
-    Ok(HttpReply {
-        status,
-        headers,
-        body,
-    })
+    Ok(HttpReply { status, headers, body })
 }
 
 fn header_text(v: &Value) -> String {
@@ -438,9 +391,7 @@ mod tests {
     use super::*;
 
     fn now() -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339("2026-03-01T10:20:30.123456789Z")
-            .unwrap()
-            .with_timezone(&Utc)
+        DateTime::parse_from_rfc3339("2026-03-01T10:20:30.123456789Z").unwrap().with_timezone(&Utc)
     }
 
     fn guid() -> Uuid {
@@ -456,10 +407,7 @@ mod tests {
         assert_eq!(format_utc_now(now()), "2026-03-01T10:20:30.1234567Z");
         let cases = [
             ("2026-03-01T10:20:00Z", "2026-03-01T10:20:00+00:00"),
-            (
-                "2026-03-01T10:20:00.0069227Z",
-                "2026-03-01T10:20:00.0069227+00:00",
-            ),
+            ("2026-03-01T10:20:00.0069227Z", "2026-03-01T10:20:00.0069227+00:00"),
             ("2026-03-01T10:20:00.5Z", "2026-03-01T10:20:00.5+00:00"),
         ];
         for (input, expect) in cases {
@@ -469,22 +417,14 @@ mod tests {
 
     #[test]
     fn timer_payloads() {
-        let unmonitored = TimerInfo {
-            status: None,
-            is_past_due: false,
-        };
+        let unmonitored = TimerInfo { status: None, is_past_due: false };
         assert_eq!(
             timer_invocation("watchdog", "myTimer", &unmonitored, now(), guid()),
-            serde_json::from_str::<Value>(include_str!("../../tests/data/timer-invocation.json"))
-                .unwrap()
+            serde_json::from_str::<Value>(include_str!("../../tests/data/timer-invocation.json")).unwrap()
         );
 
         let first = TimerInfo {
-            status: Some(ScheduleStatus {
-                last: None,
-                next: at("2026-03-01T10:25:00Z"),
-                last_updated: None,
-            }),
+            status: Some(ScheduleStatus { last: None, next: at("2026-03-01T10:25:00Z"), last_updated: None }),
             is_past_due: true,
         };
         assert_eq!(
@@ -546,28 +486,17 @@ mod tests {
         let mut headers = HeaderMap::new();
         assert_eq!(body_value(&headers, b""), Value::Null);
         assert_eq!(body_value(&headers, b"hi"), json!("hi"));
-        headers.insert(
-            "content-type",
-            HeaderValue::from_static("application/octet-stream"),
-        );
+        headers.insert("content-type", HeaderValue::from_static("application/octet-stream"));
         assert_eq!(body_value(&headers, b"hi"), json!("aGk="));
     }
 
     fn reply(output: Value) -> String {
         match http_reply_from_output(&output) {
             Ok(r) => {
-                let mut headers: Vec<String> = r
-                    .headers
-                    .iter()
-                    .map(|(k, v)| format!("{k}: {}", v.to_str().unwrap()))
-                    .collect();
+                let mut headers: Vec<String> =
+                    r.headers.iter().map(|(k, v)| format!("{k}: {}", v.to_str().unwrap())).collect();
                 headers.sort();
-                format!(
-                    "{} [{}] {}",
-                    r.status.as_u16(),
-                    headers.join(", "),
-                    String::from_utf8_lossy(&r.body)
-                )
+                format!("{} [{}] {}", r.status.as_u16(), headers.join(", "), String::from_utf8_lossy(&r.body))
             }
             Err(e) => format!("error: {e}"),
         }
@@ -576,26 +505,17 @@ mod tests {
     #[test]
     fn http_replies() {
         let cases = [
-            (
-                json!({"statusCode": 201, "headers": {"x-fixture": "1"}, "body": "made"}),
-                "201 [x-fixture: 1] made",
-            ),
+            (json!({"statusCode": 201, "headers": {"x-fixture": "1"}, "body": "made"}), "201 [x-fixture: 1] made"),
             (json!({"statusCode": "503", "body": "down"}), "503 [] down"),
             (json!({"StatusCode": "404"}), "404 [] "),
             (json!({"Status": 202}), "202 [] "),
             (json!({}), "200 [] "),
-            (
-                json!({"body": {"ok": true}}),
-                "200 [content-type: application/json; charset=utf-8] {\"ok\":true}",
-            ),
+            (json!({"body": {"ok": true}}), "200 [content-type: application/json; charset=utf-8] {\"ok\":true}"),
             (
                 json!({"headers": {"Set-Cookie": ["a=1", "b=2"], "X-N": 5}}),
                 "200 [set-cookie: a=1, set-cookie: b=2, x-n: 5] ",
             ),
-            (
-                json!("{\"statusCode\":204}"),
-                "204 [] ",
-            ),
+            (json!("{\"statusCode\":204}"), "204 [] "),
             (
                 json!("not json"),
                 "error: the http output is a string that is not JSON; it should have statusCode, headers and body",
@@ -612,47 +532,26 @@ mod tests {
 
     #[test]
     fn invocation_results() {
-        let ok = parse_invocation_result(
-            br#"{"Outputs":{"res":{"statusCode":201}},"Logs":["one",2],"ReturnValue":null}"#,
-        )
-        .unwrap();
+        let ok =
+            parse_invocation_result(br#"{"Outputs":{"res":{"statusCode":201}},"Logs":["one",2],"ReturnValue":null}"#)
+                .unwrap();
         assert_eq!(ok.logs, vec!["one".to_string(), "2".to_string()]);
         assert_eq!(http_output(&ok, "res"), Some(&json!({"statusCode": 201})));
         assert_eq!(http_output(&ok, "RES"), Some(&json!({"statusCode": 201})));
         assert_eq!(http_output(&ok, "$return"), None);
 
-        let lower =
-            parse_invocation_result(br#"{"outputs":{},"logs":[],"returnValue":{"body":"x"}}"#)
-                .unwrap();
+        let lower = parse_invocation_result(br#"{"outputs":{},"logs":[],"returnValue":{"body":"x"}}"#).unwrap();
         assert_eq!(http_output(&lower, "$return"), Some(&json!({"body": "x"})));
-        assert_eq!(
-            parse_invocation_result(b"{}").unwrap().logs,
-            Vec::<String>::new()
-        );
+        assert_eq!(parse_invocation_result(b"{}").unwrap().logs, Vec::<String>::new());
 
         let errors = [
-            (
-                &b"nope"[..],
-                "the answer is not JSON (expected ident at line 1 column 2): nope",
-            ),
-            (
-                b"[1]",
-                "the answer must be a JSON object with Outputs, Logs and ReturnValue: [1]",
-            ),
-            (
-                br#"{"Outputs":[]}"#,
-                "Outputs: expected an object, found []",
-            ),
-            (
-                br#"{"Logs":"x"}"#,
-                "Logs: expected an array of strings, found \"x\"",
-            ),
+            (&b"nope"[..], "the answer is not JSON (expected ident at line 1 column 2): nope"),
+            (b"[1]", "the answer must be a JSON object with Outputs, Logs and ReturnValue: [1]"),
+            (br#"{"Outputs":[]}"#, "Outputs: expected an object, found []"),
+            (br#"{"Logs":"x"}"#, "Logs: expected an array of strings, found \"x\""),
         ];
         for (body, expect) in errors {
-            assert_eq!(
-                parse_invocation_result(body).unwrap_err().to_string(),
-                expect
-            );
+            assert_eq!(parse_invocation_result(body).unwrap_err().to_string(), expect);
         }
     }
 
@@ -666,10 +565,7 @@ mod tests {
                 Some("text/plain"),
                 Err("the answer's Content-Type is \"text/plain\"; the host only reads application/json"),
             ),
-            (
-                None,
-                Err("the answer's Content-Type is missing; the host only reads application/json"),
-            ),
+            (None, Err("the answer's Content-Type is missing; the host only reads application/json")),
         ];
         for (content_type, expect) in cases {
             let mut headers = HeaderMap::new();
@@ -677,10 +573,7 @@ mod tests {
                 headers.insert("content-type", HeaderValue::from_str(ct).unwrap());
             }
             let got = check_answer_content_type(&headers).map_err(|e| e.to_string());
-            assert_eq!(
-                got.as_ref().map_err(String::as_str),
-                expect.as_ref().map_err(|e| *e)
-            );
+            assert_eq!(got.as_ref().map_err(String::as_str), expect.as_ref().map_err(|e| *e));
         }
     }
 

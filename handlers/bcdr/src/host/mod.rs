@@ -49,39 +49,25 @@ pub struct HostArgs {
 
 fn parse_setting(text: &str) -> Result<(String, String), String> {
     match text.split_once('=') {
-        Some((name, value)) if !name.trim().is_empty() => {
-            Ok((name.trim().to_string(), value.to_string()))
-        }
+        Some((name, value)) if !name.trim().is_empty() => Ok((name.trim().to_string(), value.to_string())),
         _ => Err(format!("expected NAME=VALUE, found {text:?}")),
     }
 }
 
 pub fn run(args: HostArgs) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
     runtime.block_on(host(args))
 }
 
 fn environment() -> BTreeMap<String, String> {
-    std::env::vars_os()
-        .map(|(k, v)| {
-            (
-                k.to_string_lossy().into_owned(),
-                v.to_string_lossy().into_owned(),
-            )
-        })
-        .collect()
+    std::env::vars_os().map(|(k, v)| (k.to_string_lossy().into_owned(), v.to_string_lossy().into_owned())).collect()
 }
 
 async fn host(args: HostArgs) -> anyhow::Result<()> {
     let overrides: BTreeMap<String, String> = args.set.iter().cloned().collect();
     let environment = environment();
-    let sources = SettingSources {
-        overrides: &overrides,
-        environment: &environment,
-    };
+    let sources = SettingSources { overrides: &overrides, environment: &environment };
     let mut warnings = Vec::new();
     let loaded = load_apps(&args.apps, &sources, &mut |w| warnings.push(w));
     for w in &warnings {
@@ -94,14 +80,9 @@ async fn host(args: HostArgs) -> anyhow::Result<()> {
     warn_unenforced_constraints(&apps);
 
     // Bound before any handler starts, so a taken port fails fast and leaves nothing behind.
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port))
-        .await
-        .with_context(|| {
-            format!(
-                "cannot listen on 127.0.0.1:{}; is another host running there? choose another --port",
-                args.port
-            )
-        })?;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port)).await.with_context(|| {
+        format!("cannot listen on 127.0.0.1:{}; is another host running there? choose another --port", args.port)
+    })?;
     let port = listener.local_addr()?.port();
     let client = call::handler_client().context("building the HTTP client")?;
 
@@ -124,10 +105,7 @@ async fn host(args: HostArgs) -> anyhow::Result<()> {
             }
             .run(),
         ));
-        runtimes.push(AppRuntime {
-            spec,
-            state: state_rx,
-        });
+        runtimes.push(AppRuntime { spec, state: state_rx });
     }
     drop(events_tx);
 
@@ -146,12 +124,7 @@ async fn host(args: HostArgs) -> anyhow::Result<()> {
         }
     }
 
-    let front = Arc::new(Front::new(
-        runtimes,
-        args.functions_key.clone(),
-        client,
-        port,
-    ));
+    let front = Arc::new(Front::new(runtimes, args.functions_key.clone(), client, port));
     let server = tokio::spawn(front::serve(front.clone(), listener, async move {
         let _ = stop_front_rx.wait_for(|stop| *stop).await;
     }));
@@ -185,10 +158,7 @@ async fn host(args: HostArgs) -> anyhow::Result<()> {
     let drained = tokio::time::timeout(worker::STOP_GRACE, server).await;
     let _ = stop_workers_tx.send(true);
     if drained.is_err() {
-        warn!(
-            "requests still in flight after {} s; closing",
-            worker::STOP_GRACE.as_secs()
-        );
+        warn!("requests still in flight after {} s; closing", worker::STOP_GRACE.as_secs());
     }
     for s in supervisors {
         let _ = s.await;
@@ -222,27 +192,15 @@ fn print_functions(front: &Front, port: u16, keys_enforced: bool) {
         for f in &app.functions {
             match &f.trigger {
                 Trigger::Http(h) => {
-                    let methods = if h.methods.is_empty() {
-                        "ALL".to_string()
-                    } else {
-                        h.methods.join(",")
-                    };
+                    let methods = if h.methods.is_empty() { "ALL".to_string() } else { h.methods.join(",") };
                     let auth = match (h.auth, keys_enforced) {
                         (app::AuthLevel::Anonymous, _) => "anonymous".to_string(),
                         (level, true) => format!("{}, key required", level.as_str()),
                         (level, false) => format!("{}, key not checked", level.as_str()),
                     };
-                    let mode = if app.handler.forward_http && f.is_http_in_and_out() {
-                        "forwarded"
-                    } else {
-                        "invocation"
-                    };
-                    info!(
-                        "[{}]   {}: [{methods}] {} ({auth}; {mode})",
-                        app.name,
-                        f.name,
-                        front.url_of(app, h)
-                    );
+                    let mode =
+                        if app.handler.forward_http && f.is_http_in_and_out() { "forwarded" } else { "invocation" };
+                    info!("[{}]   {}: [{methods}] {} ({auth}; {mode})", app.name, f.name, front.url_of(app, h));
                 }
                 Trigger::Timer(t) => {
                     let next = t
@@ -250,17 +208,8 @@ fn print_functions(front: &Front, port: u16, keys_enforced: bool) {
                         .next_after(now)
                         .map(|n| n.to_rfc3339_opts(SecondsFormat::Secs, true))
                         .unwrap_or_else(|| "never".to_string());
-                    let startup = if t.run_on_startup {
-                        ", runs on startup"
-                    } else {
-                        ""
-                    };
-                    info!(
-                        "[{}]   {}: timer \"{}\", next {next}{startup}",
-                        app.name,
-                        f.name,
-                        t.schedule.expression()
-                    );
+                    let startup = if t.run_on_startup { ", runs on startup" } else { "" };
+                    info!("[{}]   {}: timer \"{}\", next {next}{startup}", app.name, f.name, t.schedule.expression());
                 }
             }
         }
@@ -297,18 +246,9 @@ mod tests {
 
     #[test]
     fn settings_on_the_command_line() {
-        assert_eq!(
-            parse_setting("A=b=c"),
-            Ok(("A".to_string(), "b=c".to_string()))
-        );
+        assert_eq!(parse_setting("A=b=c"), Ok(("A".to_string(), "b=c".to_string())));
         assert_eq!(parse_setting("A="), Ok(("A".to_string(), String::new())));
-        assert_eq!(
-            parse_setting("novalue"),
-            Err("expected NAME=VALUE, found \"novalue\"".to_string())
-        );
-        assert_eq!(
-            parse_setting("=x"),
-            Err("expected NAME=VALUE, found \"=x\"".to_string())
-        );
+        assert_eq!(parse_setting("novalue"), Err("expected NAME=VALUE, found \"novalue\"".to_string()));
+        assert_eq!(parse_setting("=x"), Err("expected NAME=VALUE, found \"=x\"".to_string()));
     }
 }

@@ -61,10 +61,7 @@ impl RouteTemplate {
             if let Segment::Param(p) = &seg {
                 let lower = p.name.to_ascii_lowercase();
                 if names.contains(&lower) {
-                    return Err(RouteError(format!(
-                        "parameter {{{}}} appears twice",
-                        p.name
-                    )));
+                    return Err(RouteError(format!("parameter {{{}}} appears twice", p.name)));
                 }
                 names.push(lower);
             }
@@ -74,14 +71,11 @@ impl RouteTemplate {
             let Segment::Param(p) = seg else { continue };
             let last = i + 1 == segments.len();
             if p.catch_all && !last {
-                return Err(RouteError(format!(
-                    "catch-all parameter {{*{}}} must be the last segment",
-                    p.name
-                )));
+                return Err(RouteError(format!("catch-all parameter {{*{}}} must be the last segment", p.name)));
             }
-            let rest_optional = segments[i + 1..].iter().all(|s| {
-                matches!(s, Segment::Param(q) if q.optional || q.default.is_some() || q.catch_all)
-            });
+            let rest_optional = segments[i + 1..]
+                .iter()
+                .all(|s| matches!(s, Segment::Param(q) if q.optional || q.default.is_some() || q.catch_all));
             if (p.optional || p.default.is_some()) && !rest_optional {
                 return Err(RouteError(format!(
                     "optional parameter {{{}}} may only be followed by optional parameters",
@@ -89,10 +83,7 @@ impl RouteTemplate {
                 )));
             }
         }
-        Ok(RouteTemplate {
-            text: trimmed.to_string(),
-            segments,
-        })
+        Ok(RouteTemplate { text: trimmed.to_string(), segments })
     }
 
     /// The template as written, without surrounding slashes.
@@ -106,17 +97,10 @@ impl RouteTemplate {
         if prefix.is_empty() {
             return self.clone();
         }
-        let mut segments: Vec<Segment> = prefix
-            .split('/')
-            .filter(|s| !s.is_empty())
-            .map(|s| Segment::Literal(s.to_string()))
-            .collect();
+        let mut segments: Vec<Segment> =
+            prefix.split('/').filter(|s| !s.is_empty()).map(|s| Segment::Literal(s.to_string())).collect();
         segments.extend(self.segments.iter().cloned());
-        let text = if self.text.is_empty() {
-            prefix.to_string()
-        } else {
-            format!("{prefix}/{}", self.text)
-        };
+        let text = if self.text.is_empty() { prefix.to_string() } else { format!("{prefix}/{}", self.text) };
         RouteTemplate { text, segments }
     }
 
@@ -209,11 +193,7 @@ impl RouteTemplate {
 }
 
 fn constraint_key(constraints: &[Constraint]) -> String {
-    constraints
-        .iter()
-        .map(|c| format!("{c:?}").to_ascii_lowercase())
-        .collect::<Vec<_>>()
-        .join(":")
+    constraints.iter().map(|c| format!("{c:?}").to_ascii_lowercase()).collect::<Vec<_>>().join(":")
 }
 
 impl Constraint {
@@ -231,13 +211,9 @@ impl Constraint {
     fn accepts(&self, value: &str) -> bool {
         match self {
             Constraint::Int => value.parse::<i64>().is_ok(),
-            Constraint::Bool => {
-                value.eq_ignore_ascii_case("true") || value.eq_ignore_ascii_case("false")
-            }
+            Constraint::Bool => value.eq_ignore_ascii_case("true") || value.eq_ignore_ascii_case("false"),
             Constraint::Guid => uuid::Uuid::parse_str(value).is_ok(),
-            Constraint::Alpha => {
-                !value.is_empty() && value.chars().all(|c| c.is_ascii_alphabetic())
-            }
+            Constraint::Alpha => !value.is_empty() && value.chars().all(|c| c.is_ascii_alphabetic()),
             Constraint::Number => value.parse::<f64>().is_ok_and(f64::is_finite),
             Constraint::Other(_) => true,
         }
@@ -277,19 +253,11 @@ fn parse_segment(raw: &str) -> Result<Segment, RouteError> {
     }
     let mut parts = inner.split(':');
     let name = parts.next().unwrap_or_default().trim();
-    if name.is_empty()
-        || !name
-            .chars()
-            .all(|c| c.is_alphanumeric() || c == '_' || c == '-')
-    {
-        return Err(RouteError(format!(
-            "segment {raw:?} has no valid parameter name"
-        )));
+    if name.is_empty() || !name.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '-') {
+        return Err(RouteError(format!("segment {raw:?} has no valid parameter name")));
     }
     if optional && default.is_some() {
-        return Err(RouteError(format!(
-            "parameter {{{name}}} cannot be both optional and have a default"
-        )));
+        return Err(RouteError(format!("parameter {{{name}}} cannot be both optional and have a default")));
     }
     Ok(Segment::Param(Param {
         name: name.to_string(),
@@ -305,11 +273,7 @@ pub fn path_segments(raw_path: &str) -> Vec<String> {
     raw_path
         .split('/')
         .filter(|s| !s.is_empty())
-        .map(|s| {
-            percent_encoding::percent_decode_str(s)
-                .decode_utf8_lossy()
-                .into_owned()
-        })
+        .map(|s| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned())
         .collect()
 }
 
@@ -330,27 +294,16 @@ struct Entry<K> {
 /// What a request path and method find in the table.
 #[derive(Debug, PartialEq)]
 pub enum Lookup<'a, K> {
-    Found {
-        key: &'a K,
-        params: BTreeMap<String, String>,
-    },
-    MethodNotAllowed {
-        allowed: Vec<String>,
-    },
+    Found { key: &'a K, params: BTreeMap<String, String> },
+    MethodNotAllowed { allowed: Vec<String> },
     NotFound,
 }
 
 impl<K> RouteTable<K> {
     /// `routes` are full templates (route prefix included).
     pub fn new(routes: impl IntoIterator<Item = (RouteTemplate, Vec<String>, K)>) -> Self {
-        let mut entries: Vec<Entry<K>> = routes
-            .into_iter()
-            .map(|(template, methods, key)| Entry {
-                template,
-                methods,
-                key,
-            })
-            .collect();
+        let mut entries: Vec<Entry<K>> =
+            routes.into_iter().map(|(template, methods, key)| Entry { template, methods, key }).collect();
         entries.sort_by_key(|e| e.template.precedence());
         RouteTable { entries }
     }
@@ -363,10 +316,7 @@ impl<K> RouteTable<K> {
                 continue;
             };
             if entry.methods.is_empty() || entry.methods.iter().any(|m| m == method) {
-                return Lookup::Found {
-                    key: &entry.key,
-                    params,
-                };
+                return Lookup::Found { key: &entry.key, params };
             }
             allowed.extend(entry.methods.iter().cloned());
         }
@@ -391,12 +341,7 @@ mod tests {
             ("api", "items/{name}", vec!["GET"], "item-by-name"),
             ("api", "items/new", vec!["POST"], "new-item"),
             ("api", "files/{*path}", vec![], "files"),
-            (
-                "api",
-                "plans/{plan}/activate/{step?}",
-                vec!["POST"],
-                "activate",
-            ),
+            ("api", "plans/{plan}/activate/{step?}", vec!["POST"], "activate"),
             ("", "root/{x=default}", vec![], "root"),
         ];
         RouteTable::new(routes.into_iter().map(|(prefix, route, methods, key)| {
@@ -424,30 +369,14 @@ mod tests {
         check("DELETE", "/api/echo", "405 [\"GET\", \"POST\"]");
         check("GET", "/api/echo/more", "404");
         check("GET", "/api/items/42", "item-by-id {\"id\": \"42\"}");
-        check(
-            "GET",
-            "/api/items/forty%20two",
-            "item-by-name {\"name\": \"forty two\"}",
-        );
+        check("GET", "/api/items/forty%20two", "item-by-name {\"name\": \"forty two\"}");
         check("POST", "/api/items/new", "new-item {}");
         check("GET", "/api/items/new", "item-by-name {\"name\": \"new\"}");
         check("DELETE", "/api/items/new", "405 [\"GET\", \"POST\"]");
-        check(
-            "PUT",
-            "/api/files/a/b/c.txt",
-            "files {\"path\": \"a/b/c.txt\"}",
-        );
+        check("PUT", "/api/files/a/b/c.txt", "files {\"path\": \"a/b/c.txt\"}");
         check("GET", "/api/files", "files {}");
-        check(
-            "POST",
-            "/api/plans/p1/activate",
-            "activate {\"plan\": \"p1\"}",
-        );
-        check(
-            "POST",
-            "/api/plans/p1/activate/fence",
-            "activate {\"plan\": \"p1\", \"step\": \"fence\"}",
-        );
+        check("POST", "/api/plans/p1/activate", "activate {\"plan\": \"p1\"}");
+        check("POST", "/api/plans/p1/activate/fence", "activate {\"plan\": \"p1\", \"step\": \"fence\"}");
         check("GET", "/root", "root {\"x\": \"default\"}");
         check("GET", "/root/y", "root {\"x\": \"y\"}");
         check("GET", "/", "404");

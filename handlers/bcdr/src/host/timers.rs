@@ -34,18 +34,12 @@ pub enum Fire {
 
 impl TimerClock {
     pub fn new(trigger: TimerTrigger, now: DateTime<Utc>) -> Option<TimerClock> {
-        let monitored = trigger
-            .use_monitor
-            .unwrap_or_else(|| trigger.schedule.monitored_by_default(now));
+        let monitored = trigger.use_monitor.unwrap_or_else(|| trigger.schedule.monitored_by_default(now));
         let next = trigger.schedule.next_after(now)?;
         Some(TimerClock {
             trigger,
             monitored,
-            status: ScheduleStatus {
-                last: None,
-                next,
-                last_updated: None,
-            },
+            status: ScheduleStatus { last: None, next, last_updated: None },
             past_due: false,
         })
     }
@@ -56,10 +50,7 @@ impl TimerClock {
     }
 
     fn info(&mut self) -> TimerInfo {
-        let info = TimerInfo {
-            status: self.monitored.then(|| self.status.clone()),
-            is_past_due: self.past_due,
-        };
+        let info = TimerInfo { status: self.monitored.then(|| self.status.clone()), is_past_due: self.past_due };
         self.past_due = false;
         info
     }
@@ -87,11 +78,7 @@ impl TimerClock {
     fn record(&mut self, occurred: DateTime<Utc>, now: DateTime<Utc>) {
         self.status = ScheduleStatus {
             last: Some(occurred),
-            next: self
-                .trigger
-                .schedule
-                .next_after(occurred)
-                .unwrap_or(occurred),
+            next: self.trigger.schedule.next_after(occurred).unwrap_or(occurred),
             last_updated: Some(now),
         };
     }
@@ -150,17 +137,8 @@ async fn invoke(
         error!("[{name}] {function} (timer): failed, the handler is not running");
         return;
     };
-    let payload =
-        invocation::timer_invocation(function, binding, &info, Utc::now(), Uuid::new_v4());
-    let answer = call::invoke(
-        client,
-        port,
-        function,
-        &payload,
-        Uuid::new_v4(),
-        app.function_timeout,
-    )
-    .await;
+    let payload = invocation::timer_invocation(function, binding, &info, Utc::now(), Uuid::new_v4());
+    let answer = call::invoke(client, port, function, &payload, Uuid::new_v4(), app.function_timeout).await;
     let ms = started.elapsed().as_millis();
     let past_due = if info.is_past_due { ", past due" } else { "" };
     match answer {
@@ -178,10 +156,7 @@ async fn invoke(
                 for line in &result.logs {
                     info!("[{name}] {function}: {line}");
                 }
-                info!(
-                    "[{name}] {function} (timer{past_due}): {} in {ms} ms",
-                    a.status.as_u16()
-                );
+                info!("[{name}] {function} (timer{past_due}): {} in {ms} ms", a.status.as_u16());
             }
         },
     }
@@ -237,24 +212,15 @@ mod tests {
     fn busy_timer_skips_and_marks_the_next_invocation_past_due() {
         let mut c = clock("*/1 * * * * *", None, "2026-01-01T00:00:00Z");
         let due = c.next_due();
-        assert_eq!(
-            show(&c.fire(due, due, false)),
-            r#"{"pastDue":false,"status":null}"#
-        );
+        assert_eq!(show(&c.fire(due, due, false)), r#"{"pastDue":false,"status":null}"#);
         let due = c.next_due();
         assert_eq!(due, at("2026-01-01T00:00:02Z"));
         assert_eq!(show(&c.fire(due, due, true)), "skip");
         let due = c.next_due();
         assert_eq!(due, at("2026-01-01T00:00:03Z"));
-        assert_eq!(
-            show(&c.fire(due, due, false)),
-            r#"{"pastDue":true,"status":null}"#
-        );
+        assert_eq!(show(&c.fire(due, due, false)), r#"{"pastDue":true,"status":null}"#);
         let due = c.next_due();
-        assert_eq!(
-            show(&c.fire(due, due, false)),
-            r#"{"pastDue":false,"status":null}"#
-        );
+        assert_eq!(show(&c.fire(due, due, false)), r#"{"pastDue":false,"status":null}"#);
     }
 
     #[test]

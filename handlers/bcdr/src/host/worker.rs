@@ -33,8 +33,7 @@ pub enum WorkerState {
 /// Waits until the handler is ready (its port) or stopped (`None`), for at most `limit`.
 pub async fn ready_port(state: &watch::Receiver<WorkerState>, limit: Duration) -> Option<u16> {
     let mut rx = state.clone();
-    let waited =
-        tokio::time::timeout(limit, rx.wait_for(|s| !matches!(s, WorkerState::Starting))).await;
+    let waited = tokio::time::timeout(limit, rx.wait_for(|s| !matches!(s, WorkerState::Starting))).await;
     match waited {
         Ok(Ok(s)) => match *s {
             WorkerState::Ready { port, .. } => Some(port),
@@ -134,10 +133,7 @@ impl Supervisor {
             let port = match free_port() {
                 Ok(p) => p,
                 Err(e) => {
-                    self.fail_start(
-                        first_start,
-                        anyhow::anyhow!("[{name}] no free loopback port: {e}"),
-                    );
+                    self.fail_start(first_start, anyhow::anyhow!("[{name}] no free loopback port: {e}"));
                     break;
                 }
             };
@@ -210,10 +206,7 @@ impl Supervisor {
                         Err(e) => format!("status unknown: {e}"),
                     };
                     let delay = backoff.after_exit(started.elapsed());
-                    error!(
-                        "[{name}] handler (pid {pid}) died: {how}; restarting in {} s",
-                        delay.as_secs()
-                    );
+                    error!("[{name}] handler (pid {pid}) died: {how}; restarting in {} s", delay.as_secs());
                     if !self.pause(delay).await {
                         break;
                     }
@@ -285,9 +278,7 @@ async fn wait_ready(client: &reqwest::Client, port: u16) -> bool {
 
 /// A loopback port nothing listens on right now, for the handler to take.
 fn free_port() -> std::io::Result<u16> {
-    Ok(std::net::TcpListener::bind(("127.0.0.1", 0))?
-        .local_addr()?
-        .port())
+    Ok(std::net::TcpListener::bind(("127.0.0.1", 0))?.local_addr()?.port())
 }
 
 /// The environment a handler gets on top of the inherited one.
@@ -298,15 +289,9 @@ pub fn handler_environment(app: &AppSpec, port: u16) -> BTreeMap<String, String>
     env.insert("FUNCTIONS_WORKER_RUNTIME".into(), "custom".into());
     env.insert("FUNCTIONS_CUSTOMHANDLER_PORT".into(), port.clone());
     env.insert("FUNCTIONS_HTTPWORKER_PORT".into(), port);
-    env.insert(
-        "FUNCTIONS_CUSTOMHANDLER_WORKER_ID".into(),
-        worker_id.clone(),
-    );
+    env.insert("FUNCTIONS_CUSTOMHANDLER_WORKER_ID".into(), worker_id.clone());
     env.insert("FUNCTIONS_HTTPWORKER_ID".into(), worker_id);
-    env.insert(
-        "FUNCTIONS_APP_ROOT_PATH".into(),
-        app.dir.to_string_lossy().into_owned(),
-    );
+    env.insert("FUNCTIONS_APP_ROOT_PATH".into(), app.dir.to_string_lossy().into_owned());
     env
 }
 
@@ -387,16 +372,10 @@ async fn stop(name: &str, child: &mut Child) {
         libc::kill(pid as libc::pid_t, libc::SIGTERM);
     }
     match tokio::time::timeout(STOP_GRACE, child.wait()).await {
-        Ok(Ok(status)) => info!(
-            "[{name}] handler (pid {pid}) stopped: {}",
-            describe_exit(&status)
-        ),
+        Ok(Ok(status)) => info!("[{name}] handler (pid {pid}) stopped: {}", describe_exit(&status)),
         Ok(Err(e)) => warn!("[{name}] handler (pid {pid}) stop status unknown: {e}"),
         Err(_) => {
-            warn!(
-                "[{name}] handler (pid {pid}) still running {} s after SIGTERM; killing it",
-                STOP_GRACE.as_secs()
-            );
+            warn!("[{name}] handler (pid {pid}) still running {} s after SIGTERM; killing it", STOP_GRACE.as_secs());
             let _ = child.kill().await;
         }
     }
@@ -421,9 +400,6 @@ mod tests {
     fn exit_descriptions() {
         use std::os::unix::process::ExitStatusExt;
         assert_eq!(describe_exit(&ExitStatus::from_raw(3 << 8)), "exit code 3");
-        assert_eq!(
-            describe_exit(&ExitStatus::from_raw(9)),
-            "killed by signal 9 (SIGKILL)"
-        );
+        assert_eq!(describe_exit(&ExitStatus::from_raw(9)), "killed by signal 9 (SIGKILL)");
     }
 }

@@ -11,32 +11,11 @@ pub(crate) const API_VERSIONS: &[(&str, &[&str])] = &[
     // logic/resource-manager/Microsoft.Logic/stable/{2016-06-01,2019-05-01}/logic.json
     ("Microsoft.Logic/workflows", &["2016-06-01", "2019-05-01"]),
     // web/resource-manager/Microsoft.Web/stable/<version>/WebApps.json
-    (
-        "Microsoft.Web/sites",
-        &[
-            "2022-03-01",
-            "2023-01-01",
-            "2023-12-01",
-            "2024-04-01",
-            "2024-11-01",
-        ],
-    ),
+    ("Microsoft.Web/sites", &["2022-03-01", "2023-01-01", "2023-12-01", "2024-04-01", "2024-11-01"]),
     // trafficmanager/resource-manager/Microsoft.Network/stable/{2018-08-01,2022-04-01}/trafficmanager.json
-    (
-        "Microsoft.Network/trafficManagerProfiles",
-        &["2018-08-01", "2022-04-01"],
-    ),
+    ("Microsoft.Network/trafficManagerProfiles", &["2018-08-01", "2022-04-01"]),
     // cdn/resource-manager/Microsoft.Cdn/stable/<version>/afdx.json (AFDOrigins_*)
-    (
-        "Microsoft.Cdn/profiles",
-        &[
-            "2023-05-01",
-            "2024-02-01",
-            "2024-09-01",
-            "2025-04-15",
-            "2025-06-01",
-        ],
-    ),
+    ("Microsoft.Cdn/profiles", &["2023-05-01", "2024-02-01", "2024-09-01", "2025-04-15", "2025-06-01"]),
 ];
 
 /// A resource type the double has operations for.
@@ -60,10 +39,7 @@ pub(crate) enum OpKind {
     /// Read the resource.
     Get,
     /// A POST action that sets `properties.<property>` and answers 200 with no body.
-    SetProperty {
-        property: &'static str,
-        value: &'static str,
-    },
+    SetProperty { property: &'static str, value: &'static str },
     /// `GET .../workflows/{name}/runs`, newest first, honouring `$top`.
     ListRuns,
     /// `POST .../sites/{name}/config/appsettings/list`.
@@ -72,10 +48,7 @@ pub(crate) enum OpKind {
     ReplaceAppSettings,
     /// PATCH: a JSON merge patch. Asynchronous operations answer 202 and change the resource
     /// only once polled to completion, as the real provider does.
-    Patch {
-        checks: &'static [EnumCheck],
-        asynchronous: bool,
-    },
+    Patch { checks: &'static [EnumCheck], asynchronous: bool },
     /// PUT: replaces (or creates) the resource.
     Put { checks: &'static [EnumCheck] },
 }
@@ -89,41 +62,18 @@ pub(crate) struct EnumCheck {
 
 const ENABLED_OR_DISABLED: &[&str] = &["Enabled", "Disabled"];
 
-const ENDPOINT_STATUS: &[EnumCheck] = &[EnumCheck {
-    property: "endpointStatus",
-    allowed: ENABLED_OR_DISABLED,
-}];
+const ENDPOINT_STATUS: &[EnumCheck] = &[EnumCheck { property: "endpointStatus", allowed: ENABLED_OR_DISABLED }];
 
-const ORIGIN_STATE: &[EnumCheck] = &[EnumCheck {
-    property: "enabledState",
-    allowed: ENABLED_OR_DISABLED,
-}];
+const ORIGIN_STATE: &[EnumCheck] = &[EnumCheck { property: "enabledState", allowed: ENABLED_OR_DISABLED }];
 
 const fn op(method: &'static str, suffix: &'static [&'static str], kind: OpKind) -> Operation {
-    Operation {
-        method,
-        suffix,
-        kind,
-    }
+    Operation { method, suffix, kind }
 }
 
 const TRAFFIC_MANAGER_ENDPOINT: &[Operation] = &[
     op("GET", &[], OpKind::Get),
-    op(
-        "PATCH",
-        &[],
-        OpKind::Patch {
-            checks: ENDPOINT_STATUS,
-            asynchronous: false,
-        },
-    ),
-    op(
-        "PUT",
-        &[],
-        OpKind::Put {
-            checks: ENDPOINT_STATUS,
-        },
-    ),
+    op("PATCH", &[], OpKind::Patch { checks: ENDPOINT_STATUS, asynchronous: false }),
+    op("PUT", &[], OpKind::Put { checks: ENDPOINT_STATUS }),
 ];
 
 pub(crate) const KINDS: &[ResourceKind] = &[
@@ -133,22 +83,8 @@ pub(crate) const KINDS: &[ResourceKind] = &[
         type_name: "Microsoft.Logic/workflows",
         operations: &[
             op("GET", &[], OpKind::Get),
-            op(
-                "POST",
-                &["disable"],
-                OpKind::SetProperty {
-                    property: "state",
-                    value: "Disabled",
-                },
-            ),
-            op(
-                "POST",
-                &["enable"],
-                OpKind::SetProperty {
-                    property: "state",
-                    value: "Enabled",
-                },
-            ),
+            op("POST", &["disable"], OpKind::SetProperty { property: "state", value: "Disabled" }),
+            op("POST", &["enable"], OpKind::SetProperty { property: "state", value: "Enabled" }),
             op("GET", &["runs"], OpKind::ListRuns),
         ],
     },
@@ -158,32 +94,10 @@ pub(crate) const KINDS: &[ResourceKind] = &[
         type_name: "Microsoft.Web/sites",
         operations: &[
             op("GET", &[], OpKind::Get),
-            op(
-                "POST",
-                &["start"],
-                OpKind::SetProperty {
-                    property: "state",
-                    value: "Running",
-                },
-            ),
-            op(
-                "POST",
-                &["stop"],
-                OpKind::SetProperty {
-                    property: "state",
-                    value: "Stopped",
-                },
-            ),
-            op(
-                "POST",
-                &["config", "appsettings", "list"],
-                OpKind::ListAppSettings,
-            ),
-            op(
-                "PUT",
-                &["config", "appsettings"],
-                OpKind::ReplaceAppSettings,
-            ),
+            op("POST", &["start"], OpKind::SetProperty { property: "state", value: "Running" }),
+            op("POST", &["stop"], OpKind::SetProperty { property: "state", value: "Stopped" }),
+            op("POST", &["config", "appsettings", "list"], OpKind::ListAppSettings),
+            op("PUT", &["config", "appsettings"], OpKind::ReplaceAppSettings),
         ],
     },
     // Traffic Manager: Endpoints_Get, Endpoints_Update, Endpoints_CreateOrUpdate; the
@@ -206,14 +120,7 @@ pub(crate) const KINDS: &[ResourceKind] = &[
         type_name: "Microsoft.Cdn/profiles/origingroups/origins",
         operations: &[
             op("GET", &[], OpKind::Get),
-            op(
-                "PATCH",
-                &[],
-                OpKind::Patch {
-                    checks: ORIGIN_STATE,
-                    asynchronous: true,
-                },
-            ),
+            op("PATCH", &[], OpKind::Patch { checks: ORIGIN_STATE, asynchronous: true }),
         ],
     },
 ];
@@ -225,8 +132,7 @@ pub fn api_versions(resource_type: &str) -> Option<&'static [&'static str]> {
     let (namespace, top) = (parts.next()?, parts.next()?);
     API_VERSIONS.iter().find_map(|(known, versions)| {
         let (known_namespace, known_top) = known.split_once('/')?;
-        (known_namespace.eq_ignore_ascii_case(namespace) && known_top.eq_ignore_ascii_case(top))
-            .then_some(*versions)
+        (known_namespace.eq_ignore_ascii_case(namespace) && known_top.eq_ignore_ascii_case(top)).then_some(*versions)
     })
 }
 
@@ -243,9 +149,7 @@ pub fn well_formed_api_version(version: &str) -> bool {
         _ => b.is_ascii_digit(),
     });
     let suffix_ok = suffix.is_empty()
-        || (suffix.len() > 1
-            && suffix.starts_with('-')
-            && suffix[1..].chars().all(|c| c.is_ascii_alphanumeric()));
+        || (suffix.len() > 1 && suffix.starts_with('-') && suffix[1..].chars().all(|c| c.is_ascii_alphanumeric()));
     date_ok && suffix_ok
 }
 
@@ -255,10 +159,7 @@ mod tests {
 
     #[test]
     fn child_types_share_their_top_level_versions() {
-        assert_eq!(
-            api_versions("microsoft.cdn/profiles/origingroups/origins"),
-            api_versions("Microsoft.Cdn/profiles")
-        );
+        assert_eq!(api_versions("microsoft.cdn/profiles/origingroups/origins"), api_versions("Microsoft.Cdn/profiles"));
         assert!(api_versions("Microsoft.Storage/storageAccounts").is_none());
     }
 
@@ -281,13 +182,7 @@ mod tests {
     fn every_kind_has_versions_and_a_read() {
         for kind in KINDS {
             assert!(api_versions(kind.type_name).is_some(), "{}", kind.type_name);
-            assert!(
-                kind.operations
-                    .iter()
-                    .any(|op| op.method == "GET" && op.suffix.is_empty()),
-                "{}",
-                kind.type_name
-            );
+            assert!(kind.operations.iter().any(|op| op.method == "GET" && op.suffix.is_empty()), "{}", kind.type_name);
         }
     }
 }

@@ -49,11 +49,7 @@ pub struct ArmOptions {
 
 impl Default for ArmOptions {
     fn default() -> Self {
-        Self {
-            tokens: None,
-            native_async_polls: 1,
-            poll_retry_after_secs: None,
-        }
+        Self { tokens: None, native_async_polls: 1, poll_retry_after_secs: None }
     }
 }
 
@@ -94,24 +90,16 @@ pub struct Matcher {
 impl Matcher {
     /// Requests with this method whose path contains `path_contains`.
     pub fn new(method: &str, path_contains: &str) -> Self {
-        Self {
-            method: Some(method.to_ascii_uppercase()),
-            path_contains: path_contains.to_ascii_lowercase(),
-        }
+        Self { method: Some(method.to_ascii_uppercase()), path_contains: path_contains.to_ascii_lowercase() }
     }
 
     /// Requests of any method whose path contains `path_contains`.
     pub fn any_method(path_contains: &str) -> Self {
-        Self {
-            method: None,
-            path_contains: path_contains.to_ascii_lowercase(),
-        }
+        Self { method: None, path_contains: path_contains.to_ascii_lowercase() }
     }
 
     fn matches(&self, method: &str, path: &str) -> bool {
-        self.method
-            .as_deref()
-            .is_none_or(|m| m.eq_ignore_ascii_case(method))
+        self.method.as_deref().is_none_or(|m| m.eq_ignore_ascii_case(method))
             && path.to_ascii_lowercase().contains(&self.path_contains)
     }
 }
@@ -195,17 +183,11 @@ impl ArmDouble {
             .and(warp::header::headers_cloned())
             .and(warp::body::bytes())
             .then(
-                move |method: Method,
-                      path: FullPath,
-                      query: Vec<(String, String)>,
-                      headers: HeaderMap,
-                      body: Bytes| {
+                move |method: Method, path: FullPath, query: Vec<(String, String)>, headers: HeaderMap, body: Bytes| {
                     let shared = Arc::clone(&handler_shared);
                     async move {
                         let query = query.into_iter().collect();
-                        shared
-                            .handle(method.as_str(), path.as_str(), query, &headers, body)
-                            .await
+                        shared.handle(method.as_str(), path.as_str(), query, &headers, body).await
                     }
                 },
             )
@@ -213,28 +195,16 @@ impl ArmDouble {
             // query string that does not decode, say). Answer them in ARM's shape too.
             .recover(|rejection: warp::Rejection| async move {
                 let answer = if rejection.is_not_found() {
-                    Answer::arm_error(
-                        404,
-                        "NotFound",
-                        "No HTTP resource was found that matches the request.",
-                    )
+                    Answer::arm_error(404, "NotFound", "No HTTP resource was found that matches the request.")
                 } else {
-                    Answer::arm_error(
-                        400,
-                        "BadRequest",
-                        format!("The request could not be read: {rejection:?}"),
-                    )
+                    Answer::arm_error(400, "BadRequest", format!("The request could not be read: {rejection:?}"))
                 };
                 Ok::<_, warp::Rejection>(answer.into_response())
             })
             .unify()
             .boxed();
         let server = Server::serve(listener, routes, stop);
-        Ok(Self {
-            base_url,
-            shared,
-            server,
-        })
+        Ok(Self { base_url, shared, server })
     }
 
     /// Where the double listens, e.g. `http://127.0.0.1:PORT`: use it in place of
@@ -301,19 +271,13 @@ impl ArmDouble {
     /// returns them in), e.g. `["Failed", "Succeeded"]`. They are newer than the runs it had.
     /// `Running`, `Waiting` and `Suspended` runs have no end time.
     pub fn add_workflow_runs(&self, workflow_id: &str, statuses: &[&str]) {
-        lock(&self.shared.state)
-            .store
-            .add_workflow_runs(workflow_id, statuses, Utc::now());
+        lock(&self.shared.state).store.add_workflow_runs(workflow_id, statuses, Utc::now());
     }
 
     /// Seeds an App Service site (also what a Logic Apps Standard app or a Function App is);
     /// `state` is `Running` or `Stopped`. It starts with no app settings.
     pub fn add_site(&self, id: &str, state: &str) {
-        let name = id
-            .trim_end_matches('/')
-            .rsplit('/')
-            .next()
-            .unwrap_or_default();
+        let name = id.trim_end_matches('/').rsplit('/').next().unwrap_or_default();
         let host = format!("{}.azurewebsites.net", name.to_ascii_lowercase());
         self.put_resource(
             id,
@@ -339,13 +303,8 @@ impl ArmDouble {
         K: Into<String>,
         V: Into<String>,
     {
-        let settings = settings
-            .into_iter()
-            .map(|(k, v)| (k.into(), v.into()))
-            .collect();
-        lock(&self.shared.state)
-            .store
-            .set_app_settings(site_id, settings);
+        let settings = settings.into_iter().map(|(k, v)| (k.into(), v.into())).collect();
+        lock(&self.shared.state).store.set_app_settings(site_id, settings);
     }
 
     /// A site's app settings as they are now (empty for a site without any), or `None` if there
@@ -358,11 +317,7 @@ impl ArmDouble {
     /// `externalEndpoints`, `nestedEndpoints`) comes from the id. `status` is `Enabled` or
     /// `Disabled`.
     pub fn add_traffic_manager_endpoint(&self, id: &str, status: &str) {
-        let name = id
-            .trim_end_matches('/')
-            .rsplit('/')
-            .next()
-            .unwrap_or_default();
+        let name = id.trim_end_matches('/').rsplit('/').next().unwrap_or_default();
         self.put_resource(
             id,
             json!({
@@ -420,11 +375,7 @@ impl ArmDouble {
     /// Makes the next `times` requests that `matcher` matches suffer `fault`. Injections are
     /// tried in the order they were made; each request uses up at most one.
     pub fn inject(&self, matcher: Matcher, fault: Fault, times: u32) {
-        lock(&self.shared.state).injections.push(Injection {
-            matcher,
-            fault,
-            remaining: times,
-        });
+        lock(&self.shared.state).injections.push(Injection { matcher, fault, remaining: times });
     }
 
     /// Drops every injected fault not yet used up.
@@ -470,11 +421,8 @@ impl Shared {
             }
             Some(Fault::Hang) => {
                 server::stopped(self.stop.clone()).await;
-                let answer = Answer::arm_error(
-                    503,
-                    "ServiceUnavailable",
-                    "The simulated ARM endpoint is shutting down.",
-                );
+                let answer =
+                    Answer::arm_error(503, "ServiceUnavailable", "The simulated ARM endpoint is shutting down.");
                 return answer.into_response();
             }
             Some(fault) => Some(fault_answer(&fault, method, path)),
@@ -483,16 +431,8 @@ impl Shared {
         let (answer, client_id) = match early {
             Some(answer) => (answer, None),
             None => {
-                let authorization = headers
-                    .get(http::header::AUTHORIZATION)
-                    .and_then(|v| v.to_str().ok());
-                let request = Request {
-                    method,
-                    path,
-                    query: &query,
-                    authorization,
-                    body: &body,
-                };
+                let authorization = headers.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+                let request = Request { method, path, query: &query, authorization, body: &body };
                 let context = Context {
                     tokens: self.options.tokens.as_ref(),
                     native_async_polls: self.options.native_async_polls,
@@ -501,9 +441,7 @@ impl Shared {
                     now: Utc::now(),
                 };
                 let mut state = lock(&self.state);
-                let State {
-                    store, injections, ..
-                } = &mut *state;
+                let State { store, injections, .. } = &mut *state;
                 let mut accepted = || match take_fault(injections, method, path, true) {
                     Some(Fault::Accepted { polls }) => Some(polls),
                     _ => None,
@@ -514,10 +452,7 @@ impl Shared {
 
         let answer = answer
             .with_header("x-ms-request-id", uuid::Uuid::new_v4().to_string())
-            .with_header(
-                "x-ms-correlation-request-id",
-                uuid::Uuid::new_v4().to_string(),
-            );
+            .with_header("x-ms-correlation-request-id", uuid::Uuid::new_v4().to_string());
         {
             let mut state = lock(&self.state);
             if let Some(index) = arrival.checked_sub(state.cleared_calls) {
@@ -527,24 +462,14 @@ impl Shared {
                 }
             }
         }
-        tracing::debug!(
-            method,
-            path,
-            status = answer.status,
-            "simulated ARM answered"
-        );
+        tracing::debug!(method, path, status = answer.status, "simulated ARM answered");
         answer.into_response()
     }
 }
 
 /// Uses up the first injection that matches the request: one for `Accepted` when `accepted` is
 /// true (the request is about to change something), any other kind otherwise.
-fn take_fault(
-    injections: &mut Vec<Injection>,
-    method: &str,
-    path: &str,
-    accepted: bool,
-) -> Option<Fault> {
+fn take_fault(injections: &mut Vec<Injection>, method: &str, path: &str, accepted: bool) -> Option<Fault> {
     let index = injections.iter().position(|injection| {
         injection.remaining > 0
             && matches!(injection.fault, Fault::Accepted { .. }) == accepted
@@ -594,10 +519,7 @@ fn fault_answer(fault: &Fault, method: &str, path: &str) -> Answer {
 /// `Microsoft.Logic/workflows/disable/action`.
 fn action(method: &str, path: &str) -> String {
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-    let Some(provider) = segments
-        .iter()
-        .position(|s| s.eq_ignore_ascii_case("providers"))
-    else {
+    let Some(provider) = segments.iter().position(|s| s.eq_ignore_ascii_case("providers")) else {
         return format!("{method} {path}");
     };
     let rest = &segments[provider + 1..];
@@ -628,38 +550,20 @@ mod tests {
         let workflow = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Logic/workflows/wf";
         assert_eq!(action("GET", workflow), "Microsoft.Logic/workflows/read");
         assert_eq!(action("PATCH", workflow), "Microsoft.Logic/workflows/write");
-        assert_eq!(
-            action("POST", &format!("{workflow}/disable")),
-            "Microsoft.Logic/workflows/disable/action"
-        );
+        assert_eq!(action("POST", &format!("{workflow}/disable")), "Microsoft.Logic/workflows/disable/action");
     }
 
     #[test]
     fn injections_are_used_in_order_and_by_kind() {
         let mut injections = vec![
-            Injection {
-                matcher: Matcher::new("post", "/DISABLE"),
-                fault: Fault::Accepted { polls: 2 },
-                remaining: 1,
-            },
-            Injection {
-                matcher: Matcher::any_method("/disable"),
-                fault: Fault::ServerError,
-                remaining: 1,
-            },
+            Injection { matcher: Matcher::new("post", "/DISABLE"), fault: Fault::Accepted { polls: 2 }, remaining: 1 },
+            Injection { matcher: Matcher::any_method("/disable"), fault: Fault::ServerError, remaining: 1 },
         ];
-        let path =
-            "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Logic/workflows/wf/disable";
-        assert_eq!(
-            take_fault(&mut injections, "POST", path, false),
-            Some(Fault::ServerError)
-        );
+        let path = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Logic/workflows/wf/disable";
+        assert_eq!(take_fault(&mut injections, "POST", path, false), Some(Fault::ServerError));
         assert_eq!(take_fault(&mut injections, "POST", path, false), None);
         assert_eq!(take_fault(&mut injections, "GET", path, true), None);
-        assert_eq!(
-            take_fault(&mut injections, "POST", path, true),
-            Some(Fault::Accepted { polls: 2 })
-        );
+        assert_eq!(take_fault(&mut injections, "POST", path, true), Some(Fault::Accepted { polls: 2 }));
         assert!(injections.is_empty());
     }
 }

@@ -14,10 +14,7 @@ use crate::answer::Answer;
 use crate::token::{TokenRegistry, TokenRejection};
 
 /// The audiences ARM accepts tokens for (Entra ID compares them ignoring a trailing slash).
-const ARM_AUDIENCES: &[&str] = &[
-    "https://management.azure.com",
-    "https://management.core.windows.net",
-];
+const ARM_AUDIENCES: &[&str] = &["https://management.azure.com", "https://management.core.windows.net"];
 
 /// One request, as the store needs it.
 pub(crate) struct Request<'a> {
@@ -70,23 +67,10 @@ struct WorkflowRun {
 /// A change to the resources, applied at once or when its long-running operation completes.
 #[derive(Debug, Clone)]
 enum Mutation {
-    SetProperty {
-        key: String,
-        property: &'static str,
-        value: &'static str,
-    },
-    Patch {
-        key: String,
-        patch: Value,
-    },
-    Put {
-        key: String,
-        resource: Value,
-    },
-    AppSettings {
-        key: String,
-        settings: BTreeMap<String, String>,
-    },
+    SetProperty { key: String, property: &'static str, value: &'static str },
+    Patch { key: String, patch: Value },
+    Put { key: String, resource: Value },
+    AppSettings { key: String, settings: BTreeMap<String, String> },
 }
 
 #[derive(Debug)]
@@ -142,11 +126,7 @@ impl Store {
                 .find(|op| {
                     op.method.eq_ignore_ascii_case(request.method)
                         && op.suffix.len() == suffix.len()
-                        && op
-                            .suffix
-                            .iter()
-                            .zip(suffix)
-                            .all(|(a, b)| a.eq_ignore_ascii_case(b))
+                        && op.suffix.iter().zip(suffix).all(|(a, b)| a.eq_ignore_ascii_case(b))
                 })
                 .map(|op| (kind, id_len, op.kind))
         });
@@ -157,12 +137,8 @@ impl Store {
                 return self.read(request, &segments, None);
             }
             (None, Some((kind, id_len))) if id_len == segments.len() => {
-                let allowed: Vec<&str> = kind
-                    .operations
-                    .iter()
-                    .filter(|op| op.suffix.is_empty())
-                    .map(|op| op.method)
-                    .collect();
+                let allowed: Vec<&str> =
+                    kind.operations.iter().filter(|op| op.suffix.is_empty()).map(|op| op.method).collect();
                 return Answer::arm_error(
                     405,
                     "MethodNotAllowed",
@@ -188,19 +164,8 @@ impl Store {
                 if let Err(answer) = self.data.find(resource_segments) {
                     return answer;
                 }
-                let mutation = Mutation::SetProperty {
-                    key,
-                    property,
-                    value,
-                };
-                self.commit(
-                    mutation,
-                    false,
-                    resource_segments,
-                    &api_version,
-                    context,
-                    accepted,
-                )
+                let mutation = Mutation::SetProperty { key, property, value };
+                self.commit(mutation, false, resource_segments, &api_version, context, accepted)
             }
             OpKind::ListRuns => self.list_runs(request, resource_segments),
             OpKind::ListAppSettings => match self.data.find(resource_segments) {
@@ -211,25 +176,14 @@ impl Store {
                 if let Err(answer) = self.data.find(resource_segments) {
                     return answer;
                 }
-                let settings = match parse_object(request.body).and_then(|body| app_settings(&body))
-                {
+                let settings = match parse_object(request.body).and_then(|body| app_settings(&body)) {
                     Ok(settings) => settings,
                     Err(answer) => return answer,
                 };
                 let mutation = Mutation::AppSettings { key, settings };
-                self.commit(
-                    mutation,
-                    false,
-                    resource_segments,
-                    &api_version,
-                    context,
-                    accepted,
-                )
+                self.commit(mutation, false, resource_segments, &api_version, context, accepted)
             }
-            OpKind::Patch {
-                checks,
-                asynchronous,
-            } => {
+            OpKind::Patch { checks, asynchronous } => {
                 if let Err(answer) = self.data.find(resource_segments) {
                     return answer;
                 }
@@ -238,14 +192,7 @@ impl Store {
                     Err(answer) => return answer,
                 };
                 let mutation = Mutation::Patch { key, patch };
-                self.commit(
-                    mutation,
-                    asynchronous,
-                    resource_segments,
-                    &api_version,
-                    context,
-                    accepted,
-                )
+                self.commit(mutation, asynchronous, resource_segments, &api_version, context, accepted)
             }
             OpKind::Put { checks } => {
                 if let Err(answer) = self.data.find_group(resource_segments) {
@@ -257,24 +204,12 @@ impl Store {
                 };
                 let resource = normalize(&format!("/{}", resource_segments.join("/")), body);
                 let mutation = Mutation::Put { key, resource };
-                self.commit(
-                    mutation,
-                    false,
-                    resource_segments,
-                    &api_version,
-                    context,
-                    accepted,
-                )
+                self.commit(mutation, false, resource_segments, &api_version, context, accepted)
             }
         }
     }
 
-    fn read(
-        &self,
-        request: &Request<'_>,
-        segments: &[&str],
-        kind: Option<&ResourceKind>,
-    ) -> Answer {
+    fn read(&self, request: &Request<'_>, segments: &[&str], kind: Option<&ResourceKind>) -> Answer {
         // For a type the catalog knows, its versions were checked by the caller already.
         if kind.is_none() {
             if let Err(answer) = check_api_version(request.query, &resource_type(segments)) {
@@ -313,14 +248,10 @@ impl Store {
 
         let name = uuid::Uuid::new_v4().to_string();
         let provider_scope = format!("/{}", resource_segments[..6].join("/"));
-        let status_url = format!(
-            "{}{provider_scope}/operationStatuses/{name}?api-version={api_version}",
-            context.base_url
-        );
-        let location_url = format!(
-            "{}{provider_scope}/operationResults/{name}?api-version={api_version}",
-            context.base_url
-        );
+        let status_url =
+            format!("{}{provider_scope}/operationStatuses/{name}?api-version={api_version}", context.base_url);
+        let location_url =
+            format!("{}{provider_scope}/operationResults/{name}?api-version={api_version}", context.base_url);
         let preview = self.data.preview(&mutation);
         self.data.mark_updating(&mutation);
         self.operations.insert(
@@ -342,9 +273,7 @@ impl Store {
             Some(body) => Answer::json(202, body),
             None => Answer::empty(202),
         };
-        answer = answer
-            .with_header("azure-asyncoperation", status_url)
-            .with_header("location", location_url);
+        answer = answer.with_header("azure-asyncoperation", status_url).with_header("location", location_url);
         if let Some(seconds) = context.poll_retry_after_secs {
             answer = answer.with_header("retry-after", seconds.to_string());
         }
@@ -355,12 +284,7 @@ impl Store {
     /// `Azure-AsyncOperation` URL) or result (`operationResults/{id}`, the `Location` URL).
     /// Each such GET counts as one poll; the change is applied on the first poll after the
     /// in-progress ones.
-    fn poll(
-        &mut self,
-        request: &Request<'_>,
-        segments: &[&str],
-        context: &Context<'_>,
-    ) -> Option<Answer> {
+    fn poll(&mut self, request: &Request<'_>, segments: &[&str], context: &Context<'_>) -> Option<Answer> {
         let [_, _, _, _, _, _, collection, name] = segments else {
             return None;
         };
@@ -372,11 +296,7 @@ impl Store {
             return Some(path_not_found(request));
         }
         let Some(operation) = self.operations.get_mut(&name.to_ascii_lowercase()) else {
-            return Some(Answer::arm_error(
-                404,
-                "NotFound",
-                format!("The operation '{name}' was not found."),
-            ));
+            return Some(Answer::arm_error(404, "NotFound", format!("The operation '{name}' was not found.")));
         };
         // Operation URLs are not resources of a catalog type: any well-formed version will do
         // (the double hands out the caller's own).
@@ -411,10 +331,7 @@ impl Store {
                 "location",
                 format!(
                     "{}{}/operationResults/{}?api-version={}",
-                    context.base_url,
-                    operation.provider_scope,
-                    operation.name,
-                    operation.api_version
+                    context.base_url, operation.provider_scope, operation.name, operation.api_version
                 ),
             );
             if let Some(seconds) = context.poll_retry_after_secs {
@@ -438,9 +355,7 @@ impl Store {
                     return Answer::arm_error(
                         400,
                         "BadRequest",
-                        format!(
-                        "The value '{top}' of query parameter '$top' is not a positive integer."
-                    ),
+                        format!("The value '{top}' of query parameter '$top' is not a positive integer."),
                     )
                 }
             },
@@ -463,11 +378,7 @@ impl Store {
         let runs = self.data.runs.get(&key).map(Vec::as_slice).unwrap_or(&[]);
         let value: Vec<Value> = runs
             .iter()
-            .filter(|run| {
-                status_filter
-                    .as_deref()
-                    .is_none_or(|status| run.status.eq_ignore_ascii_case(status))
-            })
+            .filter(|run| status_filter.as_deref().is_none_or(|status| run.status.eq_ignore_ascii_case(status)))
             .take(top.unwrap_or(usize::MAX))
             .map(|run| run_document(workflow_id, run))
             .collect();
@@ -495,10 +406,7 @@ impl Store {
         let runs = data.runs.entry(id_key(workflow_id)).or_default();
         // Spread the new runs evenly between the newest existing run (or an hour ago) and now,
         // so start times agree with the newest-first order.
-        let since = runs
-            .first()
-            .map(|run| run.start)
-            .unwrap_or(now - TimeDelta::hours(1));
+        let since = runs.first().map(|run| run.start).unwrap_or(now - TimeDelta::hours(1));
         let step = (now - since) / (statuses.len() as i32 + 1);
         let mut added = Vec::with_capacity(statuses.len());
         for (i, status) in statuses.iter().enumerate() {
@@ -507,11 +415,7 @@ impl Store {
             let finished = !matches!(*status, "Running" | "Waiting" | "Suspended");
             added.push(WorkflowRun {
                 // Real run names are 29 characters: digits, then "CU" and a two-digit suffix.
-                name: format!(
-                    "08584{:022}CU{:02}",
-                    data.run_sequence,
-                    data.run_sequence % 100
-                ),
+                name: format!("08584{:022}CU{:02}", data.run_sequence, data.run_sequence % 100),
                 status: (*status).to_owned(),
                 start,
                 end: finished.then(|| start + step / 2),
@@ -526,11 +430,7 @@ impl Store {
 
     pub fn app_settings(&self, site_id: &str) -> Option<BTreeMap<String, String>> {
         let key = id_key(site_id);
-        self.data
-            .app_settings
-            .get(&key)
-            .cloned()
-            .or_else(|| self.data.resources.contains_key(&key).then(BTreeMap::new))
+        self.data.app_settings.get(&key).cloned().or_else(|| self.data.resources.contains_key(&key).then(BTreeMap::new))
     }
 }
 
@@ -551,10 +451,7 @@ impl Data {
             _ => Err(Answer::arm_error(
                 404,
                 "ResourceGroupNotFound",
-                format!(
-                    "Resource group '{}' could not be found.",
-                    segments.get(3).unwrap_or(&"")
-                ),
+                format!("Resource group '{}' could not be found.", segments.get(3).unwrap_or(&"")),
             )),
         }
     }
@@ -577,16 +474,9 @@ impl Data {
     /// Applies a change; returns the body a completed operation answers with, if any.
     fn apply(&mut self, mutation: &Mutation, now: DateTime<Utc>) -> Option<Value> {
         match mutation {
-            Mutation::SetProperty {
-                key,
-                property,
-                value,
-            } => {
-                if let Some(properties) = self
-                    .resources
-                    .get_mut(key)
-                    .and_then(|r| r.get_mut("properties"))
-                    .and_then(Value::as_object_mut)
+            Mutation::SetProperty { key, property, value } => {
+                if let Some(properties) =
+                    self.resources.get_mut(key).and_then(|r| r.get_mut("properties")).and_then(Value::as_object_mut)
                 {
                     properties.insert((*property).to_owned(), json!(value));
                     // Workflows keep the time of their last change; keep it honest.
@@ -639,10 +529,7 @@ impl Data {
 
     fn app_settings_document(&self, key: &str) -> Value {
         let site = self.resources.get(key);
-        let site_id = site
-            .and_then(|s| s["id"].as_str())
-            .unwrap_or(key)
-            .to_owned();
+        let site_id = site.and_then(|s| s["id"].as_str()).unwrap_or(key).to_owned();
         let settings = self.app_settings.get(key).cloned().unwrap_or_default();
         let mut document = json!({
             "id": format!("{site_id}/config/appsettings"),
@@ -669,16 +556,13 @@ fn authenticate(header: Option<&str>, context: &Context<'_>) -> Result<Option<St
         ));
     };
     let token = match header.trim().split_once(' ') {
-        Some((scheme, token))
-            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
-        {
-            token.trim()
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => token.trim(),
+        _ => {
+            return Err(unauthorized(
+                "AuthenticationFailed",
+                "Authentication failed. The 'Authorization' header is provided in an invalid format.".into(),
+            ))
         }
-        _ => return Err(unauthorized(
-            "AuthenticationFailed",
-            "Authentication failed. The 'Authorization' header is provided in an invalid format."
-                .into(),
-        )),
     };
     let Some(tokens) = context.tokens else {
         return Ok(None);
@@ -714,36 +598,21 @@ fn unauthorized(code: &str, message: String) -> Answer {
     Answer::arm_error(401, code, message).with_header("www-authenticate", challenge)
 }
 
-fn check_api_version(
-    query: &BTreeMap<String, String>,
-    resource_type: &str,
-) -> Result<String, Answer> {
+fn check_api_version(query: &BTreeMap<String, String>, resource_type: &str) -> Result<String, Answer> {
     let supported = catalog::api_versions(resource_type).map(|versions| versions.join(", "));
     let Some(version) = query.get("api-version").filter(|v| !v.is_empty()) else {
-        let mut message =
-            "The api-version query parameter (?api-version=) is required for all requests."
-                .to_owned();
+        let mut message = "The api-version query parameter (?api-version=) is required for all requests.".to_owned();
         if let Some(supported) = &supported {
-            message.push_str(&format!(
-                " The supported api-versions for '{resource_type}' are '{supported}'."
-            ));
+            message.push_str(&format!(" The supported api-versions for '{resource_type}' are '{supported}'."));
         }
-        return Err(Answer::arm_error(
-            400,
-            "MissingApiVersionParameter",
-            message,
-        ));
+        return Err(Answer::arm_error(400, "MissingApiVersionParameter", message));
     };
     if !catalog::well_formed_api_version(version) {
-        let expected = supported
-            .as_deref()
-            .unwrap_or("YYYY-MM-DD or YYYY-MM-DD-preview");
+        let expected = supported.as_deref().unwrap_or("YYYY-MM-DD or YYYY-MM-DD-preview");
         return Err(Answer::arm_error(
             400,
             "InvalidApiVersionParameter",
-            format!(
-                "The api-version '{version}' is invalid. The supported versions are '{expected}'."
-            ),
+            format!("The api-version '{version}' is invalid. The supported versions are '{expected}'."),
         ));
     }
     match (catalog::api_versions(resource_type), supported) {
@@ -764,10 +633,7 @@ fn path_not_found(request: &Request<'_>) -> Answer {
     Answer::arm_error(
         404,
         "NotFound",
-        format!(
-            "No HTTP resource was found that matches the request '{} {}'.",
-            request.method, request.path
-        ),
+        format!("No HTTP resource was found that matches the request '{} {}'.", request.method, request.path),
     )
 }
 
@@ -791,10 +657,7 @@ fn resolve(segments: &[&str]) -> Option<(&'static ResourceKind, usize)> {
             let id_len = 6 + 2 * types.len();
             let matches = segments.len() >= id_len
                 && segments[5].eq_ignore_ascii_case(namespace)
-                && types
-                    .iter()
-                    .enumerate()
-                    .all(|(i, t)| segments[6 + 2 * i].eq_ignore_ascii_case(t));
+                && types.iter().enumerate().all(|(i, t)| segments[6 + 2 * i].eq_ignore_ascii_case(t));
             matches.then_some((kind, id_len))
         })
         .max_by_key(|(_, id_len)| *id_len)
@@ -889,10 +752,7 @@ fn merge(target: &mut Value, patch: &Value) {
 }
 
 fn set_provisioning_state(resource: &mut Value, state: &str) {
-    if let Some(properties) = resource
-        .get_mut("properties")
-        .and_then(Value::as_object_mut)
-    {
+    if let Some(properties) = resource.get_mut("properties").and_then(Value::as_object_mut) {
         if properties.contains_key("provisioningState") {
             properties.insert("provisioningState".into(), json!(state));
         }
@@ -922,10 +782,7 @@ fn check_enums(body: Value, checks: &[EnumCheck]) -> Result<Value, Answer> {
         let Some(value) = body.get("properties").and_then(|p| p.get(check.property)) else {
             continue;
         };
-        if !value
-            .as_str()
-            .is_some_and(|value| check.allowed.contains(&value))
-        {
+        if !value.as_str().is_some_and(|value| check.allowed.contains(&value)) {
             return Err(Answer::arm_error(
                 400,
                 "BadRequest",
@@ -969,10 +826,8 @@ fn status_filter(filter: &str) -> Option<String> {
     let mut words = filter.split_whitespace();
     let (field, op, value) = (words.next()?, words.next()?, words.next()?);
     let value = value.strip_prefix('\'')?.strip_suffix('\'')?;
-    (words.next().is_none()
-        && field.eq_ignore_ascii_case("status")
-        && op.eq_ignore_ascii_case("eq"))
-    .then(|| value.to_owned())
+    (words.next().is_none() && field.eq_ignore_ascii_case("status") && op.eq_ignore_ascii_case("eq"))
+        .then(|| value.to_owned())
 }
 
 fn run_document(workflow_id: &str, run: &WorkflowRun) -> Value {
@@ -1022,27 +877,15 @@ mod tests {
         let path = "subscriptions/s/resourceGroups/rg/providers/Microsoft.Cdn/profiles/p/originGroups/g/origins/o";
         let segments: Vec<&str> = path.split('/').collect();
         let (kind, id_len) = resolve(&segments).expect("origin path resolves");
-        assert_eq!(
-            kind.type_name,
-            "Microsoft.Cdn/profiles/origingroups/origins"
-        );
+        assert_eq!(kind.type_name, "Microsoft.Cdn/profiles/origingroups/origins");
         assert_eq!(id_len, segments.len());
-        assert_eq!(
-            resource_type(&segments),
-            "Microsoft.Cdn/profiles/originGroups/origins"
-        );
+        assert_eq!(resource_type(&segments), "Microsoft.Cdn/profiles/originGroups/origins");
     }
 
     #[test]
     fn status_filters() {
-        assert_eq!(
-            status_filter("status eq 'Failed'").as_deref(),
-            Some("Failed")
-        );
-        assert_eq!(
-            status_filter("Status EQ 'Running'").as_deref(),
-            Some("Running")
-        );
+        assert_eq!(status_filter("status eq 'Failed'").as_deref(), Some("Failed"));
+        assert_eq!(status_filter("Status EQ 'Running'").as_deref(), Some("Running"));
         assert_eq!(status_filter("startTime gt 2020-01-01"), None);
         assert_eq!(status_filter("status eq Failed"), None);
     }

@@ -9,8 +9,7 @@ use serde_json::Value;
 pub const CLIENT_ID: &str = "11111111-2222-3333-4444-555555555555";
 
 pub const SUB: &str = "/subscriptions/00000000-0000-0000-0000-000000000001";
-pub const RG: &str =
-    "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-primary";
+pub const RG: &str = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-primary";
 
 pub const LOGIC: &str = "2019-05-01";
 pub const WEB: &str = "2024-11-01";
@@ -77,20 +76,12 @@ impl Sim {
         })
         .await
         .expect("identity double starts");
-        let arm = ArmDouble::start(ArmOptions {
-            tokens: Some(identity.tokens()),
-            ..options
-        })
-        .await
-        .expect("ARM double starts");
+        let arm = ArmDouble::start(ArmOptions { tokens: Some(identity.tokens()), ..options })
+            .await
+            .expect("ARM double starts");
         let http = client(None);
         let token = fetch_token(&http, &identity, "https%3A%2F%2Fmanagement.azure.com").await;
-        Self {
-            identity,
-            arm,
-            http,
-            token,
-        }
+        Self { identity, arm, http, token }
     }
 
     /// Calls ARM with the fixture's token. `path` includes the query string.
@@ -100,30 +91,16 @@ impl Sim {
     }
 
     /// Calls ARM with the given `Authorization` header (or none).
-    pub async fn call_as(
-        &self,
-        authorization: Option<&str>,
-        method: &str,
-        path: &str,
-        body: Option<&str>,
-    ) -> Reply {
-        send(
-            &self.http,
-            authorization,
-            method,
-            &format!("{}{path}", self.arm.base_url()),
-            body,
-        )
-        .await
-        .expect("the ARM double answers")
+    pub async fn call_as(&self, authorization: Option<&str>, method: &str, path: &str, body: Option<&str>) -> Reply {
+        send(&self.http, authorization, method, &format!("{}{path}", self.arm.base_url()), body)
+            .await
+            .expect("the ARM double answers")
     }
 
     /// GETs an absolute URL the double handed out (a polling URL), with the fixture's token.
     pub async fn poll(&self, url: &str) -> Reply {
         let authorization = format!("Bearer {}", self.token);
-        send(&self.http, Some(&authorization), "GET", url, None)
-            .await
-            .expect("the ARM double answers polls")
+        send(&self.http, Some(&authorization), "GET", url, None).await.expect("the ARM double answers polls")
     }
 }
 
@@ -148,9 +125,7 @@ pub async fn send(
         request = request.header("authorization", authorization);
     }
     if let Some(body) = body {
-        request = request
-            .header("content-type", "application/json")
-            .body(body.to_owned());
+        request = request.header("content-type", "application/json").body(body.to_owned());
     }
     let response = request.send().await?;
     let status = response.status().as_u16();
@@ -161,24 +136,13 @@ pub async fn send(
     } else {
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("body is JSON ({e}): {text}"))
     };
-    Ok(Reply {
-        status,
-        headers,
-        body,
-    })
+    Ok(Reply { status, headers, body })
 }
 
 /// Gets a token from the identity double the way App Service clients do; `resource` is
 /// already URL-encoded.
-pub async fn fetch_token(
-    http: &reqwest::Client,
-    identity: &IdentityDouble,
-    resource: &str,
-) -> String {
-    let url = format!(
-        "{}?api-version=2019-08-01&resource={resource}&client_id={CLIENT_ID}",
-        identity.endpoint()
-    );
+pub async fn fetch_token(http: &reqwest::Client, identity: &IdentityDouble, resource: &str) -> String {
+    let url = format!("{}?api-version=2019-08-01&resource={resource}&client_id={CLIENT_ID}", identity.endpoint());
     let response = http
         .get(url)
         .header("x-identity-header", identity.header_secret())
@@ -188,8 +152,5 @@ pub async fn fetch_token(
         .expect("identity double answers");
     assert_eq!(response.status().as_u16(), 200);
     let body: Value = response.json().await.expect("token body is JSON");
-    body["access_token"]
-        .as_str()
-        .expect("access_token is a string")
-        .to_owned()
+    body["access_token"].as_str().expect("access_token is a string").to_owned()
 }
