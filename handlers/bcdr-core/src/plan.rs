@@ -34,6 +34,138 @@ pub struct FailoverPlan {
     /// Where alerts go besides the log.
     #[serde(default)]
     pub alerts: AlertPlan,
+    /// The workload's copies that activation switches, each with its trigger type and role.
+    #[serde(default)]
+    pub resources: Vec<Resource>,
+    /// What sends requests to the active region, for request-triggered workloads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub router: Option<Router>,
+    /// How activation runs.
+    #[serde(default)]
+    pub activation: ActivationPlan,
+}
+
+/// One switched workload: its primary and secondary copies.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Resource {
+    /// Names the resource in reports: unique in the plan.
+    pub name: String,
+    pub kind: ResourceKind,
+    /// How the workload is triggered; decides which roles are safe and what activation does.
+    pub trigger: Trigger,
+    pub role: Role,
+    pub primary: ResourceId,
+    pub secondary: ResourceId,
+    /// For `logicAppStandard`: the workflow's name inside the site.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workflow: Option<String>,
+    /// For `pollingServerState`: messages must be read in order.
+    #[serde(default)]
+    pub ordered: bool,
+    /// For `pollingServerState`: the queue uses sessions (which keep order across consumers).
+    #[serde(default)]
+    pub sessions: bool,
+    /// For `generic`: how to read, enable and disable it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generic: Option<GenericResource>,
+}
+
+/// What kind of Azure resource a copy is, and so which ARM calls switch it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ResourceKind {
+    /// A Logic App (Consumption): `Microsoft.Logic/workflows`, `/disable` and `/enable`.
+    LogicApp,
+    /// A workflow in a Logic App (Standard) site: the app setting `Workflows.<name>.FlowState`.
+    LogicAppStandard,
+    /// An App Service or Functions site: `/stop` and `/start`.
+    Site,
+    /// Anything else, by the calls given in `generic`.
+    Generic,
+}
+
+/// The workload's trigger type (see the rules in DESIGN: each allows some roles).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Trigger {
+    /// Runs on a schedule.
+    Recurrence,
+    /// Polls a source whose position the client keeps (a mailbox, an FTP folder): two copies
+    /// would both take the same items.
+    PollingClientState,
+    /// Polls a source that keeps the position itself (a queue): copies compete for messages.
+    PollingServerState,
+    /// Answers requests sent to it.
+    Request,
+    /// Subscribed to a sender that calls back one subscriber.
+    Webhook,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Role {
+    /// Only the primary runs; activation moves the work to the secondary.
+    ActivePassive,
+    /// Both run (competing consumers, or behind a router).
+    ActiveActive,
+    /// Recurrence split across regions: each runs every other slot.
+    SplitSchedule,
+}
+
+/// A resource switched by explicit ARM calls.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GenericResource {
+    pub api_version: String,
+    /// The property that says whether a copy is enabled, e.g. `properties.state`.
+    pub property: String,
+    pub enabled_value: serde_json::Value,
+    pub disabled_value: serde_json::Value,
+}
+
+/// The router in front of request-triggered copies.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Router {
+    pub kind: RouterKind,
+    /// The primary's endpoint (Traffic Manager) or origin (Front Door).
+    pub primary: ResourceId,
+    pub secondary: ResourceId,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum RouterKind {
+    /// `Microsoft.Network/trafficManagerProfiles/{azureEndpoints|externalEndpoints}`: `endpointStatus`.
+    TrafficManager,
+    /// `Microsoft.Cdn/profiles/originGroups/origins`: `enabledState`.
+    FrontDoor,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ActivationPlan {
+    /// A client-state or webhook copy whose primary cannot be confirmed disabled is enabled
+    /// anyway once this long has passed since the activation began (0: only by an operator).
+    #[serde(default = "default_fence_grace_ms")]
+    pub fence_grace_ms: u64,
+    /// All ARM calls of one activation run, retries included, finish within this.
+    #[serde(default = "default_activation_deadline_ms")]
+    pub deadline_ms: u64,
+}
+
+fn default_fence_grace_ms() -> u64 {
+    30 * 60 * 1000
+}
+fn default_activation_deadline_ms() -> u64 {
+    4 * 60 * 1000
+}
+
+impl Default for ActivationPlan {
+    fn default() -> Self {
+        Self { fence_grace_ms: default_fence_grace_ms(), deadline_ms: default_activation_deadline_ms() }
+    }
 }
 
 /// The watchdog's timer and the watches it runs on each tick.
@@ -370,7 +502,122 @@ impl FailoverPlan {
             watchdog.validate(&self.health, &mut p);
         }
         self.alerts.validate("$.alerts", &mut p);
+        self.validate_resources(&mut p);
         p.finish(())
+    }
+
+    /// The trigger-type rules: which roles each trigger allows, and what each role needs.
+    fn validate_resources(&self, p: &mut Problems) {
+        let mut names = HashSet::new();
+        for (i, r) in self.resources.iter().enumerate() {
+            let at = format!("$.resources[{i}]");
+            if r.name.trim().is_empty() {
+                p.push(format!("{at}.name"), Some(&r.name), "must not be empty");
+            } else if !names.insert(r.name.as_str()) {
+                p.push(format!("{at}.name"), Some(&r.name), "is used by an earlier resource");
+            }
+            if r.primary == r.secondary {
+                p.push(
+                    format!("{at}.secondary"),
+                    Some(r.secondary.as_str()),
+                    "must be a different copy from the primary",
+                );
+            }
+            let role = role_label(r.role);
+            let rule = match (r.trigger, r.role) {
+                (Trigger::Recurrence, Role::ActivePassive | Role::SplitSchedule) => None,
+                (Trigger::Recurrence, _) => Some("a recurrence runs active-passive or on a split schedule: two full copies would run every slot twice"),
+                (Trigger::PollingClientState, Role::ActivePassive) => None,
+                (Trigger::PollingClientState, _) => Some("a client-state poller (e.g. a mailbox) runs active-passive only: two copies would both take every item"),
+                (Trigger::PollingServerState, Role::ActivePassive) => None,
+                (Trigger::PollingServerState, Role::ActiveActive) if r.ordered && !r.sessions => Some("ordered reading with competing consumers needs sessions; without them run active-passive"),
+                (Trigger::PollingServerState, Role::ActiveActive) => None,
+                (Trigger::PollingServerState, Role::SplitSchedule) => Some("a server-state poller runs active-active (competing consumers) or active-passive"),
+                (Trigger::Request, Role::ActivePassive) => None,
+                (Trigger::Request, Role::ActiveActive) if self.router.is_none() => Some("request-triggered copies run active-active only behind a router ($.router)"),
+                (Trigger::Request, Role::ActiveActive) => None,
+                (Trigger::Request, Role::SplitSchedule) => Some("request-triggered copies run active-active behind a router, or active-passive"),
+                (Trigger::Webhook, Role::ActivePassive) => None,
+                (Trigger::Webhook, _) => Some("a webhook has one subscriber: it runs active-passive only"),
+            };
+            if let Some(rule) = rule {
+                p.push(format!("{at}.role"), Some(role), rule);
+            }
+            let expected = match r.kind {
+                ResourceKind::LogicApp => Some("Microsoft.Logic/workflows"),
+                ResourceKind::LogicAppStandard | ResourceKind::Site => Some("Microsoft.Web/sites"),
+                ResourceKind::Generic => None,
+            };
+            if let Some(t) = expected {
+                for (field, id) in [("primary", &r.primary), ("secondary", &r.secondary)] {
+                    if !id.is_type(t) {
+                        p.push(
+                            format!("{at}.{field}"),
+                            Some(id.as_str()),
+                            format!("must be a {t} resource for kind {}", kind_label(r.kind)),
+                        );
+                    }
+                }
+            }
+            match (r.kind, &r.workflow) {
+                (ResourceKind::LogicAppStandard, None) => {
+                    p.push(format!("{at}.workflow"), None, "is required for kind logicAppStandard")
+                }
+                (ResourceKind::LogicAppStandard, Some(w)) if !is_workflow_name(w) => {
+                    p.push(format!("{at}.workflow"), Some(w), "must be a workflow name (letters, digits, '-', '_')")
+                }
+                (ResourceKind::LogicAppStandard, Some(_)) => {}
+                (_, Some(w)) => p.push(format!("{at}.workflow"), Some(w), "applies only to kind logicAppStandard"),
+                (_, None) => {}
+            }
+            match (r.kind, &r.generic) {
+                (ResourceKind::Generic, None) => p.push(format!("{at}.generic"), None, "is required for kind generic"),
+                (ResourceKind::Generic, Some(g)) => {
+                    if !is_api_version(&g.api_version) {
+                        p.push(
+                            format!("{at}.generic.apiVersion"),
+                            Some(&g.api_version),
+                            "must look like 2023-01-01 or 2023-01-01-preview",
+                        );
+                    }
+                    if g.enabled_value == g.disabled_value {
+                        p.push(format!("{at}.generic.disabledValue"), None, "must differ from enabledValue");
+                    }
+                }
+                (_, Some(_)) => p.push(format!("{at}.generic"), None, "applies only to kind generic"),
+                (_, None) => {}
+            }
+            if (r.ordered || r.sessions) && r.trigger != Trigger::PollingServerState {
+                p.push(format!("{at}.ordered"), None, "ordered and sessions apply only to trigger pollingServerState");
+            }
+        }
+        if let Some(router) = &self.router {
+            let t = match router.kind {
+                RouterKind::TrafficManager => "Microsoft.Network/trafficManagerProfiles",
+                RouterKind::FrontDoor => "Microsoft.Cdn/profiles/originGroups/origins",
+            };
+            for (field, id) in [("primary", &router.primary), ("secondary", &router.secondary)] {
+                let ok = match router.kind {
+                    RouterKind::TrafficManager => ["azureEndpoints", "externalEndpoints", "nestedEndpoints"]
+                        .iter()
+                        .any(|e| id.is_type(&format!("{t}/{e}"))),
+                    RouterKind::FrontDoor => id.is_type(t),
+                };
+                if !ok {
+                    p.push(format!("$.router.{field}"), Some(id.as_str()), format!("must be a {t} endpoint or origin"));
+                }
+            }
+            if router.primary == router.secondary {
+                p.push("$.router.secondary", Some(router.secondary.as_str()), "must differ from the primary");
+            }
+        }
+        if !(10_000..=3_600_000).contains(&self.activation.deadline_ms) {
+            p.push(
+                "$.activation.deadlineMs",
+                Some(&self.activation.deadline_ms.to_string()),
+                "must be between 10000 and 3600000",
+            );
+        }
     }
 
     /// The watch named `name`.
@@ -449,6 +696,27 @@ fn schedule_interval(expression: &str) -> Option<Duration> {
         t = next;
     }
     shortest?.to_std().ok()
+}
+
+fn is_workflow_name(name: &str) -> bool {
+    !name.is_empty() && name.len() <= 80 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+pub fn role_label(role: Role) -> &'static str {
+    match role {
+        Role::ActivePassive => "activePassive",
+        Role::ActiveActive => "activeActive",
+        Role::SplitSchedule => "splitSchedule",
+    }
+}
+
+pub fn kind_label(kind: ResourceKind) -> &'static str {
+    match kind {
+        ResourceKind::LogicApp => "logicApp",
+        ResourceKind::LogicAppStandard => "logicAppStandard",
+        ResourceKind::Site => "site",
+        ResourceKind::Generic => "generic",
+    }
 }
 
 fn is_watch_name(name: &str) -> bool {
@@ -741,5 +1009,68 @@ mod tests {
                 panic!("{file}: {e}");
             }
         }
+    }
+
+    const WF1: &str = "/subscriptions/s/resourceGroups/rg-weu/providers/Microsoft.Logic/workflows/intake";
+    const WF2: &str = "/subscriptions/s/resourceGroups/rg-neu/providers/Microsoft.Logic/workflows/intake";
+
+    /// The problems of a plan holding one resource `extra` merged over a logic app pair.
+    fn resource_problems(extra: serde_json::Value, router: bool) -> String {
+        let mut r = json!({"name": "intake", "kind": "logicApp", "primary": WF1, "secondary": WF2});
+        r.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        let mut plan: serde_json::Value =
+            serde_json::from_str(&plan_with_checks(json!([{"name": "d", "dns": {"host": "h"}}]))).unwrap();
+        plan["resources"] = json!([r]);
+        if router {
+            plan["router"] = json!({"kind": "trafficManager",
+                "primary": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/trafficManagerProfiles/tm/azureEndpoints/weu",
+                "secondary": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/trafficManagerProfiles/tm/azureEndpoints/neu"});
+        }
+        match FailoverPlan::from_json(&plan.to_string()) {
+            Ok(_) => "ok".to_owned(),
+            Err(PlanError::Invalid(e)) => e.problems.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("\n"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn trigger_types_allow_only_their_roles() {
+        let cases = [
+            (json!({"trigger": "recurrence", "role": "activePassive"}), false, "ok"),
+            (json!({"trigger": "recurrence", "role": "splitSchedule"}), false, "ok"),
+            (json!({"trigger": "recurrence", "role": "activeActive"}), false, "$.resources[0].role = \"activeActive\": a recurrence runs active-passive or on a split schedule: two full copies would run every slot twice"),
+            (json!({"trigger": "pollingClientState", "role": "activePassive"}), false, "ok"),
+            (json!({"trigger": "pollingClientState", "role": "activeActive"}), false, "$.resources[0].role = \"activeActive\": a client-state poller (e.g. a mailbox) runs active-passive only: two copies would both take every item"),
+            (json!({"trigger": "pollingServerState", "role": "activeActive"}), false, "ok"),
+            (json!({"trigger": "pollingServerState", "role": "activeActive", "ordered": true, "sessions": true}), false, "ok"),
+            (json!({"trigger": "pollingServerState", "role": "activeActive", "ordered": true}), false, "$.resources[0].role = \"activeActive\": ordered reading with competing consumers needs sessions; without them run active-passive"),
+            (json!({"trigger": "pollingServerState", "role": "activePassive", "ordered": true}), false, "ok"),
+            (json!({"trigger": "request", "role": "activePassive"}), false, "ok"),
+            (json!({"trigger": "request", "role": "activeActive"}), true, "ok"),
+            (json!({"trigger": "request", "role": "activeActive"}), false, "$.resources[0].role = \"activeActive\": request-triggered copies run active-active only behind a router ($.router)"),
+            (json!({"trigger": "webhook", "role": "activePassive"}), false, "ok"),
+            (json!({"trigger": "webhook", "role": "activeActive"}), true, "$.resources[0].role = \"activeActive\": a webhook has one subscriber: it runs active-passive only"),
+            (json!({"trigger": "webhook", "role": "activePassive", "ordered": true}), false, "$.resources[0].ordered: ordered and sessions apply only to trigger pollingServerState"),
+        ];
+        for (extra, router, expect) in cases {
+            assert_eq!(resource_problems(extra.clone(), router), expect, "{extra}");
+        }
+    }
+
+    #[test]
+    fn resources_name_both_copies_of_the_right_type() {
+        let site = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Web/sites/app";
+        assert_eq!(
+            resource_problems(json!({"trigger": "recurrence", "role": "activePassive", "secondary": WF1}), false),
+            format!("$.resources[0].secondary = \"{WF1}\": must be a different copy from the primary")
+        );
+        assert_eq!(
+            resource_problems(json!({"trigger": "recurrence", "role": "activePassive", "kind": "logicAppStandard", "primary": site}), false),
+            format!("$.resources[0].secondary = \"{WF2}\": must be a Microsoft.Web/sites resource for kind logicAppStandard\n$.resources[0].workflow: is required for kind logicAppStandard")
+        );
+        assert_eq!(
+            resource_problems(json!({"trigger": "recurrence", "role": "activePassive", "secondary": "/subscriptions/s/resourceGroups/rg"}), false),
+            "the plan is not valid JSON of the expected shape: at $.resources[0].secondary: not a resource ID (its prefix is not /subscriptions/…/resourceGroups/…/providers/…); expected /subscriptions/<id>/resourceGroups/<group>/providers/<Namespace>/<type>/<name> at line 1 column 363"
+        );
     }
 }
