@@ -12,9 +12,10 @@ DIST := dist
 PORT ?= 7071
 
 # Each app: its binary and its function folders under function-specs/.
-APPS := health-check watchdog
+APPS := health-check watchdog activation
 FUNCTIONS_health-check := health
 FUNCTIONS_watchdog := watchdog status
+FUNCTIONS_activation := activate ready
 
 .PHONY: help
 help:

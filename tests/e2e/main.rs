@@ -1,8 +1,10 @@
 //! End-to-end suite: the real binaries, under the local host or alone, against simulated Azure.
 
+mod activation;
 mod health;
 mod host;
 mod package;
+mod ops;
 mod plan;
 mod support;
 mod watchdog;

@@ -81,6 +81,14 @@ fn the_watchdog_zip_has_the_function_app_layout() {
 }
 
 #[test]
+fn the_activation_zip_has_the_function_app_layout() {
+    assert_eq!(
+        listing("activation"),
+        ["activate/function.json 644", "failover-plan.json 644", "handler 755", "host.json 644", "ready/function.json 644"]
+    );
+}
+
+#[test]
 fn an_unzipped_package_starts_with_only_its_port() {
     let dir = std::env::temp_dir().join(format!("bcdr-package-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);

@@ -48,6 +48,7 @@ pub enum Outcome {
 
 /// One check's result. `reason` is short and never carries keys, tokens or query strings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct CheckResult {
     pub name: String,
     pub kind: String,
@@ -58,6 +59,7 @@ pub struct CheckResult {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct HealthReport {
     pub status: Health,
     pub plan: String,

@@ -35,3 +35,11 @@ pub fn managed_identity(settings: &dyn Settings) -> Result<Arc<dyn TokenCredenti
     let credential = ManagedIdentityCredential::new(Some(options)).map_err(|e| format!("managed identity: {e}"))?;
     Ok(credential)
 }
+
+/// The operator's own identity, for the CLI on a workstation: the Azure CLI's or the Azure
+/// Developer CLI's signed-in account (`az login`), as `azure_identity` finds it.
+pub fn operator() -> Result<Arc<dyn TokenCredential>, String> {
+    let credential =
+        azure_identity::DeveloperToolsCredential::new(None).map_err(|e| format!("developer credential: {e}"))?;
+    Ok(credential)
+}

@@ -1,6 +1,7 @@
 //! The shared core of the failover bundle: the plan, settings, the custom-handler runtime, the
 //! health evaluation and the Azure clients. The binaries in `handlers/` are thin shells over it.
 
+pub mod activation;
 pub mod alert;
 pub mod arm;
 pub mod health;

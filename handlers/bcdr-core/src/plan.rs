@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::alert::AlertPlan;
 use crate::resource_id::ResourceId;
 use crate::schedule::Schedule;
-use crate::settings::{ConfigError, Problems};
+use crate::settings::{ConfigError, Problems, Reader};
 use crate::watch::WatchPolicy;
 
 /// The plan format this build reads and writes.
@@ -460,7 +460,32 @@ pub enum PlanError {
     Invalid(ConfigError),
 }
 
+/// The setting that names the plan file.
+pub const PLAN_FILE_SETTING: &str = "BCDR_PLAN_FILE";
+
 impl FailoverPlan {
+    /// The plan a handler runs on: `BCDR_PLAN_FILE`, or `failover-plan.json` in
+    /// `beside_executable`. Every problem goes into the reader's list, so a bad plan and bad
+    /// settings are reported together.
+    pub fn from_settings(r: &mut Reader<'_>, beside_executable: &Path) -> (std::path::PathBuf, Option<FailoverPlan>) {
+        let file = r
+            .optional(PLAN_FILE_SETTING)
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| beside_executable.join("failover-plan.json"));
+        let plan = match FailoverPlan::from_file(&file) {
+            Ok(plan) => Some(plan),
+            Err(PlanError::Invalid(e)) => {
+                r.problems.extend(e);
+                None
+            }
+            Err(e) => {
+                r.problems.push(PLAN_FILE_SETTING, Some(&file.display().to_string()), e.to_string());
+                None
+            }
+        };
+        (file, plan)
+    }
+
     pub fn from_file(path: &Path) -> Result<Self, PlanError> {
         let text = std::fs::read_to_string(path)
             .map_err(|source| PlanError::Read { path: path.display().to_string(), source })?;

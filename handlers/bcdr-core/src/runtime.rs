@@ -376,3 +376,15 @@ pub fn json<T: serde::Serialize>(status: StatusCode, value: &T) -> Response {
         Err(e) => problem(StatusCode::INTERNAL_SERVER_ERROR, &format!("cannot serialize the answer: {e}")),
     }
 }
+
+/// The folder of the handler's executable as the host invoked it: the function app's folder,
+/// where the plan is looked for by default, even when `handler` is a link to a binary elsewhere
+/// (as in local runs).
+pub fn executable_dir() -> std::path::PathBuf {
+    use std::path::PathBuf;
+    let invoked = std::env::args_os().next().map(PathBuf::from).filter(|p| p.components().count() > 1);
+    invoked
+        .or_else(|| std::env::current_exe().ok())
+        .and_then(|p| p.parent().map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from("."))
+}

@@ -1,6 +1,7 @@
 //! `bcdr`: the operator CLI for the failover bundle.
 
 mod host;
+mod ops;
 mod plan;
 
 use std::io::IsTerminal;
@@ -23,6 +24,27 @@ enum Command {
     /// Check the failover plan.
     #[command(subcommand)]
     Plan(plan::PlanCommand),
+    /// Show what the watchdog thinks: each watch's phase, counts, votes, probes and decisions.
+    Status {
+        #[command(flatten)]
+        target: ops::Target,
+    },
+    /// Pause a watch (maintenance): probes are recorded, nothing counts or activates.
+    Pause {
+        #[command(flatten)]
+        target: ops::Target,
+        /// Why; shown in status and alerts.
+        #[arg(long)]
+        reason: String,
+        /// When the pause ends by itself: +30m, +2h, +1d, or a time like 2026-12-01T22:00:00Z.
+        #[arg(long)]
+        until: String,
+    },
+    /// End a pause now.
+    Resume {
+        #[command(flatten)]
+        target: ops::Target,
+    },
 }
 
 fn main() -> ExitCode {
@@ -41,7 +63,14 @@ fn run() -> anyhow::Result<()> {
     match cli.command {
         Command::Host(args) => host::run(args),
         Command::Plan(command) => plan::run(command),
+        Command::Status { target } => block_on(ops::status(&target)),
+        Command::Pause { target, reason, until } => block_on(ops::pause(&target, &reason, &until)),
+        Command::Resume { target } => block_on(ops::resume(&target)),
     }
+}
+
+fn block_on<F: std::future::Future<Output = anyhow::Result<()>>>(f: F) -> anyhow::Result<()> {
+    tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(f)
 }
 
 fn init_logging() {

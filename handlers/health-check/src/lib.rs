@@ -8,7 +8,7 @@ use std::sync::Arc;
 use bcdr_core::arm::{ArmClient, DEFAULT_ARM_ENDPOINT};
 use bcdr_core::health::{Checker, HealthService};
 use bcdr_core::identity;
-use bcdr_core::plan::{setting_reference, FailoverPlan, PlanError};
+use bcdr_core::plan::{setting_reference, FailoverPlan};
 use bcdr_core::runtime::{self, FunctionApp};
 use bcdr_core::settings::{ConfigError, Reader, Settings};
 use http::{header, HeaderMap, HeaderName, HeaderValue, Method};
@@ -29,25 +29,11 @@ impl Config {
     pub fn from_settings(settings: &dyn Settings, beside_executable: &Path) -> Result<Config, ConfigError> {
         let mut r = Reader::new(settings);
         let port = runtime::port(&mut r);
-        let plan_file = r
-            .optional("BCDR_PLAN_FILE")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| beside_executable.join("failover-plan.json"));
         let arm_endpoint = r.optional("BCDR_ARM_ENDPOINT").unwrap_or_else(|| DEFAULT_ARM_ENDPOINT.to_owned());
         if !(arm_endpoint.starts_with("https://") || arm_endpoint.starts_with("http://")) {
             r.problems.push("BCDR_ARM_ENDPOINT", Some(&arm_endpoint), "expected an http(s) URL");
         }
-        let plan = match FailoverPlan::from_file(&plan_file) {
-            Ok(plan) => Some(plan),
-            Err(PlanError::Invalid(e)) => {
-                r.problems.extend(e);
-                None
-            }
-            Err(e) => {
-                r.problems.push("BCDR_PLAN_FILE", Some(&plan_file.display().to_string()), e.to_string());
-                None
-            }
-        };
+        let (plan_file, plan) = FailoverPlan::from_settings(&mut r, beside_executable);
         let headers = plan.as_ref().map(|p| resolve_headers(p, &mut r)).unwrap_or_default();
         let (Some(port), Some(plan)) = (port, plan) else {
             return Err(r.finish(()).expect_err("a missing value was recorded as a problem"));

@@ -1,6 +1,5 @@
 //! The health-check handler: answers `GET|HEAD /api/health` in the primary region.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -21,20 +20,10 @@ async fn main() -> ExitCode {
 }
 
 async fn run() -> anyhow::Result<()> {
-    let config = Config::from_settings(&Environment, &executable_dir())?;
+    let config = Config::from_settings(&Environment, &runtime::executable_dir())?;
     let listener =
         runtime::bind(config.port).await.with_context(|| format!("cannot listen on 127.0.0.1:{}", config.port))?;
     tracing::info!(port = config.port, plan = %config.plan_file.display(), checks = config.plan.health.checks.len(), "health-check ready");
     runtime::serve(app(config.service(&Environment)), listener, runtime::shutdown_signal()).await;
     Ok(())
-}
-
-/// The folder of the executable as it was invoked: the function app's folder, even when
-/// `handler` is a link to a binary elsewhere (as in local runs).
-fn executable_dir() -> PathBuf {
-    let invoked = std::env::args_os().next().map(PathBuf::from).filter(|p| p.components().count() > 1);
-    invoked
-        .or_else(|| std::env::current_exe().ok())
-        .and_then(|p| p.parent().map(PathBuf::from))
-        .unwrap_or_else(|| PathBuf::from("."))
 }

@@ -44,6 +44,12 @@ impl ActivationApi for SignedActivation {
             req = req.header("x-functions-key", key);
         }
         match req.body(body).send().await {
+            // 202: the activation ran but could not finish (a client-state copy's primary could
+            // not be confirmed fenced): not done, so the same epoch is asked for again later.
+            Ok(res) if res.status() == reqwest::StatusCode::ACCEPTED => ActivationOutcome::Failed {
+                reason: "activation is waiting for the primary's copies to be fenced".to_owned(),
+                retryable: true,
+            },
             Ok(res) if res.status().is_success() => ActivationOutcome::Succeeded,
             Ok(res) => {
                 let status = res.status().as_u16();

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use bcdr_core::alert::AlertChannels;
 use bcdr_core::identity;
-use bcdr_core::plan::{FailoverPlan, PlanError, Watch};
+use bcdr_core::plan::{FailoverPlan, Watch};
 use bcdr_core::runtime;
 use bcdr_core::settings::{ConfigError, Reader, Settings};
 use bcdr_core::signature::signing_secret;
@@ -36,21 +36,7 @@ impl Config {
     pub fn from_settings(settings: &dyn Settings, beside_executable: &Path) -> Result<Config, ConfigError> {
         let mut r = Reader::new(settings);
         let port = runtime::port(&mut r);
-        let plan_file = r
-            .optional("BCDR_PLAN_FILE")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| beside_executable.join("failover-plan.json"));
-        let plan = match FailoverPlan::from_file(&plan_file) {
-            Ok(plan) => Some(plan),
-            Err(PlanError::Invalid(e)) => {
-                r.problems.extend(e);
-                None
-            }
-            Err(e) => {
-                r.problems.push("BCDR_PLAN_FILE", Some(&plan_file.display().to_string()), e.to_string());
-                None
-            }
-        };
+        let (plan_file, plan) = FailoverPlan::from_settings(&mut r, beside_executable);
         let watches = match plan.as_ref().map(|p| p.watchdog.as_ref()) {
             Some(Some(w)) => w.watches.clone(),
             Some(None) => {

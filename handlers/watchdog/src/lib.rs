@@ -11,7 +11,8 @@ mod tick;
 pub use activation::{ActivationApi, SignedActivation};
 pub use config::Config;
 pub use probe::{HttpProber, Prober};
-pub use tick::{log_key, state_key, WatchOutcome, Watchdog};
+pub use status::{page as status_page, read as read_status, Status, WatchStatus};
+pub use tick::{log_key, state_key, TickError, WatchOutcome, Watchdog};
 
 use std::sync::Arc;
 

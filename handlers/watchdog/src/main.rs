@@ -1,6 +1,5 @@
 //! The watchdog handler: the `watchdog` timer and `GET /api/status`, in the secondary region.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -21,20 +20,11 @@ async fn main() -> ExitCode {
 }
 
 async fn run() -> anyhow::Result<()> {
-    let config = Config::from_settings(&Environment, &executable_dir())?;
+    let config = Config::from_settings(&Environment, &runtime::executable_dir())?;
     let watchdog = config.watchdog(&Environment).map_err(|e| anyhow::anyhow!("cannot open the state store: {e}"))?;
     let listener =
         runtime::bind(config.port).await.with_context(|| format!("cannot listen on 127.0.0.1:{}", config.port))?;
     tracing::info!(port = config.port, watcher = %config.watcher, watches = config.watches.len(), "watchdog ready");
     runtime::serve(app(watchdog), listener, runtime::shutdown_signal()).await;
     Ok(())
-}
-
-/// The folder of the executable as invoked: the function app's folder, even through a link.
-fn executable_dir() -> PathBuf {
-    let invoked = std::env::args_os().next().map(PathBuf::from).filter(|p| p.components().count() > 1);
-    invoked
-        .or_else(|| std::env::current_exe().ok())
-        .and_then(|p| p.parent().map(PathBuf::from))
-        .unwrap_or_else(|| PathBuf::from("."))
 }

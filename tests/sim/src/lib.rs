@@ -43,10 +43,12 @@
 
 mod answer;
 pub mod arm;
+mod credential;
 pub mod identity;
 mod server;
 mod token;
 
+pub use credential::RegistryCredential;
 pub use arm::{ArmDouble, ArmOptions, Call, Fault, Matcher};
 pub use identity::{IdentityDouble, IdentityOptions, IdentityRequest};
 pub use token::{IssuedToken, TokenRegistry, TokenRejection};

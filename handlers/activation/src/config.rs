@@ -1,0 +1,63 @@
+//! The activation app's configuration: the plan (its resources, router and activation sections),
+//! the signing secrets, ARM and the store, read once and checked before the port is bound.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bcdr_core::arm::{ArmClient, DEFAULT_ARM_ENDPOINT};
+use bcdr_core::identity;
+use bcdr_core::plan::FailoverPlan;
+use bcdr_core::runtime;
+use bcdr_core::settings::{ConfigError, Reader, Settings};
+use bcdr_core::signature::Verifier;
+use bcdr_core::store::{StoreConfig, DEFAULT_TIMEOUT};
+
+use crate::Activation;
+
+pub struct Config {
+    pub port: u16,
+    pub plan: FailoverPlan,
+    pub plan_file: PathBuf,
+    pub arm_endpoint: String,
+    pub store: StoreConfig,
+    pub verifier: Verifier,
+}
+
+impl Config {
+    pub fn from_settings(settings: &dyn Settings, beside_executable: &Path) -> Result<Config, ConfigError> {
+        let mut r = Reader::new(settings);
+        let port = runtime::port(&mut r);
+        let (plan_file, plan) = FailoverPlan::from_settings(&mut r, beside_executable);
+        if let Some(p) = &plan {
+            if p.resources.is_empty() && p.router.is_none() {
+                r.problems.push("$.resources", None, "the plan switches nothing: add resources or a router");
+            }
+        }
+        let arm_endpoint = r.optional("BCDR_ARM_ENDPOINT").unwrap_or_else(|| DEFAULT_ARM_ENDPOINT.to_owned());
+        if !(arm_endpoint.starts_with("https://") || arm_endpoint.starts_with("http://")) {
+            r.problems.push("BCDR_ARM_ENDPOINT", Some(&arm_endpoint), "expected an http(s) URL");
+        }
+        let state_url = r
+            .optional("BCDR_STATE_URL")
+            .unwrap_or_else(|| format!("file://{}", beside_executable.join("bcdr-state").display()));
+        let store = match StoreConfig::from_url(&state_url, r.optional("BCDR_STATE_ACCOUNT_KEY")) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                r.problems.push("BCDR_STATE_URL", None, e);
+                None
+            }
+        };
+        let verifier = Verifier::from_reader(&mut r);
+        let (Some(port), Some(plan), Some(store), Some(verifier)) = (port, plan, store, verifier) else {
+            return Err(r.finish(()).expect_err("a missing value was recorded as a problem"));
+        };
+        r.finish(Config { port, plan, plan_file, arm_endpoint, store, verifier })
+    }
+
+    /// The app with real clients: ARM through the managed identity, and the store.
+    pub fn service(self, settings: &dyn Settings) -> Result<Activation, String> {
+        let store = self.store.open(identity::managed_identity(settings), DEFAULT_TIMEOUT)?;
+        let arm = ArmClient::new(&self.arm_endpoint, reqwest::Client::new(), identity::managed_identity(settings));
+        Ok(Activation { plan: self.plan, arm: Arc::new(arm), store, verifier: self.verifier, running: Default::default() })
+    }
+}

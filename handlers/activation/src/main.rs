@@ -1,0 +1,32 @@
+//! The activation handler: `POST /api/activate` and `GET /api/ready`, in the secondary region.
+
+use std::process::ExitCode;
+
+use activation::{app, Config};
+use anyhow::Context;
+use bcdr_core::settings::Environment;
+use bcdr_core::{logging, runtime};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    logging::init();
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> anyhow::Result<()> {
+    let config = Config::from_settings(&Environment, &runtime::executable_dir())?;
+    let port = config.port;
+    let resources = config.plan.resources.len();
+    let service = config.service(&Environment).map_err(|e| anyhow::anyhow!("cannot open the state store: {e}"))?;
+    let listener =
+        runtime::bind(port).await.with_context(|| format!("cannot listen on 127.0.0.1:{port}"))?;
+    tracing::info!(port, resources, "activation ready");
+    runtime::serve(app(service), listener, runtime::shutdown_signal()).await;
+    Ok(())
+}

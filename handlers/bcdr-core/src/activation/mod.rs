@@ -1,0 +1,55 @@
+//! Activation: carries a failover plan out through ARM (fence the old copies, enable the new
+//! ones, switch the router) and reports every action; and readiness, the same reads without
+//! the writes.
+//!
+//! [`run`] takes the plan, the [`ManagementApi`](crate::arm::ManagementApi) and [`RunOptions`]
+//! (direction, practice, force, the epoch's first start, now, one deadline) and returns a
+//! [`Report`]. It never fails as a whole: each problem is one action's status, one resource's
+//! failure does not stop the others, and the outcome is the worst of them (failed, then
+//! waitingForFence, else succeeded, or practiced in practice mode). The epoch bookkeeping, the
+//! request signature and storing the report belong to the activation app around it.
+//!
+//! # What each trigger gets (failover; failback swaps the copies and the router endpoints)
+//!
+//! - **pollingClientState, webhook** (active-passive): *fence* the primary copy (disable, then
+//!   read back until it says Disabled / Stopped / FlowState Disabled), then *enable* the
+//!   secondary. If the primary cannot be disabled or confirmed (ARM errors, the region is down),
+//!   the secondary is not touched: its action is `waitingForFence` and so is the outcome, unless
+//!   `force` is set or `fenceGraceMs` (non-zero) has passed since `first_started_at`; then it is
+//!   enabled with `fenceOverridden: forced | gracePeriodPassed`. Two copies of these must never
+//!   run together, so this rule holds whatever role the plan gives them.
+//! - **recurrence, pollingServerState, request** (active-passive): *enable* the secondary; the
+//!   primary is disabled at the same time as a best effort (`unconfirmed` when its region does
+//!   not answer, which does not fail the run).
+//! - **pollingServerState, request** (active-active): make sure the secondary runs (a read,
+//!   `alreadyDone`, or an enable if it was off).
+//! - **recurrence** (split schedule): `skipped`: each region already runs its own slots.
+//! - **router**: after the request-triggered resources, *route*: enable the secondary's endpoint
+//!   (Traffic Manager `endpointStatus`) or origin (Front Door `enabledState`), then disable the
+//!   primary's as a best effort. It is `skipped` when a request-triggered secondary copy is not
+//!   running, so traffic is never sent to a stopped copy.
+//!
+//! # How
+//!
+//! Resources run concurrently, each its own fence-then-enable sequence, so a hanging region
+//! holds back only the resources that must wait for it. A fence gets half the time left before
+//! the deadline; everything else gets the whole. Every action reads first and writes only when
+//! the target is not yet as wanted (`alreadyDone`), so running the same epoch again writes
+//! nothing that is already done. In practice mode every target is read and each write a real
+//! run would make is reported as `wouldDo` with its method and path; nothing is written (the app
+//! settings list of a Logic Apps Standard site is a POST, but a read). The workflows of one
+//! Logic Apps Standard site are switched one at a time, since each write sends the site's whole
+//! app settings back.
+
+mod ready;
+mod report;
+mod run;
+mod target;
+
+#[cfg(test)]
+mod tests;
+
+pub use ready::{ready, Readiness, TargetCheck};
+pub use report::{ActionReport, ActionStatus, Direction, FenceOverride, Outcome, Phase, Report, Side};
+pub use run::{run, RunOptions};
+pub use target::{FRONT_DOOR_API_VERSION, TRAFFIC_MANAGER_API_VERSION, WEB_API_VERSION};

@@ -1,0 +1,138 @@
+//! Readiness: whether a run could work now. The plan is valid, a token is issued, and every
+//! target exists and can be read by the identity; one line per target, so the watchdog can alert
+//! before an outage rather than during one.
+
+use std::fmt;
+
+use futures::future::join_all;
+use serde::{Deserialize, Serialize};
+use tokio::time::Instant;
+
+use super::report::Side;
+use super::run::Calls;
+use super::target::Target;
+use crate::arm::{ArmError, ManagementApi};
+use crate::plan::FailoverPlan;
+use crate::resource_id::ResourceId;
+
+/// The result of [`ready`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Readiness {
+    /// Every check passed.
+    pub ready: bool,
+    /// Plan problems first, then each resource's primary and secondary copy, then the router.
+    pub checks: Vec<TargetCheck>,
+}
+
+/// One check: a plan problem, or one target read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TargetCheck {
+    /// The plan's name for the resource, `router`, or `plan` for a problem with the plan.
+    pub resource: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copy: Option<Side>,
+    /// The resource id read (empty for a plan problem).
+    pub target: String,
+    pub ok: bool,
+    /// The state found, or what is wrong and what would fix it.
+    pub detail: String,
+}
+
+/// Checks, without writing anything, that a run of `plan` could work: reads every copy and
+/// router endpoint (all at once, all by `deadline`). Write permissions are not checked (that
+/// would need a write); a missing read permission is named.
+pub async fn ready(plan: &FailoverPlan, arm: &dyn ManagementApi, deadline: Instant) -> Readiness {
+    let mut checks: Vec<TargetCheck> = match plan.validate() {
+        Ok(()) => Vec::new(),
+        Err(e) => e
+            .problems
+            .iter()
+            .map(|p| TargetCheck {
+                resource: "plan".into(),
+                copy: None,
+                target: String::new(),
+                ok: false,
+                detail: p.to_string(),
+            })
+            .collect(),
+    };
+    let mut targets: Vec<(&str, Side, &ResourceId, Result<Target<'_>, String>)> = Vec::new();
+    for r in &plan.resources {
+        for (side, id) in [(Side::Primary, &r.primary), (Side::Secondary, &r.secondary)] {
+            targets.push((&r.name, side, id, Target::copy(r, id)));
+        }
+    }
+    if let Some(router) = &plan.router {
+        for (side, id) in [(Side::Primary, &router.primary), (Side::Secondary, &router.secondary)] {
+            targets.push(("router", side, id, Ok(Target::endpoint(router, id))));
+        }
+    }
+    let read = targets.into_iter().map(|(resource, side, id, target)| async move {
+        let (ok, detail) = match target {
+            Err(why) => (false, why),
+            Ok(target) => {
+                let mut calls = Calls { arm, attempts: 0 };
+                match calls.read(&target, deadline).await {
+                    Ok(reading) => (true, format!("readable, {}", reading.shown)),
+                    Err(e) => (false, explain(&e, &target)),
+                }
+            }
+        };
+        TargetCheck { resource: resource.to_owned(), copy: Some(side), target: id.to_string(), ok, detail }
+    });
+    checks.extend(join_all(read).await);
+    Readiness { ready: checks.iter().all(|c| c.ok), checks }
+}
+
+/// What a failed read means for the operator.
+fn explain(e: &ArmError, target: &Target<'_>) -> String {
+    let needs = target.permissions().join(", ");
+    match e {
+        ArmError::Unauthenticated(why) => format!("no token for ARM: {why}"),
+        ArmError::Status { status: 401, message, .. } => format!("ARM refused the token: {message}"),
+        ArmError::Status { status: 403, message, .. } => {
+            let missing = denied_action(message).unwrap_or("a read permission");
+            format!("missing permission {missing}: activation needs {needs} on this resource")
+        }
+        ArmError::Status { status: 404, code, message } => format!("not found ({code}): {message}"),
+        ArmError::Deadline { last, attempts } => {
+            format!("no answer in time ({attempts} attempts): {}", explain(last, target))
+        }
+        other => other.to_string(),
+    }
+}
+
+/// The action an `AuthorizationFailed` message names: `... perform action 'X' over scope ...`.
+fn denied_action(message: &str) -> Option<&str> {
+    let rest = &message[message.find("action '")? + "action '".len()..];
+    Some(&rest[..rest.find('\'')?])
+}
+
+/// One line per check: `ok   intake secondary /subscriptions/...: readable, Disabled`.
+impl fmt::Display for Readiness {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for c in &self.checks {
+            let mark = if c.ok { "ok  " } else { "FAIL" };
+            match c.copy {
+                Some(side) => writeln!(f, "{mark} {} {side} {}: {}", c.resource, c.target, c.detail)?,
+                None => writeln!(f, "{mark} {}: {}", c.resource, c.detail)?,
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_denied_action_is_named() {
+        let message = "The client 'x' with object id 'y' does not have authorization to perform action \
+                       'Microsoft.Logic/workflows/read' over scope '/subscriptions/s' or the scope is invalid.";
+        assert_eq!(denied_action(message), Some("Microsoft.Logic/workflows/read"));
+        assert_eq!(denied_action("forbidden"), None);
+    }
+}

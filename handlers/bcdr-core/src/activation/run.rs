@@ -1,0 +1,527 @@
+//! The executor: carries a failover plan out through ARM, resource by resource, and reports
+//! every action.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
+use futures::future::{self, join, join_all, BoxFuture, FutureExt};
+use serde_json::Value;
+use tokio::time::Instant;
+
+use super::report::{ActionReport, ActionStatus, Direction, FenceOverride, Outcome, Phase, Report, Side};
+use super::target::{Reading, Request, Target, TargetKind, Want};
+use crate::arm::{ArmError, ManagementApi};
+use crate::plan::{role_label, FailoverPlan, Resource, ResourceKind, Role, Router, Trigger};
+use crate::resource_id::ResourceId;
+
+/// How to run a plan. Time comes in here: the executor reads no wall clock.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub direction: Direction,
+    /// Read every target and report the writes a real run would make, writing nothing.
+    pub practice: bool,
+    /// Enable client-state and webhook copies even when the copy they replace is not
+    /// confirmed disabled (an operator's decision).
+    pub force: bool,
+    /// When the first run for this epoch began: the fence grace period counts from there.
+    pub first_started_at: DateTime<Utc>,
+    /// Now, as the report's start time and for the grace period.
+    pub now: DateTime<Utc>,
+    /// Every ARM call of the run, retries included, ends by then.
+    pub deadline: Instant,
+}
+
+/// Carries out `plan` in `opts.direction`. Never fails as a whole: every problem is an action's
+/// status, and the outcome is the worst of them.
+pub async fn run(plan: &FailoverPlan, arm: &dyn ManagementApi, opts: &RunOptions) -> Report {
+    let started = Instant::now();
+    let run = Run::new(plan, arm, opts, started);
+    let run = &run;
+
+    // Everything runs at once except where order matters: a fence before its enable (for the
+    // triggers that need it), and the router after the request-triggered copies are enabled. So
+    // a region that hangs holds back only what must wait for it; in particular the router does
+    // not wait for best-effort fences.
+    let mut independent: Vec<BoxFuture<'_, Vec<(usize, ActionReport)>>> = Vec::new();
+    let mut serving: Vec<BoxFuture<'_, (usize, ActionReport)>> = Vec::new();
+    for (i, r) in plan.resources.iter().enumerate() {
+        let (fence, enable) = match run.steps(r) {
+            Steps::FenceFirst(fence, enable) => {
+                independent.push(run.fence_first(fence, enable).map(move |actions| tag(i, actions)).boxed());
+                continue;
+            }
+            Steps::Move(fence, enable) => (Some(fence), enable),
+            Steps::Enable(enable) => (None, enable),
+            Steps::Reported(report) => {
+                independent.push(future::ready(vec![(i, report)]).boxed());
+                continue;
+            }
+        };
+        if let Some(fence) = fence {
+            independent.push(run.act(fence, Gate::Open).map(move |a| vec![(i, a)]).boxed());
+        }
+        let enable = run.act(enable, Gate::Open);
+        if r.trigger == Trigger::Request {
+            serving.push(enable.map(move |a| (i, a)).boxed());
+        } else {
+            independent.push(enable.map(move |a| vec![(i, a)]).boxed());
+        }
+    }
+    let routed = async move {
+        let enabled = join_all(serving).await;
+        let route = match &plan.router {
+            Some(router) => run.route(router, not_serving(&enabled)).await,
+            None => Vec::new(),
+        };
+        (enabled, route)
+    };
+    let (independent, (enabled, route)) = join(join_all(independent), routed).await;
+
+    let mut actions: Vec<(usize, ActionReport)> = independent.into_iter().flatten().chain(enabled).collect();
+    actions.extend(route.into_iter().map(|a| (usize::MAX, a)));
+    // By phase, then in the plan's order (the router last); stable, so the router's enable
+    // stays before its disable.
+    actions.sort_by_key(|(i, a)| (a.phase, *i));
+    let actions: Vec<ActionReport> = actions.into_iter().map(|(_, a)| a).collect();
+
+    let elapsed = started.elapsed();
+    Report {
+        plan: plan.name.clone(),
+        outcome: Outcome::of(&actions, opts.practice),
+        direction: opts.direction,
+        practice: opts.practice,
+        force: opts.force,
+        started_at: opts.now,
+        finished_at: opts.now + TimeDelta::from_std(elapsed).unwrap_or(TimeDelta::MAX),
+        duration_ms: millis(elapsed),
+        actions,
+    }
+}
+
+/// What activation does for a trigger and role (the table in DESIGN).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Rule {
+    /// Disable the old copy and confirm it; only then enable the new one. Two copies of a
+    /// client-state poller or a webhook subscriber must never run together.
+    FenceFirst,
+    /// Enable the new copy; disable the old one as a best effort, without waiting for it.
+    Move,
+    /// Both copies run: make sure the new one does.
+    KeepEnabled,
+    /// Nothing to switch.
+    Nothing(&'static str),
+    /// A role the trigger does not allow (the plan check refuses it).
+    Refused,
+}
+
+fn rule(trigger: Trigger, role: Role) -> Rule {
+    match (trigger, role) {
+        // Whatever the role says, these are never enabled in both regions.
+        (Trigger::PollingClientState | Trigger::Webhook, _) => Rule::FenceFirst,
+        (Trigger::Recurrence | Trigger::PollingServerState | Trigger::Request, Role::ActivePassive) => Rule::Move,
+        (Trigger::PollingServerState | Trigger::Request, Role::ActiveActive) => Rule::KeepEnabled,
+        (Trigger::Recurrence, Role::SplitSchedule) => {
+            Rule::Nothing("split schedule: each region already runs its own slots")
+        }
+        (Trigger::Recurrence, Role::ActiveActive)
+        | (Trigger::PollingServerState | Trigger::Request, Role::SplitSchedule) => Rule::Refused,
+    }
+}
+
+/// The actions of one resource, as the run schedules them.
+enum Steps<'a> {
+    /// The enable waits for the fence to be confirmed.
+    FenceFirst(Step<'a>, Step<'a>),
+    /// A best-effort fence and the enable, independent of each other.
+    Move(Step<'a>, Step<'a>),
+    Enable(Step<'a>),
+    /// Nothing to call: the action is reported as it is.
+    Reported(ActionReport),
+}
+
+/// Whether an action that brings a copy to the wanted state may go ahead.
+#[derive(Debug, Clone)]
+enum Gate {
+    Open,
+    /// The fence is not confirmed: wait, saying why and what would release it.
+    Closed(String),
+    /// The fence is not confirmed, but the operator or the grace period says go.
+    Overridden(FenceOverride, String),
+}
+
+/// One action: bring `target` to `want`.
+#[derive(Debug, Clone)]
+struct Step<'a> {
+    resource: &'a str,
+    phase: Phase,
+    side: Side,
+    target: Result<Target<'a>, String>,
+    target_id: &'a ResourceId,
+    want: Want,
+    deadline: Instant,
+    /// Read the target back after the write and require the wanted state.
+    confirm: bool,
+    /// The status when it cannot be done.
+    on_failure: ActionStatus,
+}
+
+/// How one step ended, before timing and attempts are added.
+struct Ended {
+    status: ActionStatus,
+    call: Option<String>,
+    detail: String,
+    fence_overridden: Option<FenceOverride>,
+}
+
+impl Ended {
+    fn new(status: ActionStatus, call: Option<String>, detail: String) -> Self {
+        Ended { status, call, detail, fence_overridden: None }
+    }
+}
+
+struct Run<'a> {
+    arm: &'a dyn ManagementApi,
+    opts: &'a RunOptions,
+    fence_grace: Duration,
+    /// A fence gets at most half the time left, so that the enable after an overridden (or
+    /// confirmed) fence still has time of its own.
+    fence_deadline: Instant,
+    /// Workflows of one Logic Apps Standard site share its app settings, which are written
+    /// whole: one read-modify-write at a time per site, or one would undo another.
+    site_locks: HashMap<String, tokio::sync::Mutex<()>>,
+}
+
+impl<'a> Run<'a> {
+    fn new(plan: &FailoverPlan, arm: &'a dyn ManagementApi, opts: &'a RunOptions, started: Instant) -> Self {
+        let left = opts.deadline.saturating_duration_since(started);
+        let site_locks = plan
+            .resources
+            .iter()
+            .filter(|r| r.kind == ResourceKind::LogicAppStandard)
+            .flat_map(|r| [&r.primary, &r.secondary])
+            .map(|id| (id.as_str().to_ascii_lowercase(), tokio::sync::Mutex::new(())))
+            .collect();
+        Run {
+            arm,
+            opts,
+            fence_grace: Duration::from_millis(plan.activation.fence_grace_ms),
+            fence_deadline: started + left / 2,
+            site_locks,
+        }
+    }
+
+    /// The copy the work leaves and the copy it moves to.
+    fn sides<'b>(&self, primary: &'b ResourceId, secondary: &'b ResourceId) -> [(Side, &'b ResourceId); 2] {
+        match self.opts.direction {
+            Direction::Failover => [(Side::Primary, primary), (Side::Secondary, secondary)],
+            Direction::Failback => [(Side::Secondary, secondary), (Side::Primary, primary)],
+        }
+    }
+
+    /// What the run does for `r`, by its trigger and role.
+    fn steps(&self, r: &'a Resource) -> Steps<'a> {
+        let [(from_side, from), (to_side, to)] = self.sides(&r.primary, &r.secondary);
+        let fence = Step {
+            resource: &r.name,
+            phase: Phase::Fence,
+            side: from_side,
+            target: Target::copy(r, from),
+            target_id: from,
+            want: Want::Disabled,
+            deadline: self.fence_deadline,
+            confirm: true,
+            on_failure: ActionStatus::Unconfirmed,
+        };
+        let enable = Step {
+            resource: &r.name,
+            phase: Phase::Enable,
+            side: to_side,
+            target: Target::copy(r, to),
+            target_id: to,
+            want: Want::Enabled,
+            deadline: self.opts.deadline,
+            confirm: false,
+            on_failure: ActionStatus::Failed,
+        };
+        match rule(r.trigger, r.role) {
+            Rule::FenceFirst => Steps::FenceFirst(fence, enable),
+            Rule::Move => Steps::Move(fence, enable),
+            Rule::KeepEnabled => Steps::Enable(enable),
+            Rule::Nothing(why) => Steps::Reported(not_attempted(&enable, ActionStatus::Skipped, why.to_owned())),
+            Rule::Refused => {
+                let why = format!(
+                    "role {} is not allowed for this trigger (`bcdr plan check` explains): nothing switched",
+                    role_label(r.role)
+                );
+                Steps::Reported(not_attempted(&enable, ActionStatus::Failed, why))
+            }
+        }
+    }
+
+    /// The fence, then the enable only if the fence is confirmed (or overridden).
+    async fn fence_first(&self, fence: Step<'a>, enable: Step<'a>) -> Vec<ActionReport> {
+        let side = fence.side;
+        let fence = self.act(fence, Gate::Open).await;
+        let gate = match fence.status {
+            ActionStatus::Done | ActionStatus::AlreadyDone | ActionStatus::WouldDo => Gate::Open,
+            _ => self.unconfirmed_fence(side),
+        };
+        let enable = self.act(enable, gate).await;
+        vec![fence, enable]
+    }
+
+    /// Enables the new endpoint, then disables the old one as a best effort (its region may be
+    /// down; the router's own probes keep traffic away from a dead endpoint).
+    async fn route(&self, router: &'a Router, not_ready: Vec<String>) -> Vec<ActionReport> {
+        let [(from_side, from), (to_side, to)] = self.sides(&router.primary, &router.secondary);
+        let step = |side, id, want, on_failure| Step {
+            resource: "router",
+            phase: Phase::Route,
+            side,
+            target: Ok(Target::endpoint(router, id)),
+            target_id: id,
+            want,
+            deadline: self.opts.deadline,
+            confirm: false,
+            on_failure,
+        };
+        let enable = step(to_side, to, Want::Enabled, ActionStatus::Failed);
+        let disable = step(from_side, from, Want::Disabled, ActionStatus::Unconfirmed);
+        if !not_ready.is_empty() {
+            let why = format!("not switched: {}", not_ready.join("; "));
+            return vec![
+                not_attempted(&enable, ActionStatus::Skipped, why.clone()),
+                not_attempted(&disable, ActionStatus::Skipped, why),
+            ];
+        }
+        let enabled = self.act(enable, Gate::Open).await;
+        let disabled = match enabled.status {
+            ActionStatus::Done | ActionStatus::AlreadyDone | ActionStatus::WouldDo => {
+                self.act(disable, Gate::Open).await
+            }
+            _ => not_attempted(
+                &disable,
+                ActionStatus::Skipped,
+                format!("the {to_side} endpoint is not enabled, so the {from_side} one stays"),
+            ),
+        };
+        vec![enabled, disabled]
+    }
+
+    /// What happens to the enable after a fence of the `side` copy that is not confirmed.
+    fn unconfirmed_fence(&self, side: Side) -> Gate {
+        let why = format!("the {side} copy is not confirmed disabled");
+        let grace_ends = TimeDelta::from_std(self.fence_grace)
+            .ok()
+            .and_then(|grace| self.opts.first_started_at.checked_add_signed(grace));
+        if self.opts.force {
+            Gate::Overridden(FenceOverride::Forced, format!("{why}; enabled anyway, as the operator forced it"))
+        } else if self.fence_grace.is_zero() {
+            Gate::Closed(format!("{why}; only an operator can force it (the plan has no fence grace period)"))
+        } else {
+            match grace_ends {
+                Some(ends) if ends <= self.opts.now => Gate::Overridden(
+                    FenceOverride::GracePeriodPassed,
+                    format!(
+                        "{why}; enabled anyway, as the fence grace period ended at {}",
+                        ends.to_rfc3339_opts(SecondsFormat::Secs, true)
+                    ),
+                ),
+                Some(ends) => Gate::Closed(format!(
+                    "{why}; waiting until an operator forces it or the grace period ends at {}",
+                    ends.to_rfc3339_opts(SecondsFormat::Secs, true)
+                )),
+                None => Gate::Closed(format!("{why}; only an operator can force it")),
+            }
+        }
+    }
+
+    async fn act(&self, step: Step<'_>, gate: Gate) -> ActionReport {
+        let started = Instant::now();
+        let mut calls = Calls { arm: self.arm, attempts: 0 };
+        let ended = match &step.target {
+            Err(why) => Ended::new(step.on_failure, None, why.clone()),
+            Ok(target) => {
+                let lock = match target.kind {
+                    TargetKind::Workflow(_) => self.site_locks.get(&target.id.as_str().to_ascii_lowercase()),
+                    _ => None,
+                };
+                let _held = match lock {
+                    Some(lock) => Some(lock.lock().await),
+                    None => None,
+                };
+                self.attempt(&mut calls, &step, target, gate).await
+            }
+        };
+        let report = ActionReport {
+            resource: step.resource.to_owned(),
+            copy: step.side,
+            phase: step.phase,
+            operation: operation(&step),
+            target: step.target_id.to_string(),
+            status: ended.status,
+            call: ended.call,
+            fence_overridden: ended.fence_overridden,
+            attempts: calls.attempts,
+            duration_ms: millis(started.elapsed()),
+            detail: ended.detail,
+        };
+        tracing::info!(
+            resource = %report.resource,
+            phase = %report.phase,
+            copy = %report.copy,
+            operation = %report.operation,
+            status = %report.status,
+            attempts = report.attempts,
+            detail = %report.detail,
+            "activation action"
+        );
+        report
+    }
+
+    /// Read; if already as wanted, stop. Otherwise write (or in practice, say what would be
+    /// written) and, for a fence, read back. A closed gate stops after the read.
+    async fn attempt(&self, calls: &mut Calls<'_>, step: &Step<'_>, target: &Target<'_>, gate: Gate) -> Ended {
+        let reading = calls.read(target, step.deadline).await;
+        let mut ended = match (&gate, reading) {
+            (Gate::Closed(why), Ok(reading)) if reading.state == Some(step.want) => Ended::new(
+                ActionStatus::WaitingForFence,
+                None,
+                format!("{why}; this copy is already {}, so both copies may be running", reading.shown),
+            ),
+            (Gate::Closed(why), Ok(reading)) => {
+                Ended::new(ActionStatus::WaitingForFence, None, format!("{why}; this copy stays {}", reading.shown))
+            }
+            (Gate::Closed(why), Err(e)) => {
+                Ended::new(ActionStatus::WaitingForFence, None, format!("{why}; this copy cannot be read: {e}"))
+            }
+            (_, Err(e)) => Ended::new(step.on_failure, None, format!("cannot read it: {e}")),
+            (_, Ok(reading)) => self.switch(calls, step, target, &reading).await,
+        };
+        if let Gate::Overridden(how, why) = gate {
+            ended.detail = format!("{why}: {}", ended.detail);
+            ended.fence_overridden = Some(how);
+        }
+        ended
+    }
+
+    async fn switch(&self, calls: &mut Calls<'_>, step: &Step<'_>, target: &Target<'_>, reading: &Reading) -> Ended {
+        if reading.state == Some(step.want) {
+            return Ended::new(ActionStatus::AlreadyDone, None, format!("already {}", reading.shown));
+        }
+        let write = match target.write(step.want, reading) {
+            Ok(write) => write,
+            Err(e) => return Ended::new(step.on_failure, None, e),
+        };
+        let line = Some(write.line());
+        if self.opts.practice {
+            return Ended::new(ActionStatus::WouldDo, line, format!("is {}", reading.shown));
+        }
+        if let Err(e) = calls.send(&write, step.deadline).await {
+            return Ended::new(step.on_failure, line, format!("was {}; the write failed: {e}", reading.shown));
+        }
+        if !step.confirm {
+            return Ended::new(ActionStatus::Done, line, format!("was {}", reading.shown));
+        }
+        match calls.read(target, step.deadline).await {
+            Ok(after) if after.state == Some(step.want) => {
+                Ended::new(ActionStatus::Done, line, format!("was {}; now {}, confirmed", reading.shown, after.shown))
+            }
+            Ok(after) => Ended::new(
+                step.on_failure,
+                line,
+                format!("was {}; written, but it reads {} afterwards", reading.shown, after.shown),
+            ),
+            Err(e) => Ended::new(
+                step.on_failure,
+                line,
+                format!("was {}; written, but cannot read it back: {e}", reading.shown),
+            ),
+        }
+    }
+}
+
+/// The request-triggered copies whose enable did not succeed (or would not), named for the
+/// report: traffic must not be sent to them.
+fn not_serving(enabled: &[(usize, ActionReport)]) -> Vec<String> {
+    enabled
+        .iter()
+        .filter(|(_, a)| !matches!(a.status, ActionStatus::Done | ActionStatus::AlreadyDone | ActionStatus::WouldDo))
+        .map(|(_, a)| format!("the {} copy of {} is not running", a.copy, a.resource))
+        .collect()
+}
+
+fn tag(i: usize, actions: Vec<ActionReport>) -> Vec<(usize, ActionReport)> {
+    actions.into_iter().map(|a| (i, a)).collect()
+}
+
+/// A step reported without any call.
+fn not_attempted(step: &Step<'_>, status: ActionStatus, detail: String) -> ActionReport {
+    ActionReport {
+        resource: step.resource.to_owned(),
+        copy: step.side,
+        phase: step.phase,
+        operation: operation(step),
+        target: step.target_id.to_string(),
+        status,
+        call: None,
+        fence_overridden: None,
+        attempts: 0,
+        duration_ms: 0,
+        detail,
+    }
+}
+
+fn operation(step: &Step<'_>) -> String {
+    match &step.target {
+        Ok(target) => target.operation(step.want).to_owned(),
+        Err(_) => if step.want == Want::Enabled { "enable" } else { "disable" }.to_owned(),
+    }
+}
+
+/// How long after the deadline a call is cut off. The client stops at the deadline by itself,
+/// with an error that names what it was retrying; this only guards against one that overruns.
+const DEADLINE_GUARD: Duration = Duration::from_secs(1);
+
+/// Sends requests, counting attempts, and holds every call to its deadline even if the client
+/// would not.
+pub(super) struct Calls<'a> {
+    pub arm: &'a dyn ManagementApi,
+    pub attempts: u32,
+}
+
+impl Calls<'_> {
+    pub async fn send(&mut self, request: &Request, deadline: Instant) -> Result<Value, ArmError> {
+        let call =
+            self.arm.call(request.method.clone(), &request.path, &request.api_version, request.body.as_ref(), deadline);
+        match tokio::time::timeout_at(deadline + DEADLINE_GUARD, call).await {
+            Ok(Ok(called)) => {
+                self.attempts += called.attempts.max(1);
+                Ok(called.body)
+            }
+            Ok(Err(e)) => {
+                // Only an error at the deadline counts its attempts; any other ended the call on
+                // its first.
+                self.attempts += e.attempts().unwrap_or(1);
+                Err(e)
+            }
+            Err(_) => {
+                self.attempts += 1;
+                Err(ArmError::Transport("no answer before the activation deadline".into()))
+            }
+        }
+    }
+
+    pub async fn read(&mut self, target: &Target<'_>, deadline: Instant) -> Result<Reading, ArmError> {
+        let body = self.send(&target.read(), deadline).await?;
+        if body.is_null() {
+            return Err(ArmError::Decode("the answer has no body".into()));
+        }
+        target.reading(&body).map_err(ArmError::Decode)
+    }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}

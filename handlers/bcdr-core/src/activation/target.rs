@@ -1,0 +1,315 @@
+//! The ARM calls that read and switch each kind of copy and router endpoint. Pure: this builds
+//! requests and reads answers; `run` sends them.
+
+use http::Method;
+use serde_json::{json, Map, Value};
+
+use crate::health::{property, LOGIC_API_VERSION};
+use crate::plan::{GenericResource, Resource, ResourceKind, Router, RouterKind};
+use crate::resource_id::ResourceId;
+
+/// `Microsoft.Web/sites` (sites, and Logic Apps Standard).
+pub const WEB_API_VERSION: &str = "2023-12-01";
+/// `Microsoft.Network/trafficManagerProfiles` and its endpoints.
+pub const TRAFFIC_MANAGER_API_VERSION: &str = "2022-04-01";
+/// `Microsoft.Cdn/profiles` and its origin groups and origins.
+pub const FRONT_DOOR_API_VERSION: &str = "2024-02-01";
+
+/// The state an action brings a target to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Want {
+    Enabled,
+    Disabled,
+}
+
+/// One thing activation reads and switches: a copy of a resource, or a router endpoint.
+#[derive(Debug, Clone, Copy)]
+pub struct Target<'a> {
+    pub id: &'a ResourceId,
+    pub kind: TargetKind<'a>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum TargetKind<'a> {
+    /// `Microsoft.Logic/workflows`: `state`, `/disable`, `/enable`.
+    LogicApp,
+    /// A workflow of a Logic Apps Standard site: the app setting `Workflows.<name>.FlowState`.
+    Workflow(&'a str),
+    /// `Microsoft.Web/sites`: `state`, `/stop`, `/start`.
+    Site,
+    /// Any resource, by the property the plan names.
+    Generic(&'a GenericResource),
+    /// A Traffic Manager endpoint: `endpointStatus`.
+    TrafficManager,
+    /// A Front Door origin: `enabledState`.
+    FrontDoor,
+}
+
+/// What a read found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reading {
+    /// Whether the target is enabled, disabled, or neither (`None`: some other state).
+    pub state: Option<Want>,
+    /// The value as ARM wrote it, for reports (`Running`, `Disabled`, ...).
+    pub shown: String,
+    /// For a workflow: the site's whole app settings, which a write must send back.
+    settings: Option<Map<String, Value>>,
+}
+
+/// One ARM request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+    pub method: Method,
+    pub path: String,
+    pub api_version: String,
+    pub body: Option<Value>,
+}
+
+impl Request {
+    /// `METHOD path`, as reports show it.
+    pub fn line(&self) -> String {
+        format!("{} {}", self.method, self.path)
+    }
+}
+
+impl<'a> Target<'a> {
+    /// The copy `id` (the resource's primary or secondary) of `resource`, or why it cannot be
+    /// switched (a field the plan check requires is missing).
+    pub fn copy(resource: &'a Resource, id: &'a ResourceId) -> Result<Self, String> {
+        let kind = match (resource.kind, &resource.workflow, &resource.generic) {
+            (ResourceKind::LogicApp, _, _) => TargetKind::LogicApp,
+            (ResourceKind::LogicAppStandard, Some(workflow), _) => TargetKind::Workflow(workflow),
+            (ResourceKind::LogicAppStandard, None, _) => {
+                return Err("kind logicAppStandard needs the workflow's name (`bcdr plan check` explains)".into())
+            }
+            (ResourceKind::Site, _, _) => TargetKind::Site,
+            (ResourceKind::Generic, _, Some(generic)) => TargetKind::Generic(generic),
+            (ResourceKind::Generic, _, None) => {
+                return Err("kind generic needs its `generic` calls (`bcdr plan check` explains)".into())
+            }
+        };
+        Ok(Target { id, kind })
+    }
+
+    /// The endpoint `id` (the router's primary or secondary).
+    pub fn endpoint(router: &Router, id: &'a ResourceId) -> Self {
+        let kind = match router.kind {
+            RouterKind::TrafficManager => TargetKind::TrafficManager,
+            RouterKind::FrontDoor => TargetKind::FrontDoor,
+        };
+        Target { id, kind }
+    }
+
+    pub fn api_version(&self) -> &'a str {
+        match self.kind {
+            TargetKind::LogicApp => LOGIC_API_VERSION,
+            TargetKind::Workflow(_) | TargetKind::Site => WEB_API_VERSION,
+            TargetKind::Generic(g) => &g.api_version,
+            TargetKind::TrafficManager => TRAFFIC_MANAGER_API_VERSION,
+            TargetKind::FrontDoor => FRONT_DOOR_API_VERSION,
+        }
+    }
+
+    /// The read: a GET of the resource, or for a workflow the list of its site's app settings
+    /// (a POST that changes nothing).
+    pub fn read(&self) -> Request {
+        let (method, path) = match self.kind {
+            TargetKind::Workflow(_) => (Method::POST, format!("{}/config/appsettings/list", self.id)),
+            _ => (Method::GET, self.id.to_string()),
+        };
+        Request { method, path, api_version: self.api_version().to_owned(), body: None }
+    }
+
+    /// Reads the state out of the answer to [`Target::read`].
+    pub fn reading(&self, body: &Value) -> Result<Reading, String> {
+        let text = |path: &str| -> Result<String, String> {
+            match property(body, path) {
+                Some(Value::String(s)) => Ok(s.clone()),
+                Some(other) => Err(format!("{path} is {other}, not a string")),
+                None => Err(format!("the answer has no {path}")),
+            }
+        };
+        let named = |shown: String, enabled: &str, disabled: &str| {
+            let state = if shown.eq_ignore_ascii_case(enabled) {
+                Some(Want::Enabled)
+            } else if shown.eq_ignore_ascii_case(disabled) {
+                Some(Want::Disabled)
+            } else {
+                None
+            };
+            Reading { state, shown, settings: None }
+        };
+        match self.kind {
+            TargetKind::LogicApp => Ok(named(text("properties.state")?, "Enabled", "Disabled")),
+            TargetKind::Site => Ok(named(text("properties.state")?, "Running", "Stopped")),
+            TargetKind::TrafficManager => Ok(named(text("properties.endpointStatus")?, "Enabled", "Disabled")),
+            TargetKind::FrontDoor => Ok(named(text("properties.enabledState")?, "Enabled", "Disabled")),
+            TargetKind::Workflow(workflow) => {
+                let settings = body
+                    .get("properties")
+                    .and_then(Value::as_object)
+                    .ok_or("the app settings answer has no properties object")?
+                    .clone();
+                let key = flow_state_key(workflow);
+                // A workflow without the setting runs: Standard workflows are enabled by default.
+                let mut reading = match settings.get(&key) {
+                    None => Reading {
+                        state: Some(Want::Enabled),
+                        shown: "Enabled (no FlowState setting)".into(),
+                        settings: None,
+                    },
+                    Some(Value::String(s)) => named(s.clone(), "Enabled", "Disabled"),
+                    Some(other) => return Err(format!("the app setting {key} is {other}, not a string")),
+                };
+                reading.settings = Some(settings);
+                Ok(reading)
+            }
+            TargetKind::Generic(g) => {
+                let found = property(body, &g.property).ok_or_else(|| format!("the answer has no {}", g.property))?;
+                let state = if same_value(found, &g.enabled_value) {
+                    Some(Want::Enabled)
+                } else if same_value(found, &g.disabled_value) {
+                    Some(Want::Disabled)
+                } else {
+                    None
+                };
+                let shown = match found {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                Ok(Reading { state, shown, settings: None })
+            }
+        }
+    }
+
+    /// What the action that brings the target to `want` is called in reports.
+    pub fn operation(&self, want: Want) -> &'static str {
+        let on = want == Want::Enabled;
+        match self.kind {
+            TargetKind::LogicApp => pick(on, "enable", "disable"),
+            TargetKind::Workflow(_) => pick(on, "enableWorkflow", "disableWorkflow"),
+            TargetKind::Site => pick(on, "start", "stop"),
+            TargetKind::Generic(_) => "setProperty",
+            TargetKind::TrafficManager => pick(on, "enableEndpoint", "disableEndpoint"),
+            TargetKind::FrontDoor => pick(on, "enableOrigin", "disableOrigin"),
+        }
+    }
+
+    /// The write that brings the target to `want`, given what [`Target::reading`] found.
+    pub fn write(&self, want: Want, reading: &Reading) -> Result<Request, String> {
+        let on = want == Want::Enabled;
+        let word = pick(on, "Enabled", "Disabled");
+        let id = self.id;
+        let (method, path, body) = match self.kind {
+            TargetKind::LogicApp => (Method::POST, format!("{id}/{}", pick(on, "enable", "disable")), None),
+            TargetKind::Site => (Method::POST, format!("{id}/{}", pick(on, "start", "stop")), None),
+            TargetKind::TrafficManager => {
+                (Method::PATCH, id.to_string(), Some(json!({"properties": {"endpointStatus": word}})))
+            }
+            TargetKind::FrontDoor => {
+                (Method::PATCH, id.to_string(), Some(json!({"properties": {"enabledState": word}})))
+            }
+            TargetKind::Workflow(workflow) => {
+                // The PUT replaces every setting of the site, so it sends back all of them, as
+                // just read, with only this workflow's flow state changed.
+                let mut settings = reading.settings.clone().ok_or("the app settings were not read")?;
+                settings.insert(flow_state_key(workflow), json!(word));
+                (Method::PUT, format!("{id}/config/appsettings"), Some(json!({ "properties": settings })))
+            }
+            TargetKind::Generic(g) => {
+                let value = if on { &g.enabled_value } else { &g.disabled_value };
+                (Method::PATCH, id.to_string(), Some(nested(&g.property, value.clone())?))
+            }
+        };
+        Ok(Request { method, path, api_version: self.api_version().to_owned(), body })
+    }
+
+    /// The role-based access control actions activation needs on this target.
+    pub fn permissions(&self) -> Vec<String> {
+        let t = self.id.resource_type();
+        match self.kind {
+            TargetKind::LogicApp => {
+                vec![format!("{t}/read"), format!("{t}/disable/action"), format!("{t}/enable/action")]
+            }
+            TargetKind::Site => vec![format!("{t}/read"), format!("{t}/stop/action"), format!("{t}/start/action")],
+            TargetKind::Workflow(_) => vec![format!("{t}/config/list/action"), format!("{t}/config/write")],
+            TargetKind::Generic(_) | TargetKind::TrafficManager | TargetKind::FrontDoor => {
+                vec![format!("{t}/read"), format!("{t}/write")]
+            }
+        }
+    }
+}
+
+fn pick(on: bool, enabled: &'static str, disabled: &'static str) -> &'static str {
+    if on {
+        enabled
+    } else {
+        disabled
+    }
+}
+
+pub fn flow_state_key(workflow: &str) -> String {
+    format!("Workflows.{workflow}.FlowState")
+}
+
+/// A merge patch that sets the property at a dotted path: `properties.state` and `"On"` give
+/// `{"properties": {"state": "On"}}`. A merge patch cannot address array items, so paths with
+/// `[n]` are refused.
+pub fn nested(path: &str, value: Value) -> Result<Value, String> {
+    let segments: Vec<&str> = path.split('.').collect();
+    if segments.iter().any(|s| s.is_empty() || s.contains(['[', ']'])) {
+        return Err(format!(
+            "cannot write the property {path:?}: a PATCH body can set only a dotted path of names, without array items"
+        ));
+    }
+    Ok(segments.iter().rev().fold(value, |inner, segment| json!({ *segment: inner })))
+}
+
+/// ARM's enumerations are case-insensitive; everything else compares exactly.
+fn same_value(found: &Value, expected: &Value) -> bool {
+    match (found, expected) {
+        (Value::String(a), Value::String(b)) => a.eq_ignore_ascii_case(b),
+        (a, b) => a == b,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nested_bodies_follow_the_dotted_path() {
+        assert_eq!(nested("properties.state", json!("On")).unwrap(), json!({"properties": {"state": "On"}}));
+        assert_eq!(nested("enabled", json!(true)).unwrap(), json!({"enabled": true}));
+        assert!(nested("properties.rules[0].state", json!("On")).unwrap_err().contains("without array items"));
+        assert!(nested("properties..state", json!("On")).is_err());
+    }
+
+    #[test]
+    fn a_workflow_write_keeps_every_other_setting() {
+        let id: ResourceId = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Web/sites/app".parse().unwrap();
+        let target = Target { id: &id, kind: TargetKind::Workflow("orders") };
+        let answer = json!({"properties": {"A": "1", "Workflows.orders.FlowState": "Enabled", "Workflows.other.FlowState": "Disabled"}});
+        let reading = target.reading(&answer).unwrap();
+        assert_eq!(reading.state, Some(Want::Enabled));
+        let write = target.write(Want::Disabled, &reading).unwrap();
+        assert_eq!(write.line(), format!("PUT {id}/config/appsettings"));
+        assert_eq!(
+            write.body.unwrap(),
+            json!({"properties": {"A": "1", "Workflows.orders.FlowState": "Disabled", "Workflows.other.FlowState": "Disabled"}})
+        );
+    }
+
+    #[test]
+    fn readings_name_the_state_whatever_its_case() {
+        let id: ResourceId = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Web/sites/app".parse().unwrap();
+        let site = Target { id: &id, kind: TargetKind::Site };
+        let state = |body: Value| site.reading(&body).map(|r| (r.state, r.shown));
+        assert_eq!(state(json!({"properties": {"state": "running"}})), Ok((Some(Want::Enabled), "running".into())));
+        assert_eq!(state(json!({"properties": {"state": "Stopped"}})), Ok((Some(Want::Disabled), "Stopped".into())));
+        assert_eq!(state(json!({"properties": {"state": "Starting"}})), Ok((None, "Starting".into())));
+        assert_eq!(state(json!({"properties": {}})), Err("the answer has no properties.state".into()));
+        let workflow = Target { id: &id, kind: TargetKind::Workflow("w") };
+        assert_eq!(workflow.reading(&json!({"properties": {}})).unwrap().state, Some(Want::Enabled));
+    }
+}

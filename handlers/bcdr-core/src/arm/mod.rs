@@ -1,0 +1,287 @@
+//! The Azure Resource Manager client: bearer tokens from the managed identity, a configurable
+//! base URL (`BCDR_ARM_ENDPOINT`), and ARM's error bodies turned into errors that say what the
+//! caller can do about them.
+//!
+//! Reads for health checks are one GET each. Activation's calls go through [`ManagementApi::call`]:
+//! retried on transient failures under one deadline (see [`retry`]) and followed through
+//! long-running operations (see `call.rs`).
+
+mod call;
+pub mod retry;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use azure_core::credentials::TokenCredential;
+use reqwest::Url;
+use serde_json::Value;
+
+use crate::identity::ARM_SCOPE;
+pub use retry::RetryPolicy;
+
+/// The default ARM endpoint of the public cloud.
+pub const DEFAULT_ARM_ENDPOINT: &str = "https://management.azure.com";
+
+/// What can go wrong talking to ARM, shaped by what the caller must decide.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ArmError {
+    /// No token: fix the identity or its role assignments.
+    #[error("no token for ARM: {0}")]
+    Unauthenticated(String),
+    /// ARM answered with an error status.
+    #[error("ARM answered {status} {code}: {message}")]
+    Status { status: u16, code: String, message: String },
+    /// The request did not get an answer (connection refused, reset, timed out).
+    #[error("ARM did not answer: {0}")]
+    Transport(String),
+    /// An answer that is not the JSON expected, or a URL that cannot be used.
+    #[error("ARM answer not understood: {0}")]
+    Decode(String),
+    /// A long-running operation ended `Failed` or `Canceled`, or was still running (`status`
+    /// as last reported) when the deadline came; `code` and `message` are ARM's when it gave any.
+    #[error("ARM operation {status} {code}: {message}")]
+    Operation { status: String, code: String, message: String },
+    /// The deadline came before the call could succeed: `last` is the error that was being
+    /// retried (or waited out), after `attempts` HTTP requests.
+    #[error("gave up at the deadline after {attempts} attempt{}: {last}", plural(.attempts))]
+    Deadline { last: Box<ArmError>, attempts: u32 },
+}
+
+impl ArmError {
+    /// Whether trying again later may succeed. The status codes are those Azure's own SDKs
+    /// retry (408, 429, 500, 502, 503, 504), plus 409 `AnotherOperationInProgress`, ARM's way of
+    /// saying a resource is busy with an earlier change.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            ArmError::Status { status, code, .. } => {
+                matches!(status, 408 | 429 | 500 | 502 | 503 | 504)
+                    || (*status == 409 && code.eq_ignore_ascii_case("AnotherOperationInProgress"))
+            }
+            ArmError::Transport(_) => true,
+            // A deadline already spent every retry; an operation that failed would fail again.
+            ArmError::Unauthenticated(_)
+            | ArmError::Decode(_)
+            | ArmError::Operation { .. }
+            | ArmError::Deadline { .. } => false,
+        }
+    }
+
+    /// How many HTTP requests were made before giving up, when the error says (only
+    /// [`ArmError::Deadline`] does; any other error from [`ManagementApi::call`] ended the call
+    /// at once, on the attempt that met it).
+    pub fn attempts(&self) -> Option<u32> {
+        match self {
+            ArmError::Deadline { attempts, .. } => Some(*attempts),
+            _ => None,
+        }
+    }
+}
+
+/// What a successful [`ManagementApi::call`] returns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Called {
+    /// The final HTTP status: of the request itself, or, after a long-running operation, of
+    /// the request that fetched its result.
+    pub status: u16,
+    /// The final body as JSON; `Value::Null` when there was none.
+    pub body: Value,
+    /// Every HTTP request the call made: attempts, retries, polls and the final read.
+    pub attempts: u32,
+}
+
+/// The management API, as health checks and activation use it.
+#[async_trait]
+pub trait ManagementApi: Send + Sync {
+    /// `GET {base}{path}?api-version={api_version}&{query}`, as JSON. One request, no retries:
+    /// health checks run under their own short deadline.
+    async fn get(&self, path: &str, api_version: &str, query: &[(&str, &str)]) -> Result<Value, ArmError>;
+
+    /// `{method} {base}{path}?api-version={api_version}` with an optional JSON body, for
+    /// activation. Retried on transient failures ([`ArmError::is_transient`]) with jittered
+    /// exponential backoff, honouring `Retry-After` and never sleeping past `deadline`. When ARM
+    /// answers 201/202 with `Azure-AsyncOperation` or `Location`, the operation is polled until
+    /// it ends; a failed or cancelled operation is [`ArmError::Operation`]. After an
+    /// `Azure-AsyncOperation` PUT or PATCH the body is the resource as a GET returns it.
+    async fn call(
+        &self,
+        method: http::Method,
+        path: &str,
+        api_version: &str,
+        body: Option<&Value>,
+        deadline: tokio::time::Instant,
+    ) -> Result<Called, ArmError>;
+}
+
+/// The real client. The same code serves Azure and the local ARM double; only the base differs.
+#[derive(Debug, Clone)]
+pub struct ArmClient {
+    base: String,
+    http: reqwest::Client,
+    credential: Result<Arc<dyn TokenCredential>, String>,
+    retry: RetryPolicy,
+}
+
+impl ArmClient {
+    pub fn new(base: &str, http: reqwest::Client, credential: Result<Arc<dyn TokenCredential>, String>) -> Self {
+        Self { base: base.trim_end_matches('/').to_owned(), http, credential, retry: RetryPolicy::default() }
+    }
+
+    /// The same client pacing its activation calls by `retry` (tests use short delays).
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    async fn token(&self) -> Result<String, ArmError> {
+        let credential = self.credential.as_ref().map_err(|e| ArmError::Unauthenticated(e.clone()))?;
+        let token = credential
+            .get_token(&[ARM_SCOPE], None)
+            .await
+            .map_err(|e| ArmError::Unauthenticated(first_line(&e.to_string())))?;
+        Ok(token.token.secret().to_owned())
+    }
+
+    fn base_url(&self) -> Result<Url, ArmError> {
+        Url::parse(&self.base).map_err(|e| ArmError::Decode(format!("bad ARM endpoint {:?}: {e}", self.base)))
+    }
+
+    /// `{base}{path}?api-version=..&query..`. The result must stay on the base's host: the
+    /// bearer token goes with it, and a path such as `@elsewhere/..` would otherwise move it.
+    fn resource_url(&self, path: &str, api_version: &str, query: &[(&str, &str)]) -> Result<Url, ArmError> {
+        let bad = |why: String| ArmError::Decode(format!("bad URL for {path}: {why}"));
+        if !path.starts_with('/') {
+            return Err(bad("the path must start with '/'".to_owned()));
+        }
+        let mut url = Url::parse(&format!("{}{}", self.base, path)).map_err(|e| bad(e.to_string()))?;
+        if url.origin() != self.base_url()?.origin() {
+            return Err(bad("it leaves the ARM endpoint".to_owned()));
+        }
+        url.query_pairs_mut().append_pair("api-version", api_version).extend_pairs(query);
+        Ok(url)
+    }
+}
+
+#[async_trait]
+impl ManagementApi for ArmClient {
+    async fn get(&self, path: &str, api_version: &str, query: &[(&str, &str)]) -> Result<Value, ArmError> {
+        let url = self.resource_url(path, api_version, query)?;
+        let token = self.token().await?;
+        let res = self
+            .http
+            .get(url)
+            .bearer_auth(token)
+            .send()
+            .await
+            .map_err(|e| ArmError::Transport(e.without_url().to_string()))?;
+        let status = res.status();
+        let body = res.bytes().await.map_err(|e| ArmError::Transport(e.without_url().to_string()))?;
+        if !status.is_success() {
+            return Err(error_from_body(status.as_u16(), &body));
+        }
+        serde_json::from_slice(&body).map_err(|e| ArmError::Decode(e.to_string()))
+    }
+
+    async fn call(
+        &self,
+        method: http::Method,
+        path: &str,
+        api_version: &str,
+        body: Option<&Value>,
+        deadline: tokio::time::Instant,
+    ) -> Result<Called, ArmError> {
+        call::Call::new(self, deadline).run(method, path, api_version, body).await
+    }
+}
+
+/// Reads ARM's error body leniently: `{"error":{"code","message"}}`, its PascalCase variant, or
+/// anything else (then the status alone speaks).
+pub fn error_from_body(status: u16, body: &[u8]) -> ArmError {
+    let parsed: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let (code, message) = error_fields(&parsed);
+    let code = code.unwrap_or_else(|| format!("Http{status}"));
+    let message = message.unwrap_or_else(|| {
+        let text = String::from_utf8_lossy(body);
+        let text = first_line(text.trim());
+        if text.is_empty() {
+            "no error body".to_owned()
+        } else {
+            truncate(&text, 200)
+        }
+    });
+    ArmError::Status { status, code, message }
+}
+
+/// `error.code` and `error.message` of an ARM error body or operation status, in either casing.
+fn error_fields(document: &Value) -> (Option<String>, Option<String>) {
+    let error = document.get("error").or_else(|| document.get("Error"));
+    let field = |names: [&str; 2]| {
+        names.iter().find_map(|n| error.and_then(|e| e.get(*n)).and_then(Value::as_str)).map(str::to_owned)
+    };
+    (field(["code", "Code"]), field(["message", "Message"]))
+}
+
+fn plural(n: &u32) -> &'static str {
+    if *n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+fn first_line(s: &str) -> String {
+    s.lines().next().unwrap_or_default().to_owned()
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(status: u16, body: &str, expect: &str) {
+        assert_eq!(error_from_body(status, body.as_bytes()).to_string(), expect);
+    }
+
+    #[test]
+    fn error_bodies_are_read_leniently() {
+        check(
+            404,
+            r#"{"error":{"code":"ResourceNotFound","message":"not here"}}"#,
+            "ARM answered 404 ResourceNotFound: not here",
+        );
+        check(
+            409,
+            r#"{"Error":{"Code":"AnotherOperationInProgress","Message":"busy"}}"#,
+            "ARM answered 409 AnotherOperationInProgress: busy",
+        );
+        check(502, "<html>Bad Gateway</html>", "ARM answered 502 Http502: <html>Bad Gateway</html>");
+        check(500, "", "ARM answered 500 Http500: no error body");
+    }
+
+    #[test]
+    fn transient_errors() {
+        let status = |s: u16, code: &str| ArmError::Status { status: s, code: code.into(), message: String::new() };
+        assert!(status(429, "TooManyRequests").is_transient());
+        assert!(status(503, "ServiceUnavailable").is_transient());
+        assert!(status(409, "AnotherOperationInProgress").is_transient());
+        assert!(!status(409, "Conflict").is_transient());
+        assert!(!status(403, "AuthorizationFailed").is_transient());
+        assert!(status(408, "RequestTimeout").is_transient());
+        assert!(status(504, "GatewayTimeout").is_transient());
+        assert!(!status(501, "NotImplemented").is_transient());
+        assert!(status(409, "anotheroperationinprogress").is_transient());
+        assert!(ArmError::Transport("reset".into()).is_transient());
+        let deadline = ArmError::Deadline { last: Box::new(status(429, "TooManyRequests")), attempts: 3 };
+        assert!(!deadline.is_transient());
+        assert_eq!(deadline.attempts(), Some(3));
+        assert_eq!(
+            deadline.to_string(),
+            "gave up at the deadline after 3 attempts: ARM answered 429 TooManyRequests: "
+        );
+    }
+}

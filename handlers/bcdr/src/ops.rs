@@ -1,0 +1,244 @@
+//! `bcdr status`, `pause`, `resume`: what the watchdog thinks, and the operator's commands,
+//! applied through the same decision core and the same conditional write as the watchdog's ticks.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context};
+use async_trait::async_trait;
+use bcdr_core::alert::Alerter;
+use bcdr_core::identity;
+use bcdr_core::plan::{FailoverPlan, Watch};
+use bcdr_core::signature::ActivationRequest;
+use bcdr_core::store::{StoreConfig, DEFAULT_TIMEOUT};
+use bcdr_core::watch::{ActivationOutcome, Command, Observation, Step};
+use chrono::{DateTime, Utc};
+use watchdog::{ActivationApi, Prober, SignedActivation, Watchdog};
+
+/// Where the watchdog's state is, and which watch.
+#[derive(Debug, clap::Args)]
+pub struct Target {
+    /// The failover plan.
+    #[arg(long, env = "BCDR_PLAN_FILE", default_value = "infra/failover-plan.json")]
+    pub plan: PathBuf,
+    /// The watchdog's state: file:///dir, or the blob container URL.
+    #[arg(long = "state", env = "BCDR_STATE_URL")]
+    pub state_url: String,
+    /// Storage account key, for key-based accounts and Azurite (else your `az login` identity).
+    #[arg(long = "state-key", env = "BCDR_STATE_ACCOUNT_KEY", hide_env_values = true)]
+    pub state_key: Option<String>,
+    /// The watch (default: the plan's only watch).
+    #[arg(long)]
+    pub watch: Option<String>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Who the operator is, for the decision log.
+fn operator() -> String {
+    std::env::var("BCDR_OPERATOR").or_else(|_| std::env::var("USER")).unwrap_or_else(|_| "operator".to_owned())
+}
+
+impl Target {
+    pub fn plan(&self) -> anyhow::Result<FailoverPlan> {
+        FailoverPlan::from_file(&self.plan).map_err(|e| anyhow!("{}: {e}", self.plan.display()))
+    }
+
+    pub fn watches(&self, plan: &FailoverPlan) -> anyhow::Result<Vec<Watch>> {
+        let all = plan.watchdog.as_ref().map(|w| w.watches.clone()).unwrap_or_default();
+        if all.is_empty() {
+            bail!("{}: the plan has no watchdog.watches", self.plan.display());
+        }
+        match &self.watch {
+            None => Ok(all),
+            Some(name) => match all.iter().find(|w| &w.name == name) {
+                Some(w) => Ok(vec![w.clone()]),
+                None => bail!(
+                    "--watch {name:?}: the plan has no such watch (it has: {})",
+                    all.iter().map(|w| w.name.as_str()).collect::<Vec<_>>().join(", ")
+                ),
+            },
+        }
+    }
+
+    /// The one watch a command applies to.
+    pub fn watch(&self, plan: &FailoverPlan) -> anyhow::Result<Watch> {
+        let mut watches = self.watches(plan)?;
+        if watches.len() > 1 {
+            bail!(
+                "the plan has several watches; name one with --watch ({})",
+                watches.iter().map(|w| w.name.as_str()).collect::<Vec<_>>().join(", ")
+            );
+        }
+        Ok(watches.remove(0))
+    }
+
+    /// A watchdog over the state store that never probes: the operator's side of the same state.
+    pub fn watchdog(&self, watches: Vec<Watch>, activation: Arc<dyn ActivationApi>) -> anyhow::Result<Watchdog> {
+        let config = StoreConfig::from_url(&self.state_url, self.state_key.clone())
+            .map_err(|e| anyhow!("--state {:?}: {e}", self.state_url))?;
+        let store = config.open(identity::operator(), DEFAULT_TIMEOUT).map_err(|e| anyhow!("state store: {e}"))?;
+        Ok(Watchdog {
+            watches,
+            store,
+            prober: Arc::new(NoProbe),
+            activation,
+            alerter: Alerter::new(Vec::new(), Duration::from_secs(5)),
+            watcher: format!("operator:{}", operator()),
+        })
+    }
+}
+
+struct NoProbe;
+
+#[async_trait]
+impl Prober for NoProbe {
+    async fn observe(&self, _: &Watch) -> Observation {
+        unreachable!("operator commands never probe")
+    }
+}
+
+/// For commands that cannot lead to an activation call.
+pub struct NoActivation;
+
+#[async_trait]
+impl ActivationApi for NoActivation {
+    async fn request(&self, _: &ActivationRequest) -> ActivationOutcome {
+        ActivationOutcome::Failed { reason: "this command does not call activation".into(), retryable: true }
+    }
+}
+
+/// Where and how to call the activation function.
+#[derive(Debug, clap::Args)]
+pub struct ActivationTarget {
+    /// The activation function's URL, e.g. https://<app>.azurewebsites.net/api/activate.
+    #[arg(long = "activation-url", env = "BCDR_ACTIVATION_URL")]
+    pub url: Option<String>,
+    /// Its function key.
+    #[arg(long = "activation-key", env = "BCDR_ACTIVATION_KEY", hide_env_values = true)]
+    pub key: Option<String>,
+    /// The shared signing secret.
+    #[arg(long = "secret", env = "BCDR_ACTIVATION_SECRET", hide_env_values = true)]
+    pub secret: Option<String>,
+}
+
+impl ActivationTarget {
+    pub fn client(&self) -> anyhow::Result<SignedActivation> {
+        let url = self.url.as_deref().context("--activation-url (or BCDR_ACTIVATION_URL) is required")?;
+        let url: reqwest::Url = url.parse().map_err(|e| anyhow!("--activation-url {url:?}: {e}"))?;
+        let secret = self.secret.as_deref().context("--secret (or BCDR_ACTIVATION_SECRET) is required")?;
+        if secret.len() < bcdr_core::signature::MIN_SECRET_LEN {
+            bail!("--secret: must be at least {} characters", bcdr_core::signature::MIN_SECRET_LEN);
+        }
+        Ok(SignedActivation::new(url, self.key.clone(), secret.as_bytes().to_vec(), Duration::from_secs(300)))
+    }
+}
+
+pub async fn status(target: &Target) -> anyhow::Result<()> {
+    let plan = target.plan()?;
+    let watchdog = target.watchdog(target.watches(&plan)?, Arc::new(NoActivation))?;
+    let status = watchdog::read_status(&watchdog).await.map_err(|e| anyhow!(e))?;
+    if target.json {
+        println!("{}", serde_json::to_string_pretty(&status)?);
+        return Ok(());
+    }
+    for w in &status.watches {
+        let s = &w.state;
+        println!("watch {}  ({})", w.name, w.target);
+        println!("  phase      {}{}", s.phase.label(), s.phase_since.map(|t| format!(" since {}", short(t))).unwrap_or_default());
+        println!("  epoch      {}", s.epoch);
+        if let Some(p) = &s.pause {
+            println!("  paused     until {} by {}: {}", short(p.until), p.by, p.reason);
+        }
+        if let Some(a) = &s.activation {
+            println!(
+                "  activation epoch {} requested by {} at {}: {} attempt{}{}{}",
+                a.epoch,
+                a.requested_by,
+                short(a.requested_at),
+                a.attempts,
+                if a.attempts == 1 { "" } else { "s" },
+                if a.in_flight { ", in flight" } else { "" },
+                a.last_error.as_deref().map(|e| format!(", last error: {e}")).unwrap_or_default()
+            );
+        }
+        for (id, r) in &s.watchers {
+            let vote = if s.votes.contains_key(id) { ", votes down" } else { "" };
+            println!("  watcher    {id}: {} failures, {} successes{vote}", r.failures, r.successes);
+        }
+        let probes: Vec<&str> = s.history.iter().rev().take(10).map(|p| p.observation.label()).collect();
+        println!("  probes     {} (newest first)", if probes.is_empty() { "none yet".to_owned() } else { probes.join(" ") });
+        for a in &s.open_alerts {
+            println!("  alert      {} {} since {}: {}", a.severity.label(), a.kind.label(), short(a.since), a.message);
+        }
+        println!("  decisions (newest first):");
+        for d in w.decisions.iter().rev().take(8) {
+            let phase = if d.from == d.to { d.to.label().to_owned() } else { format!("{} -> {}", d.from.label(), d.to.label()) };
+            println!("    {}  {:<18} {:<24} {}", short(d.at), d.watcher, phase, d.note);
+        }
+        println!();
+    }
+    Ok(())
+}
+
+/// `+2h`, `+30m`, `+1d`, or an RFC 3339 time.
+pub fn parse_until(raw: &str, now: DateTime<Utc>) -> anyhow::Result<DateTime<Utc>> {
+    let bad = || anyhow!("--until {raw:?}: expected +30m, +2h, +1d or a time like 2026-12-01T22:00:00Z");
+    let until = if let Some(rel) = raw.strip_prefix('+') {
+        let (n, unit) = rel.split_at(rel.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?);
+        let n: i64 = n.parse().map_err(|_| bad())?;
+        match unit {
+            "m" => now + chrono::Duration::minutes(n),
+            "h" => now + chrono::Duration::hours(n),
+            "d" => now + chrono::Duration::days(n),
+            _ => return Err(bad()),
+        }
+    } else {
+        DateTime::parse_from_rfc3339(raw).map_err(|_| bad())?.with_timezone(&Utc)
+    };
+    if until <= now {
+        bail!("--until {raw:?}: that is not in the future");
+    }
+    Ok(until)
+}
+
+pub async fn pause(target: &Target, reason: &str, until: &str) -> anyhow::Result<()> {
+    if reason.trim().is_empty() {
+        bail!("--reason: say why the watch is paused (it shows in status and alerts)");
+    }
+    let plan = target.plan()?;
+    let watch = target.watch(&plan)?;
+    let until = parse_until(until, Utc::now())?;
+    println!("Pausing watch {} until {}: probes are recorded but nothing counts or activates.", watch.name, short(until));
+    let step = apply(target, watch, Command::Pause { reason: reason.to_owned(), until, by: operator() }).await?;
+    report(&step);
+    Ok(())
+}
+
+pub async fn resume(target: &Target) -> anyhow::Result<()> {
+    let plan = target.plan()?;
+    let watch = target.watch(&plan)?;
+    println!("Resuming watch {}: observations count again from the next tick.", watch.name);
+    let step = apply(target, watch, Command::Resume { by: operator() }).await?;
+    report(&step);
+    Ok(())
+}
+
+async fn apply(target: &Target, watch: Watch, command: Command) -> anyhow::Result<Step> {
+    let watchdog = target.watchdog(vec![watch.clone()], Arc::new(NoActivation))?;
+    watchdog.apply(&watch, command).await.map_err(|e| anyhow!("{e}"))
+}
+
+pub fn report(step: &Step) {
+    let d = &step.decision;
+    match &d.rejected {
+        Some(why) => println!("Refused: {why}"),
+        None => println!("Done: {} -> {} (epoch {}): {}", d.from.label(), d.to.label(), d.epoch, d.note),
+    }
+}
+
+fn short(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+}
