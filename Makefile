@@ -25,6 +25,8 @@ help:
 	@echo "make package  static release binaries and one zip per app in $(DIST)/"
 	@echo "make bench    measure throughput, latency, start time, sizes and memory; run the watchdog simulation"
 	@echo "make status-screenshot  render the watchdog status page in headless Chromium"
+	@echo "make checkov  lint infra/ (Bicep) with checkov; make settings-check: Bicep settings = what the binaries read"
+	@echo "make what-if | deploy-primary | deploy-secondary   deploy to Azure (see README: Deploying to Azure)"
 
 # --- local run ---------------------------------------------------------------------------
 
@@ -76,7 +78,7 @@ package: musl-toolchain
 # --- tests -------------------------------------------------------------------------------
 
 .PHONY: test
-test: build package azurite-install
+test: build package azurite-install checkov settings-check
 	BCDR_DIST=$(CURDIR)/$(DIST) $(CARGO) test --workspace --no-fail-fast
 
 .PHONY: check
@@ -163,3 +165,123 @@ status-screenshot: chromium-install
 	circles=$$(grep -o '<circle' <<<"$$dom" | wc -l); \
 	if [ "$$circles" -eq 0 ] || ! grep -q '</svg>' <<<"$$dom"; then echo "error: the rendered page has no timeline (SVG with probe dots)" >&2; exit 1; fi; \
 	echo "the rendered page's timeline has $$circles probe dots"
+
+# --- infrastructure: Bicep lint, settings cross-check, deployment --------------------------
+
+# checkov parses and lints infra/ offline (no Bicep compiler is needed). It runs from a venv
+# under .tools/, installed once per pinned version.
+CHECKOV_VERSION := 3.3.30
+CHECKOV_VENV := .tools/checkov-venv
+CHECKOV_REPORT := $(TARGET_DIR)/checkov.json
+
+.PHONY: checkov-install
+checkov-install:
+	@if [ "$$($(CHECKOV_VENV)/bin/checkov --version 2>/dev/null)" != "$(CHECKOV_VERSION)" ]; then \
+	  command -v python3 >/dev/null || { echo "error: python3 is missing; install Python 3.9 or later (checkov runs on it)" >&2; exit 1; }; \
+	  echo "installing checkov $(CHECKOV_VERSION) into $(CHECKOV_VENV) (about a minute, once)"; \
+	  rm -rf $(CHECKOV_VENV); \
+	  python3 -m venv $(CHECKOV_VENV) || { echo "error: python3 -m venv failed; on Debian install the python3-venv package" >&2; exit 1; }; \
+	  $(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check checkov==$(CHECKOV_VERSION) || \
+	    { echo "error: pip could not install checkov==$(CHECKOV_VERSION) into $(CHECKOV_VENV)" >&2; rm -rf $(CHECKOV_VENV); exit 1; }; \
+	fi
+
+# Fails on any Bicep file checkov cannot parse and on any failed check that
+# infra/checkov-skips.yaml does not accept with a reason (checkov's own exit code covers neither
+# precisely: a parsing error leaves it unchanged).
+.PHONY: checkov
+checkov: checkov-install
+	@mkdir -p $(dir $(CHECKOV_REPORT))
+	@$(CHECKOV_VENV)/bin/checkov -d infra --framework bicep --skip-download -o json \
+	  >$(CHECKOV_REPORT) 2>$(CHECKOV_REPORT).log || true
+	@$(CHECKOV_VENV)/bin/python infra/checkov-gate.py $(CHECKOV_REPORT) infra/checkov-skips.yaml
+
+# Every app setting a handler reads is set by the Bicep for that app, and nothing else is.
+.PHONY: settings-check
+settings-check:
+	$(CARGO) test -p bcdr-e2e --test e2e infra::
+
+# Deployment. Needs the Azure CLI logged in (`az login`), the Bicep CLI (`az bicep install`),
+# both resource groups created, and the secrets in the environment (see README, "Deploying to
+# Azure"). BCDR_PEER_REGION=down deploys one region while the other is out.
+AZ ?= az
+BCDR_PEER_REGION ?= up
+export BCDR_PEER_REGION
+
+define require-az
+	command -v $(AZ) >/dev/null || { echo "error: the Azure CLI ($(AZ)) is missing: install it, then run az login and az bicep install" >&2; exit 1; }; \
+	$(AZ) account show --output none 2>/dev/null || { echo "error: the Azure CLI is not logged in: run az login (and az account set --subscription ...)" >&2; exit 1; }
+endef
+
+# require-env(NAME...): each variable is set and not empty.
+define require-env
+	for v in $(1); do \
+	  if [ -z "$${!v:-}" ]; then echo "error: $$v is not set (see README, Deploying to Azure)" >&2; exit 1; fi; \
+	done
+endef
+
+# require-zip(app): the package from `make package`.
+define require-zip
+	test -s $(DIST)/$(1).zip || { echo "error: $(DIST)/$(1).zip is missing: make package builds it (is $(1) in APPS?)" >&2; exit 1; }
+endef
+
+# The settings that carry the plan's alert channel URLs (alerts.channels[].urlSetting).
+ALERT_URL_SETTINGS = $(shell python3 -c 'import json; p = json.load(open("infra/failover-plan.json")); print(" ".join(c["urlSetting"] for c in p.get("alerts", {}).get("channels", [])))')
+
+# deployment-output(rg, deployment, output)
+deployment-output = $(AZ) deployment group show -g $(1) -n $(2) --query properties.outputs.$(3).value -o tsv
+
+.PHONY: deploy-primary
+deploy-primary: package
+	@$(call require-az)
+	@$(call require-env,BCDR_PRIMARY_RG BCDR_SECONDARY_RG BCDR_HEALTH_KEY)
+	@$(call require-zip,health-check)
+	@echo "deploying the primary region into $$BCDR_PRIMARY_RG (peer region $$BCDR_PEER_REGION)"
+	$(AZ) deployment group create -g "$$BCDR_PRIMARY_RG" -n bcdr-primary \
+	  -f infra/main.bicep -p infra/primary.bicepparam --output none
+	@app=$$($(call deployment-output,"$$BCDR_PRIMARY_RG",bcdr-primary,healthCheckApp)) && \
+	test -n "$$app" || { echo "error: the deployment bcdr-primary names no health-check app" >&2; exit 1; }; \
+	echo "deploying $(DIST)/health-check.zip to $$app" && \
+	$(AZ) functionapp deployment source config-zip -g "$$BCDR_PRIMARY_RG" -n "$$app" --src $(DIST)/health-check.zip --output none && \
+	echo "registering the watchdog's function key (BCDR_HEALTH_KEY) on $$app" && \
+	$(AZ) functionapp keys set -g "$$BCDR_PRIMARY_RG" -n "$$app" --key-type functionKeys --key-name bcdr-watchdog \
+	  --key-value "$$BCDR_HEALTH_KEY" --output none && \
+	echo "primary deployed: https://$$($(AZ) functionapp show -g "$$BCDR_PRIMARY_RG" -n "$$app" --query defaultHostName -o tsv)/api/health"
+
+.PHONY: deploy-secondary
+deploy-secondary: package
+	@$(call require-az)
+	@$(call require-env,BCDR_PRIMARY_RG BCDR_SECONDARY_RG BCDR_HEALTH_KEY BCDR_ACTIVATION_KEY BCDR_ACTIVATION_SECRET $(ALERT_URL_SETTINGS))
+	@$(call require-zip,activation)
+	@$(call require-zip,watchdog)
+	@echo "deploying the secondary region into $$BCDR_SECONDARY_RG (peer region $$BCDR_PEER_REGION)"
+	$(AZ) deployment group create -g "$$BCDR_SECONDARY_RG" -n bcdr-secondary \
+	  -f infra/main.bicep -p infra/secondary.bicepparam --output none
+	@activation=$$($(call deployment-output,"$$BCDR_SECONDARY_RG",bcdr-secondary,activationApp)) && \
+	watchdog=$$($(call deployment-output,"$$BCDR_SECONDARY_RG",bcdr-secondary,watchdogApp)) && \
+	test -n "$$activation" -a -n "$$watchdog" || { echo "error: the deployment bcdr-secondary names no watchdog or activation app" >&2; exit 1; }; \
+	echo "deploying $(DIST)/activation.zip to $$activation" && \
+	$(AZ) functionapp deployment source config-zip -g "$$BCDR_SECONDARY_RG" -n "$$activation" --src $(DIST)/activation.zip --output none && \
+	echo "registering the watchdog's function key (BCDR_ACTIVATION_KEY) on $$activation" && \
+	$(AZ) functionapp keys set -g "$$BCDR_SECONDARY_RG" -n "$$activation" --key-type functionKeys --key-name bcdr-watchdog \
+	  --key-value "$$BCDR_ACTIVATION_KEY" --output none && \
+	echo "deploying $(DIST)/watchdog.zip to $$watchdog" && \
+	$(AZ) functionapp deployment source config-zip -g "$$BCDR_SECONDARY_RG" -n "$$watchdog" --src $(DIST)/watchdog.zip --output none && \
+	echo "secondary deployed: watchdog $$watchdog (GET /api/status), activation $$activation"
+
+# What a deployment of each region would change, without changing anything.
+.PHONY: what-if
+what-if:
+	@$(call require-az)
+	@$(call require-env,BCDR_PRIMARY_RG BCDR_SECONDARY_RG BCDR_HEALTH_KEY BCDR_ACTIVATION_KEY BCDR_ACTIVATION_SECRET $(ALERT_URL_SETTINGS))
+	$(AZ) deployment group what-if -g "$$BCDR_PRIMARY_RG" -n bcdr-primary -f infra/main.bicep -p infra/primary.bicepparam
+	$(AZ) deployment group what-if -g "$$BCDR_SECONDARY_RG" -n bcdr-secondary -f infra/main.bicep -p infra/secondary.bicepparam
+
+# --- plan schema ---------------------------------------------------------------------------
+
+# Regenerates the plan's JSON Schema from the Rust types; a bcdr-core test fails while the
+# committed file differs.
+.PHONY: plan-schema
+plan-schema:
+	$(CARGO) run -q -p bcdr -- plan schema > infra/failover-plan.schema.json.tmp
+	mv infra/failover-plan.schema.json.tmp infra/failover-plan.schema.json
+	@echo "wrote infra/failover-plan.schema.json"

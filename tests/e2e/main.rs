@@ -3,6 +3,7 @@
 mod activation;
 mod health;
 mod host;
+mod infra;
 mod package;
 mod ops;
 mod plan;

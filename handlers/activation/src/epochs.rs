@@ -26,11 +26,16 @@ pub struct EpochRecord {
     pub runs: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_outcome: Option<String>,
+    /// When an operator last failed this epoch back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_back_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug)]
 pub enum BeginError {
     Stale { current: u64 },
+    /// Failback is for the epoch that failed over, and none did (or another one is current).
+    NotFailedOver { current: Option<u64> },
     Store(StoreError),
 }
 
@@ -46,10 +51,31 @@ pub async fn begin(store: &dyn StateStore, request: &ActivationRequest, now: Dat
         let next = match current {
             Some(c) if request.epoch < c.epoch => return Err(BeginError::Stale { current: c.epoch }),
             Some(c) if request.epoch == c.epoch => EpochRecord { runs: c.runs + 1, ..c },
-            _ => EpochRecord { epoch: request.epoch, first_started_at: now, runs: 1, last_outcome: None },
+            _ => EpochRecord { epoch: request.epoch, first_started_at: now, runs: 1, last_outcome: None, failed_back_at: None },
         };
         let bytes = serde_json::to_vec(&next).expect("plain data serializes");
         match store.save(&key, &bytes, &expect).await {
+            Ok(_) => return Ok(next),
+            Err(StoreError::Conflict) => continue,
+            Err(e) => return Err(BeginError::Store(e)),
+        }
+    }
+    Err(BeginError::Store(StoreError::Conflict))
+}
+
+/// Records that the epoch that failed over is failed back now; refused for any other epoch.
+pub async fn failback(store: &dyn StateStore, request: &ActivationRequest, now: DateTime<Utc>) -> Result<EpochRecord, BeginError> {
+    let key = record_key(&request.watch);
+    for _ in 0..MAX_CONFLICTS {
+        let loaded = store.load(&key).await.map_err(BeginError::Store)?;
+        let Some(v) = loaded else { return Err(BeginError::NotFailedOver { current: None }) };
+        let current: Option<EpochRecord> = serde_json::from_slice(&v.bytes).ok();
+        let next = match current {
+            Some(c) if c.epoch == request.epoch => EpochRecord { failed_back_at: Some(now), ..c },
+            other => return Err(BeginError::NotFailedOver { current: other.map(|c| c.epoch) }),
+        };
+        let bytes = serde_json::to_vec(&next).expect("plain data serializes");
+        match store.save(&key, &bytes, &Expect::Version(v.etag)).await {
             Ok(_) => return Ok(next),
             Err(StoreError::Conflict) => continue,
             Err(e) => return Err(BeginError::Store(e)),

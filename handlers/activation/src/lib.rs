@@ -84,10 +84,16 @@ impl Activation {
         }
         let _running = self.running.lock().await;
         let now = Utc::now();
+        let failback = request.direction == Direction::Failback;
         let record = if request.practice {
             None
         } else {
-            match epochs::begin(self.store.as_ref(), &request, now).await {
+            let begun = if failback {
+                epochs::failback(self.store.as_ref(), &request, now).await
+            } else {
+                epochs::begin(self.store.as_ref(), &request, now).await
+            };
+            match begun {
                 Ok(r) => Some(r),
                 Err(epochs::BeginError::Stale { current }) => {
                     return refuse(
@@ -96,17 +102,28 @@ impl Activation {
                         "stale-epoch",
                     )
                 }
+                Err(epochs::BeginError::NotFailedOver { current }) => {
+                    let why = match current {
+                        Some(c) => format!("failback is for the epoch that failed over ({c}), not {}", request.epoch),
+                        None => "nothing was failed over for this watch".to_owned(),
+                    };
+                    return refuse(StatusCode::CONFLICT, &why, "not-failed-over");
+                }
                 Err(epochs::BeginError::Store(e)) => {
                     return refuse(StatusCode::SERVICE_UNAVAILABLE, &format!("state store: {e}"), "store-unavailable")
                 }
             }
         };
-        tracing::warn!(watch = %request.watch, epoch = request.epoch, requester = %request.requester, practice = request.practice, force = request.force, "activation starts");
+        tracing::warn!(watch = %request.watch, epoch = request.epoch, requester = %request.requester, direction = ?request.direction, practice = request.practice, force = request.force, "activation starts");
         let options = RunOptions {
-            direction: Direction::Failover,
+            direction: request.direction,
             practice: request.practice,
             force: request.force,
-            first_started_at: record.as_ref().map_or(now, |r| r.first_started_at),
+            // The fence grace counts from the epoch's first failover run; a failback starts afresh.
+            first_started_at: match &record {
+                Some(r) if !failback => r.first_started_at,
+                _ => now,
+            },
             now,
             deadline: self.deadline(),
         };
@@ -125,7 +142,7 @@ impl Activation {
             // The run happened; failing the answer now would make the caller run it again.
             tracing::error!(watch = %request.watch, error = %e, "cannot record the activation report");
         }
-        if let Some(r) = &record {
+        if let Some(r) = record.as_ref().filter(|_| !failback) {
             epochs::finish(self.store.as_ref(), &request.watch, r.epoch, &report).await;
         }
         let status = match report.outcome {

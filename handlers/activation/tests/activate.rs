@@ -194,3 +194,32 @@ async fn ready_reports_each_target() {
     assert_eq!(res.status(), 503);
     assert_eq!(writes(&w), 0);
 }
+
+#[tokio::test]
+async fn failback_reverses_the_epoch_that_failed_over_only() {
+    let w = world().await;
+    let mut back = request(1);
+    back["direction"] = json!("failback");
+    let (status, answer) = post(&w, &back, Some(SECRET), None).await;
+    assert_eq!((status, answer["code"].as_str()), (409, Some("not-failed-over")), "{answer}");
+
+    let (status, _) = post(&w, &request(1), Some(SECRET), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(state(&w, "rg-neu", "mailbox"), "Enabled");
+
+    let mut wrong = back.clone();
+    wrong["epoch"] = json!(2);
+    let (status, answer) = post(&w, &wrong, Some(SECRET), None).await;
+    assert_eq!((status, answer["code"].as_str()), (409, Some("not-failed-over")), "{answer}");
+
+    let (status, answer) = post(&w, &back, Some(SECRET), Some(chrono::Utc::now().timestamp() + 1)).await;
+    assert_eq!((status, answer["report"]["outcome"].as_str()), (200, Some("succeeded")), "{answer}");
+    assert_eq!(answer["report"]["direction"], "failback");
+    for name in ["mailbox", "nightly"] {
+        assert_eq!((state(&w, "rg-weu", name), state(&w, "rg-neu", name)), ("Enabled".into(), "Disabled".into()), "{name}");
+    }
+    // The next outage is a new epoch, and runs.
+    let (status, _) = post(&w, &request(2), Some(SECRET), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(state(&w, "rg-neu", "mailbox"), "Enabled");
+}

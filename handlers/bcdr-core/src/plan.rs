@@ -19,10 +19,13 @@ use crate::watch::WatchPolicy;
 /// The plan format this build reads and writes.
 pub const PLAN_VERSION: u32 = 1;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A deployment: its two regions, what the primary's health-check runs, what the secondary's
+/// watchdog watches, the alert channels, and the copies activation switches.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct FailoverPlan {
     /// Format version; must be [`PLAN_VERSION`].
+    #[schemars(description = "Format version: the one this build reads.", extend("const" = PLAN_VERSION))]
     pub version: u32,
     /// A short name for the deployment, used in reports and alerts.
     pub name: String,
@@ -46,7 +49,7 @@ pub struct FailoverPlan {
 }
 
 /// One switched workload: its primary and secondary copies.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Resource {
     /// Names the resource in reports: unique in the plan.
@@ -72,7 +75,7 @@ pub struct Resource {
 }
 
 /// What kind of Azure resource a copy is, and so which ARM calls switch it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum ResourceKind {
     /// A Logic App (Consumption): `Microsoft.Logic/workflows`, `/disable` and `/enable`.
@@ -86,7 +89,7 @@ pub enum ResourceKind {
 }
 
 /// The workload's trigger type (see the rules in DESIGN: each allows some roles).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum Trigger {
     /// Runs on a schedule.
@@ -102,7 +105,7 @@ pub enum Trigger {
     Webhook,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum Role {
     /// Only the primary runs; activation moves the work to the secondary.
@@ -114,7 +117,7 @@ pub enum Role {
 }
 
 /// A resource switched by explicit ARM calls.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct GenericResource {
     pub api_version: String,
@@ -125,7 +128,7 @@ pub struct GenericResource {
 }
 
 /// The router in front of request-triggered copies.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Router {
     pub kind: RouterKind,
@@ -134,7 +137,7 @@ pub struct Router {
     pub secondary: ResourceId,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum RouterKind {
     /// `Microsoft.Network/trafficManagerProfiles/{azureEndpoints|externalEndpoints}`: `endpointStatus`.
@@ -143,7 +146,7 @@ pub enum RouterKind {
     FrontDoor,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ActivationPlan {
     /// A client-state or webhook copy whose primary cannot be confirmed disabled is enabled
@@ -169,7 +172,7 @@ impl Default for ActivationPlan {
 }
 
 /// The watchdog's timer and the watches it runs on each tick.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct WatchdogPlan {
     /// NCRONTAB, six fields, UTC: the deployment sets `BCDR_WATCHDOG_SCHEDULE` from it.
@@ -186,7 +189,7 @@ fn default_schedule() -> String {
 }
 
 /// One watched primary.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Watch {
     /// Names the watch in state, alerts and activation requests: lowercase letters, digits, `-`.
@@ -201,7 +204,7 @@ pub struct Watch {
     pub policy: WatchPolicy,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Regions {
     /// Azure region name of the primary, e.g. `westeurope`.
@@ -210,7 +213,7 @@ pub struct Regions {
 }
 
 /// What the primary's health-check runs.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct HealthPlan {
     /// All checks finish (or are cut off) within this many milliseconds. It must stay below the
@@ -236,8 +239,12 @@ fn default_true() -> bool {
 
 /// One check of the primary or of a service it depends on. Exactly one kind is given, as its
 /// own key, so every field has a precise JSON path: `{"name": "api", "http": {"url": ...}}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schemars(extend("oneOf" = [
+    {"required": ["http"]}, {"required": ["tcp"]}, {"required": ["dns"]},
+    {"required": ["logicApp"]}, {"required": ["armResource"]}
+]))]
 pub struct Check {
     pub name: String,
     /// A failing critical check makes the primary unhealthy (503); a failing non-critical one
@@ -321,7 +328,7 @@ impl CheckKind<'_> {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct HttpCheck {
     pub url: String,
@@ -337,14 +344,14 @@ pub struct HttpCheck {
     pub headers: BTreeMap<String, String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TcpCheck {
     pub host: String,
     pub port: u16,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DnsCheck {
     pub host: String,
@@ -352,7 +359,7 @@ pub struct DnsCheck {
 
 /// A Logic App (Consumption) workflow: its state must be `Enabled`, and optionally the share of
 /// failed runs among the last few finished ones must stay at or below a ratio.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LogicAppCheck {
     pub resource_id: ResourceId,
@@ -368,7 +375,7 @@ fn default_last_runs() -> u32 {
 
 /// Any ARM resource: the property at `property` (dotted path, `[n]` for array items) must equal
 /// `equals`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ArmResourceCheck {
     pub resource_id: ResourceId,
@@ -446,6 +453,48 @@ impl Serialize for StatusRanges {
 impl<'de> Deserialize<'de> for StatusRanges {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// A string the parser above accepts (all but backwards ranges, which only the parser sees).
+impl schemars::JsonSchema for StatusRanges {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "StatusRanges".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let range = r"\s*[1-5][0-9]{2}\s*(-\s*[1-5][0-9]{2}\s*)?";
+        schemars::json_schema!({
+            "type": "string",
+            "description": "Accepted HTTP status codes (100-599): single codes and ranges separated by commas, e.g. \"200-299,301\".",
+            "pattern": format!("^{range}(,{range})*$"),
+        })
+    }
+}
+
+/// Where the plan's schema says it comes from; it changes with [`PLAN_VERSION`].
+pub const PLAN_SCHEMA_ID: &str = "urn:bcdr:failover-plan:1";
+
+/// The JSON Schema (draft 2020-12) of the plan, generated from the types above, with every
+/// object's keys sorted so the text is the same whatever map type serde_json was built with.
+/// It describes the plan's shape; the rules across fields are [`FailoverPlan::validate`]'s.
+pub fn plan_schema() -> serde_json::Value {
+    let mut schema = serde_json::to_value(schemars::schema_for!(FailoverPlan)).expect("a schema is JSON");
+    let root = schema.as_object_mut().expect("the root schema is an object");
+    root.insert("$id".into(), PLAN_SCHEMA_ID.into());
+    root.insert("title".into(), "bcdr failover plan".into());
+    sort_keys(schema)
+}
+
+fn sort_keys(value: serde_json::Value) -> serde_json::Value {
+    match value {
+        serde_json::Value::Object(map) => {
+            let mut entries: Vec<_> = map.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            serde_json::Value::Object(entries.into_iter().map(|(k, v)| (k, sort_keys(v))).collect())
+        }
+        serde_json::Value::Array(items) => serde_json::Value::Array(items.into_iter().map(sort_keys).collect()),
+        other => other,
     }
 }
 
@@ -607,6 +656,21 @@ impl FailoverPlan {
                     }
                     if g.enabled_value == g.disabled_value {
                         p.push(format!("{at}.generic.disabledValue"), None, "must differ from enabledValue");
+                    }
+                    // Activation writes the value as a merge patch of nested objects, which can
+                    // name object keys only.
+                    if g.property.contains(['[', ']']) {
+                        p.push(
+                            format!("{at}.generic.property"),
+                            Some(&g.property),
+                            "must be a dotted path without [n] items: activation writes it as a merge patch, which cannot address array items",
+                        );
+                    } else if g.property.split('.').any(str::is_empty) {
+                        p.push(
+                            format!("{at}.generic.property"),
+                            Some(&g.property),
+                            "must be a dotted path of names like properties.state",
+                        );
                     }
                 }
                 (_, Some(_)) => p.push(format!("{at}.generic"), None, "applies only to kind generic"),
@@ -1079,6 +1143,77 @@ mod tests {
         ];
         for (extra, router, expect) in cases {
             assert_eq!(resource_problems(extra.clone(), router), expect, "{extra}");
+        }
+    }
+
+    #[test]
+    fn generic_properties_are_paths_activation_can_write() {
+        let generic = |property: &str| {
+            json!({"trigger": "recurrence", "role": "activePassive", "kind": "generic",
+                   "generic": {"apiVersion": "2023-01-01", "property": property, "enabledValue": "On", "disabledValue": "Off"}})
+        };
+        let cases = [
+            ("properties.state", "ok"),
+            ("properties.items[0].state", "$.resources[0].generic.property = \"properties.items[0].state\": must be a dotted path without [n] items: activation writes it as a merge patch, which cannot address array items"),
+            ("properties..state", "$.resources[0].generic.property = \"properties..state\": must be a dotted path of names like properties.state"),
+            ("", "$.resources[0].generic.property = \"\": must be a dotted path of names like properties.state"),
+        ];
+        for (property, expect) in cases {
+            assert_eq!(resource_problems(generic(property), false), expect, "{property}");
+        }
+    }
+
+    fn repo_file(path: &str) -> std::path::PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(path)
+    }
+
+    #[test]
+    fn the_committed_schema_is_current() {
+        let committed = std::fs::read_to_string(repo_file("infra/failover-plan.schema.json")).unwrap_or_default();
+        let current = serde_json::to_string_pretty(&plan_schema()).unwrap() + "\n";
+        assert!(committed == current, "infra/failover-plan.schema.json is stale: run `make plan-schema`");
+    }
+
+    fn schema_errors(plan: &serde_json::Value) -> Vec<String> {
+        let validator = jsonschema::validator_for(&plan_schema()).expect("the schema compiles");
+        validator.iter_errors(plan).map(|e| format!("{}: {e}", e.instance_path())).collect()
+    }
+
+    #[test]
+    fn the_shipped_plans_match_the_schema() {
+        for file in ["infra/failover-plan.json", "infra/local-plan.json"] {
+            let text = std::fs::read_to_string(repo_file(file)).unwrap();
+            let errors = schema_errors(&serde_json::from_str(&text).unwrap());
+            assert!(errors.is_empty(), "{file}:\n{}", errors.join("\n"));
+        }
+    }
+
+    #[test]
+    fn the_schema_refuses_what_the_parser_refuses() {
+        let good: serde_json::Value = serde_json::from_str(&plan_with_checks(json!([
+            {"name": "api", "http": {"url": "https://h/", "expectStatus": "200-299, 301"}}
+        ])))
+        .unwrap();
+        assert_eq!(schema_errors(&good), Vec::<String>::new());
+        let cases = [
+            ("/version", json!(2)),
+            ("/regions/west", json!("westeurope")),
+            ("/health/checks/0/http/expectStatus", json!("2xx")),
+            ("/health/checks/0/tcp", json!({"host": "h", "port": 1})),
+            ("/health/checks/0/http/timeout", json!(3)),
+            (
+                "/resources",
+                json!([{"name": "r", "kind": "site", "trigger": "request", "role": "activePassive",
+                                    "primary": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Web/sites/a",
+                                    "secondary": "/subscriptions/s/resourceGroups/rg"}]),
+            ),
+        ];
+        for (pointer, value) in cases {
+            let mut plan = good.clone();
+            let (parent, key) = pointer.rsplit_once('/').unwrap();
+            plan.pointer_mut(parent).unwrap()[key] = value;
+            assert!(FailoverPlan::from_json(&plan.to_string()).is_err(), "the parser takes {pointer}");
+            assert!(!schema_errors(&plan).is_empty(), "the schema takes {pointer}");
         }
     }
 

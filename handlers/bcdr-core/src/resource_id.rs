@@ -118,6 +118,34 @@ impl<'de> serde::Deserialize<'de> for ResourceId {
     }
 }
 
+/// `[sS][uU]…`: the word in either case, as the parser compares it (JSON Schema patterns carry
+/// no case-insensitive flag).
+fn any_case(word: &str) -> String {
+    word.chars().map(|c| format!("[{}{}]", c.to_ascii_lowercase(), c.to_ascii_uppercase())).collect()
+}
+
+/// A string the parser above accepts: the pattern says exactly what [`ResourceId::from_str`] checks.
+impl schemars::JsonSchema for ResourceId {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ResourceId".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let segment = "[^/?# ]+";
+        let pattern = format!(
+            "^/{}/{segment}/{}/{segment}/{}/[^/?# ]*\\.[^/?# ]*(/{segment}/{segment})+$",
+            any_case("subscriptions"),
+            any_case("resourceGroups"),
+            any_case("providers"),
+        );
+        schemars::json_schema!({
+            "type": "string",
+            "description": "An Azure Resource Manager resource ID: /subscriptions/<id>/resourceGroups/<group>/providers/<Namespace>/<type>/<name>, child resources keeping their type/name pairs.",
+            "pattern": pattern,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -156,6 +184,33 @@ mod tests {
             "/subscriptions/s/providers/A.B/t/n",
             "error: its prefix is not /subscriptions/…/resourceGroups/…/providers/…",
         );
+    }
+
+    #[test]
+    fn the_schema_pattern_accepts_what_the_parser_accepts() {
+        let schema = serde_json::to_value(schemars::schema_for!(ResourceId)).unwrap();
+        let pattern = schema["pattern"].as_str().unwrap();
+        let cases = [
+            "/subscriptions/0000/resourceGroups/rg-app/providers/Microsoft.Logic/workflows/orders",
+            "/SUBSCRIPTIONS/s/resourcegroups/rg/providers/Microsoft.Network/trafficmanagerprofiles/tm/azureEndpoints/weu",
+            "subscriptions/s/resourceGroups/rg/providers/A.B/t/n",
+            "/subscriptions/s/resourceGroups/rg/providers/A.B/t/n/",
+            "/subscriptions/s/resourceGroups/rg/providers/A.B/t",
+            "/subscriptions/s/resourceGroups/rg/providers/AB/t/n",
+            "/subscriptions/s/resourceGroups//providers/A.B/t/n",
+            "/subscriptions/s/resourceGroups/rg/providers/A.B/t/n?x=1",
+            "/subscriptions/s/resourceGroups/rg/providers/A.B/t/n x",
+            "/subscriptions/s/providers/A.B/t/n",
+            "/subscriptions/s/resourceGroups/rg/providers/.B/t/n/u/v",
+        ];
+        for id in cases {
+            assert_eq!(pattern_matches(pattern, id), id.parse::<ResourceId>().is_ok(), "{id}");
+        }
+    }
+
+    /// The schema's pattern, read by the validator editors and tests use.
+    fn pattern_matches(pattern: &str, text: &str) -> bool {
+        jsonschema::validator_for(&serde_json::json!({"pattern": pattern})).unwrap().is_valid(&serde_json::json!(text))
     }
 
     #[test]

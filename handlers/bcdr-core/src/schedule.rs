@@ -139,6 +139,71 @@ impl Schedule {
     }
 }
 
+/// Why a recurrence cannot be split as asked.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SplitError {
+    #[error(
+        "an interval of {0} min does not divide an hour or a day evenly; use one of 1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30, 60, 120, 180, 240, 360, 480, 720 or 1440"
+    )]
+    Interval(u32),
+    #[error("a split schedule needs at least 2 regions, not {0}")]
+    TooFewRegions(u32),
+    #[error(
+        "every {every} min ({seconds} s) cannot be split evenly over {regions} regions: {seconds} is not a multiple of {regions}"
+    )]
+    Uneven { every: u32, seconds: u32, regions: u32 },
+    #[error(
+        "an offset of {offset} s must be below the gap between two regions' runs ({gap} s for every {every} min over {regions} regions)"
+    )]
+    Offset { offset: u32, gap: u32, every: u32, regions: u32 },
+}
+
+/// The NCRONTAB expressions of a recurrence split across `regions` regions: each region runs
+/// every `every_minutes`, region `i` (0 is the primary) `offset_seconds + i x every / regions`
+/// after the hour (or the day), so together they run every `every / regions` and never
+/// together. Every 20 minutes over two regions: `0 0,20,40 * * * *` and `0 10,30,50 * * * *`.
+///
+/// `every_minutes` divides an hour (the minute field repeats) or is a whole number of hours
+/// that divides a day (the hour field repeats); a region's start may fall on any second.
+pub fn split(every_minutes: u32, regions: u32, offset_seconds: u32) -> Result<Vec<String>, SplitError> {
+    let every = every_minutes;
+    let hourly = every >= 1 && 60 % every == 0;
+    let daily = every >= 60 && every % 60 == 0 && 24 % (every / 60) == 0;
+    if !hourly && !daily {
+        return Err(SplitError::Interval(every));
+    }
+    if regions < 2 {
+        return Err(SplitError::TooFewRegions(regions));
+    }
+    let seconds = every * 60;
+    if seconds % regions != 0 {
+        return Err(SplitError::Uneven { every, seconds, regions });
+    }
+    let gap = seconds / regions;
+    if offset_seconds >= gap {
+        return Err(SplitError::Offset { offset: offset_seconds, gap, every, regions });
+    }
+    Ok((0..regions)
+        .map(|i| {
+            let start = offset_seconds + i * gap;
+            let (second, minute, hour) = (start % 60, start / 60 % 60, start / 3600);
+            if hourly {
+                format!("{second} {} * * * *", repeating(minute, every, 60))
+            } else {
+                format!("{second} {minute} {} * * *", repeating(hour, every / 60, 24))
+            }
+        })
+        .collect())
+}
+
+/// `first, first + step, …` below `end` as a NCRONTAB list, or `*` when that is every value.
+fn repeating(first: u32, step: u32, end: u32) -> String {
+    if step == 1 {
+        return "*".to_owned();
+    }
+    (first..end).step_by(step as usize).map(|v| v.to_string()).collect::<Vec<_>>().join(",")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -219,6 +284,90 @@ mod tests {
             [("*/1 * * * * *", false), ("*/30 * * * * *", false), ("0 * * * * *", true), ("0 */5 * * * *", true)];
         for (expr, expect) in cases {
             assert_eq!(Schedule::parse(expr).unwrap().monitored_by_default(now), expect, "{expr}");
+        }
+    }
+
+    /// The split of `every` minutes over `regions` regions, one expression a line, or the error.
+    fn check_split(every: u32, regions: u32, offset: u32, expect: &str) {
+        let got = match split(every, regions, offset) {
+            Ok(lines) => lines.join("\n"),
+            Err(e) => e.to_string(),
+        };
+        assert_eq!(got, expect, "every {every} over {regions} offset {offset}");
+    }
+
+    #[test]
+    fn splits() {
+        check_split(20, 2, 0, "0 0,20,40 * * * *\n0 10,30,50 * * * *");
+        check_split(20, 2, 300, "0 5,25,45 * * * *\n0 15,35,55 * * * *");
+        check_split(15, 3, 0, "0 0,15,30,45 * * * *\n0 5,20,35,50 * * * *\n0 10,25,40,55 * * * *");
+        check_split(
+            5,
+            2,
+            0,
+            "0 0,5,10,15,20,25,30,35,40,45,50,55 * * * *\n30 2,7,12,17,22,27,32,37,42,47,52,57 * * * *",
+        );
+        check_split(1, 2, 0, "0 * * * * *\n30 * * * * *");
+        check_split(1, 4, 5, "5 * * * * *\n20 * * * * *\n35 * * * * *\n50 * * * * *");
+        check_split(60, 2, 0, "0 0 * * * *\n0 30 * * * *");
+        check_split(120, 2, 0, "0 0 0,2,4,6,8,10,12,14,16,18,20,22 * * *\n0 0 1,3,5,7,9,11,13,15,17,19,21,23 * * *");
+        check_split(1440, 2, 0, "0 0 0 * * *\n0 0 12 * * *");
+        check_split(1440, 3, 90, "30 1 0 * * *\n30 1 8 * * *\n30 1 16 * * *");
+    }
+
+    #[test]
+    fn split_errors() {
+        let intervals = "1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30, 60, 120, 180, 240, 360, 480, 720 or 1440";
+        for every in [0, 7, 90, 2880] {
+            let expect =
+                format!("an interval of {every} min does not divide an hour or a day evenly; use one of {intervals}");
+            check_split(every, 2, 0, &expect);
+        }
+        check_split(20, 1, 0, "a split schedule needs at least 2 regions, not 1");
+        check_split(1, 7, 0, "every 1 min (60 s) cannot be split evenly over 7 regions: 60 is not a multiple of 7");
+        check_split(
+            20,
+            2,
+            600,
+            "an offset of 600 s must be below the gap between two regions' runs (600 s for every 20 min over 2 regions)",
+        );
+    }
+
+    /// Valid splits: an interval, a region count that divides it in seconds, an offset below the gap.
+    fn valid_split() -> impl proptest::strategy::Strategy<Value = (u32, u32, u32)> {
+        use proptest::prelude::*;
+        const INTERVALS: [u32; 19] = [1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30, 60, 120, 180, 240, 360, 480, 720, 1440];
+        (proptest::sample::select(&INTERVALS[..]), 2u32..=12)
+            .prop_filter("regions divide the interval", |(every, regions)| every * 60 % regions == 0)
+            .prop_flat_map(|(every, regions)| (Just(every), Just(regions), 0..every * 60 / regions))
+    }
+
+    proptest::proptest! {
+        /// Each region runs every `every` minutes; together they run every `every / regions`, in
+        /// region order, and never two at once.
+        #[test]
+        fn split_regions_take_turns((every, regions, offset) in valid_split(), day in 0i64..3650) {
+            let schedules: Vec<Schedule> =
+                split(every, regions, offset).unwrap().iter().map(|e| Schedule::parse(e).unwrap()).collect();
+            let period = chrono::Duration::minutes(every.into());
+            let gap = period / regions as i32;
+            // Two periods, (from, from + 2 x period]: the first run comes offset + 1 s after `from`.
+            let from = at("2026-01-01T00:00:00Z") + chrono::Duration::days(day) - chrono::Duration::seconds(1);
+            let mut runs = Vec::new();
+            for (region, schedule) in schedules.iter().enumerate() {
+                let mut t = from;
+                while let Some(next) = schedule.next_after(t).filter(|n| *n <= from + period * 2) {
+                    runs.push((next, region));
+                    t = next;
+                }
+            }
+            runs.sort();
+            proptest::prop_assert_eq!(runs.len(), 2 * regions as usize);
+            proptest::prop_assert_eq!(runs[0].0 - from, chrono::Duration::seconds(i64::from(offset) + 1));
+            for pair in runs.windows(2) {
+                proptest::prop_assert_eq!(pair[1].0 - pair[0].0, gap);
+                proptest::prop_assert_eq!(pair[1].1, (pair[0].1 + 1) % regions as usize);
+            }
         }
     }
 }

@@ -21,6 +21,8 @@ use chrono::{DateTime, Utc};
 use hmac::{Hmac, KeyInit, Mac};
 use http::{HeaderMap, HeaderName, HeaderValue};
 use serde::{Deserialize, Serialize};
+
+use crate::activation::Direction;
 use sha2::{Digest, Sha256};
 
 use crate::settings::{ConfigError, Problem, Reader, Settings};
@@ -64,6 +66,10 @@ pub struct ActivationRequest {
     /// Enable a client-state copy even when its primary cannot be confirmed fenced.
     #[serde(default)]
     pub force: bool,
+    /// Failover (the default, left out of the body), or failback: the plan in reverse, asked
+    /// for by an operator for the epoch that failed over.
+    #[serde(default, skip_serializing_if = "Direction::is_failover")]
+    pub direction: Direction,
 }
 
 /// A request body that is not an [`ActivationRequest`].

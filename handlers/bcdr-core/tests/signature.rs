@@ -260,6 +260,7 @@ fn activation_requests_parse_strictly() {
             requester: "watchdog-westeurope".into(),
             practice: false,
             force: false,
+            direction: Default::default(),
         }
     );
     let check = |body: &str, expect: &str| {
@@ -267,7 +268,7 @@ fn activation_requests_parse_strictly() {
     };
     check(
         r#"{"watch":"orders","epoch":7,"reason":"x","requester":"y","dryRun":true}"#,
-        "invalid activation request: at $.dryRun: unknown field `dryRun`, expected one of `watch`, `epoch`, `reason`, `requester`, `practice`, `force`",
+        "invalid activation request: at $.dryRun: unknown field `dryRun`, expected one of `watch`, `epoch`, `reason`, `requester`, `practice`, `force`, `direction`",
     );
     check(
         r#"{"watch":"orders","epoch":-1,"reason":"x","requester":"y"}"#,

@@ -3,6 +3,7 @@
 mod host;
 mod ops;
 mod plan;
+mod runs;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -45,6 +46,62 @@ enum Command {
         #[command(flatten)]
         target: ops::Target,
     },
+    /// Run the plan through the activation endpoint: a practice (reads only) or a forced failover.
+    #[command(group(clap::ArgGroup::new("mode").required(true).args(["practice", "force"])))]
+    Activate {
+        #[command(flatten)]
+        target: ops::Target,
+        #[command(flatten)]
+        activation: ops::ActivationTarget,
+        /// Read every target and list the calls a failover would make; write nothing.
+        #[arg(long)]
+        practice: bool,
+        /// Fail over now, even within the hold-down and without a confirmed fence.
+        #[arg(long)]
+        force: bool,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Rehearse a failover end to end: activation's readiness, then a practice run.
+    Drill {
+        #[command(flatten)]
+        target: ops::Target,
+        #[command(flatten)]
+        activation: ops::ActivationTarget,
+    },
+    /// Move the work back to the primary once it is healthy: checks, a practice, the plan in
+    /// reverse, then a new epoch on the watch.
+    Failback {
+        #[command(flatten)]
+        target: ops::Target,
+        #[command(flatten)]
+        activation: ops::ActivationTarget,
+        /// Function key of the primary's health-check.
+        #[arg(long = "health-key", env = "BCDR_HEALTH_KEY", hide_env_values = true)]
+        health_key: Option<String>,
+        /// How long the watchdog must have seen the primary healthy: 30s, 10m, 1h.
+        #[arg(long = "healthy-for", default_value = "10m", value_parser = parse_duration)]
+        healthy_for: std::time::Duration,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+/// `30s`, `10m`, `1h`.
+fn parse_duration(raw: &str) -> Result<std::time::Duration, String> {
+    let bad = || format!("{raw:?}: expected a duration like 30s, 10m or 1h");
+    let split = raw.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
+    let (n, unit) = raw.split_at(split);
+    let n: u64 = n.parse().map_err(|_| bad())?;
+    let secs = match unit {
+        "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        _ => return Err(bad()),
+    };
+    Ok(std::time::Duration::from_secs(secs))
 }
 
 fn main() -> ExitCode {
@@ -66,6 +123,17 @@ fn run() -> anyhow::Result<()> {
         Command::Status { target } => block_on(ops::status(&target)),
         Command::Pause { target, reason, until } => block_on(ops::pause(&target, &reason, &until)),
         Command::Resume { target } => block_on(ops::resume(&target)),
+        Command::Activate { target, activation, practice, force: _, yes } => {
+            if practice {
+                block_on(runs::practice(&target, &activation, "practice"))
+            } else {
+                block_on(runs::force(&target, &activation, yes))
+            }
+        }
+        Command::Drill { target, activation } => block_on(runs::drill(&target, &activation)),
+        Command::Failback { target, activation, health_key, healthy_for, yes } => {
+            block_on(runs::failback(&target, &activation, health_key, healthy_for, yes))
+        }
     }
 }
 

@@ -37,7 +37,7 @@ pub struct Target {
 }
 
 /// Who the operator is, for the decision log.
-fn operator() -> String {
+pub fn operator() -> String {
     std::env::var("BCDR_OPERATOR").or_else(|_| std::env::var("USER")).unwrap_or_else(|_| "operator".to_owned())
 }
 

@@ -3,7 +3,8 @@
 use std::path::PathBuf;
 
 use anyhow::bail;
-use bcdr_core::plan::{FailoverPlan, PlanError};
+use bcdr_core::plan::{plan_schema, FailoverPlan, PlanError};
+use bcdr_core::schedule::split;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum PlanCommand {
@@ -13,11 +14,65 @@ pub enum PlanCommand {
         #[arg(value_name = "FILE", default_value = "infra/failover-plan.json")]
         file: PathBuf,
     },
+    /// Print the plan's JSON Schema (what infra/failover-plan.schema.json holds).
+    Schema,
+    /// Print the NCRONTAB schedules of a recurrence split across regions.
+    ///
+    /// Each region runs every interval; the regions take turns, so together they run every
+    /// interval / regions and never at the same time.
+    Schedule {
+        /// How often each region runs, in minutes: a divisor of 60, or whole hours dividing a day.
+        #[arg(long, value_name = "MINUTES")]
+        every: u32,
+        /// How many regions take turns; the first is the primary.
+        #[arg(long, value_name = "N", default_value_t = 2)]
+        regions: u32,
+        /// Shift every region's runs this many seconds past the hour (or the day).
+        #[arg(long, value_name = "S", default_value_t = 0)]
+        offset_seconds: u32,
+        /// Print JSON instead of one line per region.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 pub fn run(command: PlanCommand) -> anyhow::Result<()> {
     match command {
         PlanCommand::Check { file } => check(&file),
+        PlanCommand::Schema => {
+            println!("{}", serde_json::to_string_pretty(&plan_schema())?);
+            Ok(())
+        }
+        PlanCommand::Schedule { every, regions, offset_seconds, json } => {
+            print!("{}", schedule(every, regions, offset_seconds, json)?);
+            Ok(())
+        }
+    }
+}
+
+/// The split schedules as printed: `primary: <expr>` lines, or JSON.
+fn schedule(every: u32, regions: u32, offset_seconds: u32, json: bool) -> anyhow::Result<String> {
+    let expressions = split(every, regions, offset_seconds)?;
+    let labelled = expressions.iter().enumerate().map(|(i, e)| (region_label(i), e));
+    if json {
+        let schedules: Vec<_> =
+            labelled.map(|(region, schedule)| serde_json::json!({"region": region, "schedule": schedule})).collect();
+        let out = serde_json::json!({
+            "everyMinutes": every,
+            "offsetSeconds": offset_seconds,
+            "gapSeconds": every * 60 / regions,
+            "schedules": schedules,
+        });
+        return Ok(serde_json::to_string_pretty(&out)? + "\n");
+    }
+    Ok(labelled.map(|(region, schedule)| format!("{region}: {schedule}\n")).collect())
+}
+
+fn region_label(i: usize) -> String {
+    match i {
+        0 => "primary".to_owned(),
+        1 => "secondary".to_owned(),
+        _ => format!("region {}", i + 1),
     }
 }
 
@@ -41,5 +96,31 @@ fn check(file: &std::path::Path) -> anyhow::Result<()> {
             bail!("{}: {} problem{}", file.display(), e.problems.len(), if e.problems.len() == 1 { "" } else { "s" })
         }
         Err(e) => bail!("{}: {e}", file.display()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schedule_lines_and_json() {
+        assert_eq!(schedule(20, 2, 0, false).unwrap(), "primary: 0 0,20,40 * * * *\nsecondary: 0 10,30,50 * * * *\n");
+        assert_eq!(
+            schedule(15, 3, 0, false).unwrap(),
+            "primary: 0 0,15,30,45 * * * *\nsecondary: 0 5,20,35,50 * * * *\nregion 3: 0 10,25,40,55 * * * *\n"
+        );
+        let json: serde_json::Value = serde_json::from_str(&schedule(20, 2, 0, true).unwrap()).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"everyMinutes": 20, "offsetSeconds": 0, "gapSeconds": 600, "schedules": [
+                {"region": "primary", "schedule": "0 0,20,40 * * * *"},
+                {"region": "secondary", "schedule": "0 10,30,50 * * * *"}
+            ]})
+        );
+        assert_eq!(
+            schedule(1, 7, 0, false).unwrap_err().to_string(),
+            "every 1 min (60 s) cannot be split evenly over 7 regions: 60 is not a multiple of 7"
+        );
     }
 }

@@ -31,9 +31,10 @@ impl SignedActivation {
     }
 }
 
-#[async_trait]
-impl ActivationApi for SignedActivation {
-    async fn request(&self, request: &ActivationRequest) -> ActivationOutcome {
+impl SignedActivation {
+    /// Sends one signed request; the answer's status and body (`Null` if it is not JSON), or why
+    /// there was no answer.
+    pub async fn send(&self, request: &ActivationRequest) -> Result<(u16, serde_json::Value), String> {
         let body = serde_json::to_vec(request).expect("plain data serializes");
         let timestamp = chrono::Utc::now().timestamp();
         let mut req = self.http.post(self.url.clone()).header("content-type", "application/json");
@@ -43,30 +44,43 @@ impl ActivationApi for SignedActivation {
         if let Some(key) = &self.key {
             req = req.header("x-functions-key", key);
         }
-        match req.body(body).send().await {
-            // 202: the activation ran but could not finish (a client-state copy's primary could
-            // not be confirmed fenced): not done, so the same epoch is asked for again later.
-            Ok(res) if res.status() == reqwest::StatusCode::ACCEPTED => ActivationOutcome::Failed {
-                reason: "activation is waiting for the primary's copies to be fenced".to_owned(),
-                retryable: true,
-            },
-            Ok(res) if res.status().is_success() => ActivationOutcome::Succeeded,
-            Ok(res) => {
-                let status = res.status().as_u16();
-                let text = res.text().await.unwrap_or_default();
-                let reason = format!(
-                    "activation answered {status}: {}",
-                    text.lines().next().unwrap_or("").chars().take(200).collect::<String>()
-                );
-                // A refusal of the request itself (bad signature, stale epoch, unknown watch)
-                // will not change by asking again; anything else may.
-                let retryable = !matches!(status, 400 | 401 | 403 | 404 | 409 | 422);
-                ActivationOutcome::Failed { reason, retryable }
-            }
-            Err(e) => ActivationOutcome::Failed {
-                reason: format!("activation did not answer: {}", e.without_url()),
-                retryable: true,
-            },
+        let res = req.body(body).send().await.map_err(|e| format!("activation did not answer: {}", e.without_url()))?;
+        let status = res.status().as_u16();
+        let text = res.text().await.unwrap_or_default();
+        Ok((status, serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text))))
+    }
+}
+
+/// What an activation answer means to the watch: done, or a failure and whether asking again
+/// (with the same epoch) may help.
+pub fn outcome_of(status: u16, body: &serde_json::Value) -> ActivationOutcome {
+    match status {
+        // 202: the activation ran but could not finish (a client-state copy's primary could not
+        // be confirmed fenced): not done, so the same epoch is asked for again later.
+        202 => ActivationOutcome::Failed {
+            reason: "activation is waiting for the primary's copies to be fenced".to_owned(),
+            retryable: true,
+        },
+        200..=299 => ActivationOutcome::Succeeded,
+        _ => {
+            let detail = body.get("error").and_then(|e| e.as_str()).map(str::to_owned).unwrap_or_else(|| {
+                let text = body.as_str().map(str::to_owned).unwrap_or_else(|| body.to_string());
+                text.lines().next().unwrap_or("").chars().take(200).collect()
+            });
+            // A refusal of the request itself (bad signature, stale epoch, unknown watch) will
+            // not change by asking again; anything else may.
+            let retryable = !matches!(status, 400 | 401 | 403 | 404 | 409 | 422);
+            ActivationOutcome::Failed { reason: format!("activation answered {status}: {detail}"), retryable }
+        }
+    }
+}
+
+#[async_trait]
+impl ActivationApi for SignedActivation {
+    async fn request(&self, request: &ActivationRequest) -> ActivationOutcome {
+        match self.send(request).await {
+            Ok((status, body)) => outcome_of(status, &body),
+            Err(reason) => ActivationOutcome::Failed { reason, retryable: true },
         }
     }
 }

@@ -8,7 +8,7 @@ mod probe;
 mod status;
 mod tick;
 
-pub use activation::{ActivationApi, SignedActivation};
+pub use activation::{outcome_of, ActivationApi, SignedActivation};
 pub use config::Config;
 pub use probe::{HttpProber, Prober};
 pub use status::{page as status_page, read as read_status, Status, WatchStatus};

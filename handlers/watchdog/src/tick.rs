@@ -186,6 +186,7 @@ impl Watchdog {
                         requester: self.watcher.clone(),
                         practice: false,
                         force: false,
+                        direction: Default::default(),
                     };
                     tracing::warn!(watch = %watch.name, epoch, reason = %reason, "requesting activation");
                     let outcome = self.activation.request(&request).await;

@@ -6,13 +6,20 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// Which way the work moves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum Direction {
     /// From the primary's copies to the secondary's.
+    #[default]
     Failover,
     /// Back from the secondary's copies to the primary's: the plan in reverse.
     Failback,
+}
+
+impl Direction {
+    pub fn is_failover(&self) -> bool {
+        *self == Direction::Failover
+    }
 }
 
 /// The result of a whole run: the worst of its actions.

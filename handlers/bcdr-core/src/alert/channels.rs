@@ -18,7 +18,7 @@ use crate::settings::{ConfigError, Problems, Settings};
 pub const DEFAULT_ALERT_TIMEOUT_MS: u64 = 5_000;
 
 /// The plan's `alerts` section.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AlertPlan {
     /// Where alerts go besides the log, which always gets them.
@@ -39,7 +39,7 @@ impl Default for AlertPlan {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AlertChannel {
     /// Names the channel in logs, in place of its URL.
@@ -49,7 +49,7 @@ pub struct AlertChannel {
     pub url_setting: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ChannelKind {
     /// The alert as JSON, to any receiver.

@@ -10,7 +10,7 @@ use crate::settings::Problems;
 
 /// How one watch decides. Every field has a default, so `{}` is the default policy; unknown
 /// fields are refused so a misspelt knob cannot silently keep its default.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct WatchPolicy {
     /// N: consecutive down observations from one watcher before it votes that the primary is down.
@@ -50,7 +50,7 @@ pub struct WatchPolicy {
 /// How many watchers must agree. A watcher votes once it has seen N consecutive downs; the vote
 /// lasts `voteTtlMs` after that watcher's latest down, so a watcher that stops reporting stops
 /// counting.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct Quorum {
     /// k: distinct unexpired votes needed to activate.
@@ -61,7 +61,7 @@ pub struct Quorum {
 }
 
 /// Whether reaching the threshold activates by itself or asks an operator first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum ActivationMode {
     #[default]
@@ -71,7 +71,7 @@ pub enum ActivationMode {
 }
 
 /// A planned window (UTC, start inclusive, end exclusive) in which the primary may go down.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct MaintenanceWindow {
     pub start: DateTime<Utc>,

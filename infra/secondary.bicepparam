@@ -1,0 +1,32 @@
+// The secondary region: the watchdog and the activation app.
+// Secrets come from the environment when `make deploy-secondary` runs; nothing secret is committed.
+using 'main.bicep'
+
+param role = 'secondary'
+
+param regionCode = 'neu'
+param peerRegionCode = 'weu'
+param peerResourceGroup = readEnvironmentVariable('BCDR_PRIMARY_RG')
+
+// 'down' while the primary region is out: deploy without touching it.
+param peerRegion = readEnvironmentVariable('BCDR_PEER_REGION', 'up')
+
+param alertEmails = [
+  'sre-oncall@example.com'
+]
+param alertWebhookUrls = readEnvironmentVariable('BCDR_ACTION_GROUP_WEBHOOKS', '')
+
+// The function keys the watchdog sends: make deploy-primary and make deploy-secondary register
+// the same values as keys of the health-check and activation apps.
+param healthKey = readEnvironmentVariable('BCDR_HEALTH_KEY')
+param activationKey = readEnvironmentVariable('BCDR_ACTIVATION_KEY')
+
+// The signing secret (and, during a rotation, the previous one).
+param activationSecret = readEnvironmentVariable('BCDR_ACTIVATION_SECRET')
+param activationSecretPrevious = readEnvironmentVariable('BCDR_ACTIVATION_SECRET_PREVIOUS', '')
+
+// One entry per alert channel in the plan (alerts.channels[].urlSetting).
+param alertChannelUrls = {
+  BCDR_ALERT_TEAMS_URL: readEnvironmentVariable('BCDR_ALERT_TEAMS_URL')
+  BCDR_ALERT_WEBHOOK_URL: readEnvironmentVariable('BCDR_ALERT_WEBHOOK_URL')
+}
