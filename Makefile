@@ -19,7 +19,8 @@ FUNCTIONS_activation := activate ready
 
 .PHONY: help
 help:
-	@echo "make run      run the primary app locally under 'bcdr host' (http://127.0.0.1:$(PORT)/api/health)"
+	@echo "make run      the whole story locally (bcdr demo): both regions, simulated Azure, an outage, failover, failback"
+	@echo "make run-primary  the primary's health-check alone under 'bcdr host' (http://127.0.0.1:$(PORT)/api/health)"
 	@echo "make test     build everything, package it, run every test (what CI runs)"
 	@echo "make check    fmt, clippy with warnings denied, then test"
 	@echo "make package  static release binaries and one zip per app in $(DIST)/"
@@ -32,6 +33,11 @@ help:
 
 .PHONY: run
 run: build
+	$(TARGET_DIR)/debug/bcdr demo --workdir $(TARGET_DIR)/demo
+
+# The primary's app alone, on the local plan, until Ctrl-C.
+.PHONY: run-primary
+run-primary: build
 	@rm -rf $(TARGET_DIR)/apps/health-check
 	@$(call assemble,$(TARGET_DIR)/apps/health-check,$(TARGET_DIR)/debug/health-check,$(FUNCTIONS_health-check),infra/local-plan.json)
 	@echo "Starting the primary app (health-check) on the local plan; try:"

@@ -1,6 +1,7 @@
 //! End-to-end suite: the real binaries, under the local host or alone, against simulated Azure.
 
 mod activation;
+mod demo;
 mod health;
 mod host;
 mod infra;

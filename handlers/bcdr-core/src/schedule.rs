@@ -167,8 +167,8 @@ pub enum SplitError {
 /// that divides a day (the hour field repeats); a region's start may fall on any second.
 pub fn split(every_minutes: u32, regions: u32, offset_seconds: u32) -> Result<Vec<String>, SplitError> {
     let every = every_minutes;
-    let hourly = every >= 1 && 60 % every == 0;
-    let daily = every >= 60 && every % 60 == 0 && 24 % (every / 60) == 0;
+    let hourly = 60u32.is_multiple_of(every);
+    let daily = every >= 60 && every.is_multiple_of(60) && 24u32.is_multiple_of(every / 60);
     if !hourly && !daily {
         return Err(SplitError::Interval(every));
     }
@@ -176,7 +176,7 @@ pub fn split(every_minutes: u32, regions: u32, offset_seconds: u32) -> Result<Ve
         return Err(SplitError::TooFewRegions(regions));
     }
     let seconds = every * 60;
-    if seconds % regions != 0 {
+    if !seconds.is_multiple_of(regions) {
         return Err(SplitError::Uneven { every, seconds, regions });
     }
     let gap = seconds / regions;
@@ -338,7 +338,7 @@ mod tests {
         use proptest::prelude::*;
         const INTERVALS: [u32; 19] = [1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30, 60, 120, 180, 240, 360, 480, 720, 1440];
         (proptest::sample::select(&INTERVALS[..]), 2u32..=12)
-            .prop_filter("regions divide the interval", |(every, regions)| every * 60 % regions == 0)
+            .prop_filter("regions divide the interval", |(every, regions)| (every * 60).is_multiple_of(*regions))
             .prop_flat_map(|(every, regions)| (Just(every), Just(regions), 0..every * 60 / regions))
     }
 

@@ -1,5 +1,6 @@
 //! `bcdr`: the operator CLI for the failover bundle.
 
+mod demo;
 mod host;
 mod ops;
 mod plan;
@@ -63,6 +64,9 @@ enum Command {
         #[arg(long)]
         yes: bool,
     },
+    /// The whole story locally: both regions' apps, simulated Azure, an outage, the failover and
+    /// the failback, in about half a minute.
+    Demo(demo::DemoArgs),
     /// Rehearse a failover end to end: activation's readiness, then a practice run.
     Drill {
         #[command(flatten)]
@@ -130,6 +134,7 @@ fn run() -> anyhow::Result<()> {
                 block_on(runs::force(&target, &activation, yes))
             }
         }
+        Command::Demo(args) => tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(demo::run(args)),
         Command::Drill { target, activation } => block_on(runs::drill(&target, &activation)),
         Command::Failback { target, activation, health_key, healthy_for, yes } => {
             block_on(runs::failback(&target, &activation, health_key, healthy_for, yes))
@@ -142,7 +147,7 @@ fn block_on<F: std::future::Future<Output = anyhow::Result<()>>>(f: F) -> anyhow
 }
 
 fn init_logging() {
-    let filter = EnvFilter::try_from_env("BCDR_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = EnvFilter::try_from_env("BCDR_LOG").unwrap_or_else(|_| EnvFilter::new("info,alert=warn"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)

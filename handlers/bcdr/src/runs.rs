@@ -97,7 +97,14 @@ fn print_answer(status: u16, body: &Value, json: bool) -> String {
             let s = |k: &str| a[k].as_str().unwrap_or("").to_owned();
             println!(
                 "  {:<7} {:<20} {:<10} {:<16} {:<16} {:>4} {:>8}  {}",
-                s("phase"), s("resource"), s("copy"), s("operation"), s("status"), a["attempts"], a["durationMs"], s("detail")
+                s("phase"),
+                s("resource"),
+                s("copy"),
+                s("operation"),
+                s("status"),
+                a["attempts"].as_u64().unwrap_or(0),
+                a["durationMs"].as_u64().unwrap_or(0),
+                s("detail")
             );
         }
     }

@@ -13,7 +13,7 @@ mod invocation;
 mod routes;
 
 mod timers;
-mod worker;
+pub mod worker;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -27,6 +27,7 @@ use tracing::{info, warn};
 use app::{load_apps, AppSpec, SettingSources, Trigger};
 use front::{AppRuntime, Front};
 use worker::{StartEvent, Supervisor, WorkerState};
+
 
 #[derive(Debug, clap::Args)]
 pub struct HostArgs {

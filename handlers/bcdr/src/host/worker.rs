@@ -304,6 +304,13 @@ fn spawn(app: &AppSpec, port: u16) -> std::io::Result<Child> {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
+    tie_to_parent(&mut cmd);
+    cmd.spawn()
+}
+
+/// Puts the child in its own process group (a Ctrl-C at the terminal reaches bcdr alone, which
+/// then stops its children in order) and has the kernel stop it if bcdr dies, even by SIGKILL.
+pub fn tie_to_parent(cmd: &mut Command) {
     #[cfg(unix)]
     {
         // Its own process group: a Ctrl-C at the terminal reaches bcdr alone, which then stops
@@ -328,7 +335,6 @@ fn spawn(app: &AppSpec, port: u16) -> std::io::Result<Child> {
             });
         }
     }
-    cmd.spawn()
 }
 
 /// Handler stdout lines are information, stderr lines errors, each prefixed with the app name.
