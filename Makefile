@@ -26,6 +26,7 @@ help:
 	@echo "make package  static release binaries and one zip per app in $(DIST)/"
 	@echo "make bench    measure throughput, latency, start time, sizes and memory; run the watchdog simulation"
 	@echo "make status-screenshot  render the watchdog status page in headless Chromium"
+	@echo "make plan-schema  regenerate infra/failover-plan.schema.json from the plan's types"
 	@echo "make checkov  lint infra/ (Bicep) with checkov; make settings-check: Bicep settings = what the binaries read"
 	@echo "make what-if | deploy-primary | deploy-secondary   deploy to Azure (see README: Deploying to Azure)"
 

@@ -23,7 +23,7 @@ struct Cli {
 enum Command {
     /// Run function apps locally, as the Azure Functions host runs custom handlers.
     Host(host::HostArgs),
-    /// Check the failover plan.
+    /// Work with the failover plan: check it, print its schema, compute split schedules.
     #[command(subcommand)]
     Plan(plan::PlanCommand),
     /// Show what the watchdog thinks: each watch's phase, counts, votes, probes and decisions.
