@@ -33,7 +33,8 @@ async fn a_signed_request_switches_a_multi_resource_plan_and_leaves_a_report() {
     let arm = ArmDouble::start(ArmOptions { tokens: Some(identity.tokens()), ..ArmOptions::default() }).await.unwrap();
     let wf = |rg: &str, n: &str| id(rg, &format!("Microsoft.Logic/workflows/{n}"));
     let site = |rg: &str, n: &str| id(rg, &format!("Microsoft.Web/sites/{n}"));
-    let endpoint = |n: &str| id("rg-global", &format!("Microsoft.Network/trafficManagerProfiles/tm/azureEndpoints/{n}"));
+    let endpoint =
+        |n: &str| id("rg-global", &format!("Microsoft.Network/trafficManagerProfiles/tm/azureEndpoints/{n}"));
     for (rg, on) in [("rg-weu", true), ("rg-neu", false)] {
         let state = if on { "Enabled" } else { "Disabled" };
         arm.add_logic_app(&wf(rg, "mailbox"), state, "westeurope");
@@ -101,8 +102,11 @@ async fn a_signed_request_switches_a_multi_resource_plan_and_leaves_a_report() {
         }
     }
 
-    let body = serde_json::to_vec(&json!({"watch": "orders", "epoch": 1, "reason": "primary down", "requester": "e2e"})).unwrap();
-    let signed = |body: &[u8]| signed_headers(SECRET.as_bytes(), "POST", "/api/activate", chrono::Utc::now().timestamp(), body);
+    let body =
+        serde_json::to_vec(&json!({"watch": "orders", "epoch": 1, "reason": "primary down", "requester": "e2e"}))
+            .unwrap();
+    let signed =
+        |body: &[u8]| signed_headers(SECRET.as_bytes(), "POST", "/api/activate", chrono::Utc::now().timestamp(), body);
     // The host refuses a request without the function key before the handler sees it.
     let mut req = http.post(format!("{base}/api/activate")).body(body.clone());
     for (k, v) in signed(&body) {
@@ -121,16 +125,25 @@ async fn a_signed_request_switches_a_multi_resource_plan_and_leaves_a_report() {
     assert_eq!(answer["report"]["outcome"], "succeeded");
 
     let prop = |id: &str, p: &str| arm.resource(id).unwrap()["properties"][p].as_str().unwrap().to_owned();
-    assert_eq!((prop(&wf("rg-weu", "mailbox"), "state"), prop(&wf("rg-neu", "mailbox"), "state")), ("Disabled".into(), "Enabled".into()));
+    assert_eq!(
+        (prop(&wf("rg-weu", "mailbox"), "state"), prop(&wf("rg-neu", "mailbox"), "state")),
+        ("Disabled".into(), "Enabled".into())
+    );
     assert_eq!(prop(&wf("rg-neu", "nightly"), "state"), "Enabled");
     assert_eq!(prop(&site("rg-neu", "api"), "state"), "Running");
     assert_eq!(arm.app_settings(&site("rg-neu", "events")).unwrap()["Workflows.orders.FlowState"], "Enabled");
     assert_eq!(arm.app_settings(&site("rg-neu", "events")).unwrap()["OTHER_SETTING"], "kept");
-    assert_eq!((prop(&endpoint("weu"), "endpointStatus"), prop(&endpoint("neu"), "endpointStatus")), ("Disabled".into(), "Enabled".into()));
+    assert_eq!(
+        (prop(&endpoint("weu"), "endpointStatus"), prop(&endpoint("neu"), "endpointStatus")),
+        ("Disabled".into(), "Enabled".into())
+    );
     // Every ARM call was made as the user-assigned identity, with a token the identity issued.
     assert!(arm.calls().iter().all(|c| c.client_id.as_deref() == Some("activation-uami")));
     // The report is in the store, with the request it answered.
     let reports = std::fs::read_to_string(state.join("activations/orders/reports.jsonl")).unwrap();
     let last: Value = serde_json::from_str(reports.lines().last().unwrap()).unwrap();
-    assert_eq!((last["epoch"].as_u64(), last["requester"].as_str(), last["report"]["outcome"].as_str()), (Some(1), Some("e2e"), Some("succeeded")));
+    assert_eq!(
+        (last["epoch"].as_u64(), last["requester"].as_str(), last["report"]["outcome"].as_str()),
+        (Some(1), Some("e2e"), Some("succeeded"))
+    );
 }

@@ -7,7 +7,12 @@ use crate::support::workspace_binary;
 #[test]
 fn the_demo_fails_over_and_back_and_stops_everything() {
     let work = tempfile::tempdir().unwrap();
-    let out = Command::new(workspace_binary("bcdr")).arg("demo").arg("--workdir").arg(work.path().join("demo")).output().unwrap();
+    let out = Command::new(workspace_binary("bcdr"))
+        .arg("demo")
+        .arg("--workdir")
+        .arg(work.path().join("demo"))
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{text}");
     for line in [

@@ -84,7 +84,13 @@ fn the_watchdog_zip_has_the_function_app_layout() {
 fn the_activation_zip_has_the_function_app_layout() {
     assert_eq!(
         listing("activation"),
-        ["activate/function.json 644", "failover-plan.json 644", "handler 755", "host.json 644", "ready/function.json 644"]
+        [
+            "activate/function.json 644",
+            "failover-plan.json 644",
+            "handler 755",
+            "host.json 644",
+            "ready/function.json 644"
+        ]
     );
 }
 

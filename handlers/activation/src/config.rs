@@ -37,16 +37,7 @@ impl Config {
         if !(arm_endpoint.starts_with("https://") || arm_endpoint.starts_with("http://")) {
             r.problems.push("BCDR_ARM_ENDPOINT", Some(&arm_endpoint), "expected an http(s) URL");
         }
-        let state_url = r
-            .optional("BCDR_STATE_URL")
-            .unwrap_or_else(|| format!("file://{}", beside_executable.join("bcdr-state").display()));
-        let store = match StoreConfig::from_url(&state_url, r.optional("BCDR_STATE_ACCOUNT_KEY")) {
-            Ok(s) => Some(s),
-            Err(e) => {
-                r.problems.push("BCDR_STATE_URL", None, e);
-                None
-            }
-        };
+        let store = StoreConfig::from_settings(&mut r, beside_executable);
         let verifier = Verifier::from_reader(&mut r);
         let (Some(port), Some(plan), Some(store), Some(verifier)) = (port, plan, store, verifier) else {
             return Err(r.finish(()).expect_err("a missing value was recorded as a problem"));
@@ -58,6 +49,12 @@ impl Config {
     pub fn service(self, settings: &dyn Settings) -> Result<Activation, String> {
         let store = self.store.open(identity::managed_identity(settings), DEFAULT_TIMEOUT)?;
         let arm = ArmClient::new(&self.arm_endpoint, reqwest::Client::new(), identity::managed_identity(settings));
-        Ok(Activation { plan: self.plan, arm: Arc::new(arm), store, verifier: self.verifier, running: Default::default() })
+        Ok(Activation {
+            plan: self.plan,
+            arm: Arc::new(arm),
+            store,
+            verifier: self.verifier,
+            running: Default::default(),
+        })
     }
 }

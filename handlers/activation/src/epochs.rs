@@ -33,14 +33,22 @@ pub struct EpochRecord {
 
 #[derive(Debug)]
 pub enum BeginError {
-    Stale { current: u64 },
+    Stale {
+        current: u64,
+    },
     /// Failback is for the epoch that failed over, and none did (or another one is current).
-    NotFailedOver { current: Option<u64> },
+    NotFailedOver {
+        current: Option<u64>,
+    },
     Store(StoreError),
 }
 
 /// Records that `request.epoch` runs now: refused if an newer epoch already ran.
-pub async fn begin(store: &dyn StateStore, request: &ActivationRequest, now: DateTime<Utc>) -> Result<EpochRecord, BeginError> {
+pub async fn begin(
+    store: &dyn StateStore,
+    request: &ActivationRequest,
+    now: DateTime<Utc>,
+) -> Result<EpochRecord, BeginError> {
     let key = record_key(&request.watch);
     for _ in 0..MAX_CONFLICTS {
         let loaded = store.load(&key).await.map_err(BeginError::Store)?;
@@ -51,7 +59,13 @@ pub async fn begin(store: &dyn StateStore, request: &ActivationRequest, now: Dat
         let next = match current {
             Some(c) if request.epoch < c.epoch => return Err(BeginError::Stale { current: c.epoch }),
             Some(c) if request.epoch == c.epoch => EpochRecord { runs: c.runs + 1, ..c },
-            _ => EpochRecord { epoch: request.epoch, first_started_at: now, runs: 1, last_outcome: None, failed_back_at: None },
+            _ => EpochRecord {
+                epoch: request.epoch,
+                first_started_at: now,
+                runs: 1,
+                last_outcome: None,
+                failed_back_at: None,
+            },
         };
         let bytes = serde_json::to_vec(&next).expect("plain data serializes");
         match store.save(&key, &bytes, &expect).await {
@@ -64,7 +78,11 @@ pub async fn begin(store: &dyn StateStore, request: &ActivationRequest, now: Dat
 }
 
 /// Records that the epoch that failed over is failed back now; refused for any other epoch.
-pub async fn failback(store: &dyn StateStore, request: &ActivationRequest, now: DateTime<Utc>) -> Result<EpochRecord, BeginError> {
+pub async fn failback(
+    store: &dyn StateStore,
+    request: &ActivationRequest,
+    now: DateTime<Utc>,
+) -> Result<EpochRecord, BeginError> {
     let key = record_key(&request.watch);
     for _ in 0..MAX_CONFLICTS {
         let loaded = store.load(&key).await.map_err(BeginError::Store)?;

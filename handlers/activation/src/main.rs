@@ -10,13 +10,7 @@ use bcdr_core::{logging, runtime};
 #[tokio::main]
 async fn main() -> ExitCode {
     logging::init();
-    match run().await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            tracing::error!("{e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    runtime::exit_code(run().await)
 }
 
 async fn run() -> anyhow::Result<()> {
@@ -24,8 +18,7 @@ async fn run() -> anyhow::Result<()> {
     let port = config.port;
     let resources = config.plan.resources.len();
     let service = config.service(&Environment).map_err(|e| anyhow::anyhow!("cannot open the state store: {e}"))?;
-    let listener =
-        runtime::bind(port).await.with_context(|| format!("cannot listen on 127.0.0.1:{port}"))?;
+    let listener = runtime::bind(port).await.with_context(|| format!("cannot listen on 127.0.0.1:{port}"))?;
     tracing::info!(port, resources, "activation ready");
     runtime::serve(app(service), listener, runtime::shutdown_signal()).await;
     Ok(())

@@ -99,7 +99,10 @@ fn request(epoch: u64) -> Value {
 }
 
 fn state(w: &World, rg: &str, name: &str) -> String {
-    w.arm.resource(&id(rg, &format!("Microsoft.Logic/workflows/{name}"))).unwrap()["properties"]["state"].as_str().unwrap().to_owned()
+    w.arm.resource(&id(rg, &format!("Microsoft.Logic/workflows/{name}"))).unwrap()["properties"]["state"]
+        .as_str()
+        .unwrap()
+        .to_owned()
 }
 
 fn writes(w: &World) -> usize {
@@ -112,9 +115,22 @@ async fn refusals_name_their_reason() {
     let cases = [
         (post(&w, &request(1), None, None).await, 401, "missing-header"),
         (post(&w, &request(1), Some("a-wrong-secret-that-is-32-chars-long!!"), None).await, 401, "signature-mismatch"),
-        (post(&w, &request(1), Some(SECRET), Some(chrono::Utc::now().timestamp() - 3600)).await, 401, "stale-timestamp"),
-        (post(&w, &json!({"watch": "orders", "epoch": "one", "reason": "r", "requester": "w"}), Some(SECRET), None).await, 400, "bad-request"),
-        (post(&w, &json!({"watch": "nope", "epoch": 1, "reason": "r", "requester": "w"}), Some(SECRET), None).await, 404, "unknown-watch"),
+        (
+            post(&w, &request(1), Some(SECRET), Some(chrono::Utc::now().timestamp() - 3600)).await,
+            401,
+            "stale-timestamp",
+        ),
+        (
+            post(&w, &json!({"watch": "orders", "epoch": "one", "reason": "r", "requester": "w"}), Some(SECRET), None)
+                .await,
+            400,
+            "bad-request",
+        ),
+        (
+            post(&w, &json!({"watch": "nope", "epoch": 1, "reason": "r", "requester": "w"}), Some(SECRET), None).await,
+            404,
+            "unknown-watch",
+        ),
     ];
     for ((status, body), expect_status, expect_code) in cases {
         assert_eq!((status, body["code"].as_str()), (expect_status, Some(expect_code)), "{body}");
@@ -133,7 +149,11 @@ async fn an_epoch_switches_once_and_replays_are_refused() {
     assert_eq!(answer["report"]["outcome"], "succeeded");
     assert_eq!((answer["epoch"].as_u64(), answer["run"].as_u64()), (Some(1), Some(1)));
     for name in ["mailbox", "nightly"] {
-        assert_eq!((state(&w, "rg-weu", name), state(&w, "rg-neu", name)), ("Disabled".into(), "Enabled".into()), "{name}");
+        assert_eq!(
+            (state(&w, "rg-weu", name), state(&w, "rg-neu", name)),
+            ("Disabled".into(), "Enabled".into()),
+            "{name}"
+        );
     }
     // The very same signed request again: a replay.
     let (status, answer) = post_raw(&w, body, Some(SECRET), Some(ts)).await;
@@ -216,7 +236,11 @@ async fn failback_reverses_the_epoch_that_failed_over_only() {
     assert_eq!((status, answer["report"]["outcome"].as_str()), (200, Some("succeeded")), "{answer}");
     assert_eq!(answer["report"]["direction"], "failback");
     for name in ["mailbox", "nightly"] {
-        assert_eq!((state(&w, "rg-weu", name), state(&w, "rg-neu", name)), ("Enabled".into(), "Disabled".into()), "{name}");
+        assert_eq!(
+            (state(&w, "rg-weu", name), state(&w, "rg-neu", name)),
+            ("Enabled".into(), "Disabled".into()),
+            "{name}"
+        );
     }
     // The next outage is a new epoch, and runs.
     let (status, _) = post(&w, &request(2), Some(SECRET), None).await;

@@ -258,7 +258,9 @@ fn io_reason(e: &std::io::Error) -> String {
     }
 }
 
-fn describe_http_error(e: &reqwest::Error) -> String {
+/// Why an HTTP request got no answer, in a few words and without the URL (which may carry a key
+/// in its query string): the kind, then the deepest cause (refused, DNS, TLS).
+pub fn describe_http_error(e: &reqwest::Error) -> String {
     let kind = if e.is_timeout() {
         "timed out"
     } else if e.is_connect() {

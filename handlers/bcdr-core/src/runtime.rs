@@ -388,3 +388,15 @@ pub fn executable_dir() -> std::path::PathBuf {
         .and_then(|p| p.parent().map(PathBuf::from))
         .unwrap_or_else(|| PathBuf::from("."))
 }
+
+/// The exit code of a handler's `run`: success, or the error logged (to stderr, which the
+/// Functions host records as an Error) and a failure code.
+pub fn exit_code<E: std::fmt::Display>(result: Result<(), E>) -> std::process::ExitCode {
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -85,7 +85,10 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let bin_dir = std::env::current_exe()?.parent().map(Path::to_path_buf).context("where is bcdr?")?;
     for b in ["health-check", "watchdog", "activation"] {
         if !bin_dir.join(b).is_file() {
-            bail!("{} is missing: build the handlers first (cargo build --workspace --bins; make run does)", bin_dir.join(b).display());
+            bail!(
+                "{} is missing: build the handlers first (cargo build --workspace --bins; make run does)",
+                bin_dir.join(b).display()
+            );
         }
     }
     let work = &args.workdir;
@@ -105,7 +108,13 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     arm.add_site(&s_site, "Stopped");
     arm.add_traffic_manager_endpoint(&endpoint("weu"), "Enabled");
     arm.add_traffic_manager_endpoint(&endpoint("neu"), "Disabled");
-    clock.say("azure", format!("simulated Azure (ARM {} and managed identity) is up: primary copies enabled, secondary copies disabled", arm.base_url()));
+    clock.say(
+        "azure",
+        format!(
+            "simulated Azure (ARM {} and managed identity) is up: primary copies enabled, secondary copies disabled",
+            arm.base_url()
+        ),
+    );
 
     // The primary's dependency, which the outage takes away, and the operators' alert inbox.
     let dependency_up = Arc::new(AtomicBool::new(true));
@@ -175,17 +184,18 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let state_url = format!("file://{}", work.join("state").display());
     let activation_url = format!("http://127.0.0.1:{secondary_port}/api/activate");
 
-    let spawn = |name: &'static str, apps: &[&Path], port: u16, key: &str, sets: &[(&str, &str)]| -> anyhow::Result<Host> {
-        let log = std::fs::File::create(work.join("logs").join(format!("{name}.log")))?;
-        let mut cmd = Command::new(bin_dir.join("bcdr"));
-        cmd.arg("host").args(apps).args(["--port", &port.to_string(), "--functions-key", key]);
-        for (k, v) in sets {
-            cmd.arg("--set").arg(format!("{k}={v}"));
-        }
-        cmd.stdin(Stdio::null()).stdout(log.try_clone()?).stderr(log).kill_on_drop(true);
-        crate::host::worker::tie_to_parent(&mut cmd);
-        Ok(Host { name, child: cmd.spawn()? })
-    };
+    let spawn =
+        |name: &'static str, apps: &[&Path], port: u16, key: &str, sets: &[(&str, &str)]| -> anyhow::Result<Host> {
+            let log = std::fs::File::create(work.join("logs").join(format!("{name}.log")))?;
+            let mut cmd = Command::new(bin_dir.join("bcdr"));
+            cmd.arg("host").args(apps).args(["--port", &port.to_string(), "--functions-key", key]);
+            for (k, v) in sets {
+                cmd.arg("--set").arg(format!("{k}={v}"));
+            }
+            cmd.stdin(Stdio::null()).stdout(log.try_clone()?).stderr(log).kill_on_drop(true);
+            crate::host::worker::tie_to_parent(&mut cmd);
+            Ok(Host { name, child: cmd.spawn()? })
+        };
     let primary = spawn("primary", &[&health_app], primary_port, PRIMARY_KEY, &[])?;
     let inbox = format!("http://127.0.0.1:{inbox_port}/");
     let secondary = spawn(
@@ -245,13 +255,21 @@ impl Story<'_> {
         (secondary_mailbox, primary_mailbox): (&str, &str),
     ) -> anyhow::Result<()> {
         let both_enabled = || {
-            let on = |id: &str| arm.resource(id).and_then(|r| r["properties"]["state"].as_str().map(|s| s == "Enabled")).unwrap_or(false);
+            let on = |id: &str| {
+                arm.resource(id)
+                    .and_then(|r| r["properties"]["state"].as_str().map(|s| s == "Enabled"))
+                    .unwrap_or(false)
+            };
             on(primary_mailbox) && on(secondary_mailbox)
         };
         // 1. Healthy ticks.
-        self.until(alerts, Duration::from_secs(20), "two healthy ticks", |s, d| d.iter().filter(|d| is_up(d)).count() >= 2 && s.phase == Phase::Watching).await?;
+        self.until(alerts, Duration::from_secs(20), "two healthy ticks", |s, d| {
+            d.iter().filter(|d| is_up(d)).count() >= 2 && s.phase == Phase::Watching
+        })
+        .await?;
         // 2. The outage.
-        self.clock.say("demo", "OUTAGE: the primary's database stops answering; its health-check will say unhealthy (503)");
+        self.clock
+            .say("demo", "OUTAGE: the primary's database stops answering; its health-check will say unhealthy (503)");
         dependency_up.store(false, Ordering::SeqCst);
         self.until(alerts, Duration::from_secs(30), "the failover", |s, _| s.phase == Phase::FailedOver).await?;
         if both_enabled() {
@@ -261,18 +279,37 @@ impl Story<'_> {
         // 3. The primary comes back; failback is manual.
         self.clock.say("demo", "the primary's database is back");
         dependency_up.store(true, Ordering::SeqCst);
-        self.until(alerts, Duration::from_secs(20), "the primary seen healthy again", |s, _| s.primary_back_since.is_some()).await?;
+        self.until(alerts, Duration::from_secs(20), "the primary seen healthy again", |s, _| {
+            s.primary_back_since.is_some()
+        })
+        .await?;
         // 4. The operator fails back.
         self.clock.say("operator", "bcdr failback --healthy-for 0s --yes");
-        let target = Target { plan: plan_file.to_path_buf(), state_url: state_url.to_owned(), state_key: None, watch: Some(WATCH.into()), json: false };
-        let act = ActivationTarget { url: Some(activation_url.to_owned()), key: Some(SECONDARY_KEY.into()), secret: Some(SECRET.into()) };
+        let target = Target {
+            plan: plan_file.to_path_buf(),
+            state_url: state_url.to_owned(),
+            state_key: None,
+            watch: Some(WATCH.into()),
+            json: false,
+        };
+        let act = ActivationTarget {
+            url: Some(activation_url.to_owned()),
+            key: Some(SECONDARY_KEY.into()),
+            secret: Some(SECRET.into()),
+        };
         crate::runs::failback(&target, &act, Some(PRIMARY_KEY.into()), Duration::ZERO, true).await?;
         // The operator's run printed its own reports.
-        self.reports = std::fs::read_to_string(self.state_dir.join(format!("activations/{WATCH}/reports.jsonl"))).unwrap_or_default().lines().count();
+        self.reports = std::fs::read_to_string(self.state_dir.join(format!("activations/{WATCH}/reports.jsonl")))
+            .unwrap_or_default()
+            .lines()
+            .count();
         if both_enabled() {
             bail!("the mailbox poller is enabled in both regions after failback");
         }
-        self.until(alerts, Duration::from_secs(20), "a healthy tick on the new epoch", |s, d| s.phase == Phase::Watching && s.epoch == 2 && d.last().is_some_and(is_up)).await?;
+        self.until(alerts, Duration::from_secs(20), "a healthy tick on the new epoch", |s, d| {
+            s.phase == Phase::Watching && s.epoch == 2 && d.last().is_some_and(is_up)
+        })
+        .await?;
         self.clock.say("demo", "done: the work is back in the primary, the watch is on epoch 2; the order-mailbox poller never ran in both regions");
         Ok(())
     }
@@ -299,31 +336,58 @@ impl Story<'_> {
                     serde_json::from_slice(&b[start..]).ok()
                 })
                 .unwrap_or_default();
-            let decisions: Vec<Decision> = std::fs::read_to_string(self.state_dir.join(format!("watches/{WATCH}/decisions.jsonl")))
-                .unwrap_or_default()
-                .lines()
-                .filter_map(|l| serde_json::from_str(l).ok())
-                .collect();
+            let decisions: Vec<Decision> =
+                std::fs::read_to_string(self.state_dir.join(format!("watches/{WATCH}/decisions.jsonl")))
+                    .unwrap_or_default()
+                    .lines()
+                    .filter_map(|l| serde_json::from_str(l).ok())
+                    .collect();
             for d in &decisions[self.printed.min(decisions.len())..] {
                 let input = match &d.input {
                     Input::Observation(o) => o.label().to_owned(),
-                    Input::Command(c) => serde_json::to_value(c).ok().and_then(|v| v["kind"].as_str().map(str::to_owned)).unwrap_or_default(),
+                    Input::Command(c) => serde_json::to_value(c)
+                        .ok()
+                        .and_then(|v| v["kind"].as_str().map(str::to_owned))
+                        .unwrap_or_default(),
                 };
-                let phase = if d.from == d.to { d.to.label().to_owned() } else { format!("{} -> {}", d.from.label(), d.to.label()) };
+                let phase = if d.from == d.to {
+                    d.to.label().to_owned()
+                } else {
+                    format!("{} -> {}", d.from.label(), d.to.label())
+                };
                 self.clock.say("watchdog", format!("{input:<14} {phase:<24} {}", d.note));
             }
             self.printed = decisions.len();
-            let reports = std::fs::read_to_string(self.state_dir.join(format!("activations/{WATCH}/reports.jsonl"))).unwrap_or_default();
+            let reports = std::fs::read_to_string(self.state_dir.join(format!("activations/{WATCH}/reports.jsonl")))
+                .unwrap_or_default();
             for line in reports.lines().skip(self.reports) {
                 if let Ok(answer) = serde_json::from_str::<Value>(line) {
                     let r = &answer["report"];
                     self.clock.say(
                         "activation",
-                        format!("{} run for epoch {} by {}: {} in {} ms", r["direction"].as_str().unwrap_or("failover"), answer["epoch"], answer["requester"].as_str().unwrap_or(""), r["outcome"].as_str().unwrap_or(""), r["durationMs"]),
+                        format!(
+                            "{} run for epoch {} by {}: {} in {} ms",
+                            r["direction"].as_str().unwrap_or("failover"),
+                            answer["epoch"],
+                            answer["requester"].as_str().unwrap_or(""),
+                            r["outcome"].as_str().unwrap_or(""),
+                            r["durationMs"]
+                        ),
                     );
                     for a in r["actions"].as_array().into_iter().flatten() {
                         let s = |k: &str| a[k].as_str().unwrap_or("").to_owned();
-                        self.clock.say("", format!("  {:<6} {:<17} {:<9} {:<15} {:<12} {}", s("phase"), s("resource"), s("copy"), s("operation"), s("status"), s("detail")));
+                        self.clock.say(
+                            "",
+                            format!(
+                                "  {:<6} {:<17} {:<9} {:<15} {:<12} {}",
+                                s("phase"),
+                                s("resource"),
+                                s("copy"),
+                                s("operation"),
+                                s("status"),
+                                s("detail")
+                            ),
+                        );
                     }
                 }
             }

@@ -134,7 +134,9 @@ fn run() -> anyhow::Result<()> {
                 block_on(runs::force(&target, &activation, yes))
             }
         }
-        Command::Demo(args) => tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(demo::run(args)),
+        Command::Demo(args) => {
+            tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(demo::run(args))
+        }
         Command::Drill { target, activation } => block_on(runs::drill(&target, &activation)),
         Command::Failback { target, activation, health_key, healthy_for, yes } => {
             block_on(runs::failback(&target, &activation, health_key, healthy_for, yes))

@@ -147,7 +147,11 @@ pub async fn status(target: &Target) -> anyhow::Result<()> {
     for w in &status.watches {
         let s = &w.state;
         println!("watch {}  ({})", w.name, w.target);
-        println!("  phase      {}{}", s.phase.label(), s.phase_since.map(|t| format!(" since {}", short(t))).unwrap_or_default());
+        println!(
+            "  phase      {}{}",
+            s.phase.label(),
+            s.phase_since.map(|t| format!(" since {}", short(t))).unwrap_or_default()
+        );
         println!("  epoch      {}", s.epoch);
         if let Some(p) = &s.pause {
             println!("  paused     until {} by {}: {}", short(p.until), p.by, p.reason);
@@ -169,13 +173,20 @@ pub async fn status(target: &Target) -> anyhow::Result<()> {
             println!("  watcher    {id}: {} failures, {} successes{vote}", r.failures, r.successes);
         }
         let probes: Vec<&str> = s.history.iter().rev().take(10).map(|p| p.observation.label()).collect();
-        println!("  probes     {} (newest first)", if probes.is_empty() { "none yet".to_owned() } else { probes.join(" ") });
+        println!(
+            "  probes     {} (newest first)",
+            if probes.is_empty() { "none yet".to_owned() } else { probes.join(" ") }
+        );
         for a in &s.open_alerts {
             println!("  alert      {} {} since {}: {}", a.severity.label(), a.kind.label(), short(a.since), a.message);
         }
         println!("  decisions (newest first):");
         for d in w.decisions.iter().rev().take(8) {
-            let phase = if d.from == d.to { d.to.label().to_owned() } else { format!("{} -> {}", d.from.label(), d.to.label()) };
+            let phase = if d.from == d.to {
+                d.to.label().to_owned()
+            } else {
+                format!("{} -> {}", d.from.label(), d.to.label())
+            };
             println!("    {}  {:<18} {:<24} {}", short(d.at), d.watcher, phase, d.note);
         }
         println!();
@@ -211,7 +222,11 @@ pub async fn pause(target: &Target, reason: &str, until: &str) -> anyhow::Result
     let plan = target.plan()?;
     let watch = target.watch(&plan)?;
     let until = parse_until(until, Utc::now())?;
-    println!("Pausing watch {} until {}: probes are recorded but nothing counts or activates.", watch.name, short(until));
+    println!(
+        "Pausing watch {} until {}: probes are recorded but nothing counts or activates.",
+        watch.name,
+        short(until)
+    );
     let step = apply(target, watch, Command::Pause { reason: reason.to_owned(), until, by: operator() }).await?;
     report(&step);
     Ok(())

@@ -42,7 +42,9 @@ impl ActivationApi for Forced {
 async fn watch_state(target: &Target, watch: &Watch) -> anyhow::Result<WatchState> {
     let watchdog = target.watchdog(vec![watch.clone()], Arc::new(crate::ops::NoActivation))?;
     match watchdog.store.load(&state_key(&watch.name)).await.map_err(|e| anyhow!("state store: {e}"))? {
-        Some(v) => serde_json::from_slice(&v.bytes).map_err(|e| anyhow!("stored state of {} is unreadable: {e}", watch.name)),
+        Some(v) => {
+            serde_json::from_slice(&v.bytes).map_err(|e| anyhow!("stored state of {} is unreadable: {e}", watch.name))
+        }
         None => Ok(WatchState::default()),
     }
 }
@@ -92,7 +94,10 @@ fn print_answer(status: u16, body: &Value, json: bool) -> String {
     let outcome = report["outcome"].as_str().unwrap_or("?").to_owned();
     if !json {
         println!("outcome {outcome} ({} ms, answered {status})", report["durationMs"]);
-        println!("  {:<7} {:<20} {:<10} {:<16} {:<16} {:>4} {:>8}  detail", "phase", "resource", "copy", "operation", "status", "try", "ms");
+        println!(
+            "  {:<7} {:<20} {:<10} {:<16} {:<16} {:>4} {:>8}  detail",
+            "phase", "resource", "copy", "operation", "status", "try", "ms"
+        );
         for a in report["actions"].as_array().into_iter().flatten() {
             let s = |k: &str| a[k].as_str().unwrap_or("").to_owned();
             println!(
@@ -116,7 +121,11 @@ pub async fn practice(target: &Target, act: &ActivationTarget, reason: &str) -> 
     let watch = target.watch(&plan)?;
     let state = watch_state(target, &watch).await?;
     println!("Practice activation of watch {} (epoch {}): every target is read and the calls that would be made are listed; nothing is written.", watch.name, state.epoch);
-    let (status, body) = act.client()?.send(&request(&watch, state.epoch, reason, true, Direction::Failover)).await.map_err(|e| anyhow!(e))?;
+    let (status, body) = act
+        .client()?
+        .send(&request(&watch, state.epoch, reason, true, Direction::Failover))
+        .await
+        .map_err(|e| anyhow!(e))?;
     match print_answer(status, &body, target.json).as_str() {
         "practiced" => Ok(()),
         other => bail!("the practice run ended {other}: a real activation would not complete as planned"),
@@ -145,7 +154,9 @@ pub async fn force(target: &Target, act: &ActivationTarget, yes: bool) -> anyhow
             "succeeded" => Ok(()),
             other => bail!("the forced activation ended {other}"),
         },
-        None => bail!("no activation was asked for: {}", step.decision.rejected.as_deref().unwrap_or(&step.decision.note)),
+        None => {
+            bail!("no activation was asked for: {}", step.decision.rejected.as_deref().unwrap_or(&step.decision.note))
+        }
     }
 }
 
@@ -223,8 +234,10 @@ pub async fn failback(
     println!("Step 3/4: fail back: disable the secondary's copies, enable the primary's, switch the router back.");
     confirm("Fail back now?", yes)?;
     println!("… running (this can take up to {} s)", plan.activation.deadline_ms / 1000);
-    let (status, body) =
-        client.send(&request(&watch, state.epoch, "failback", false, Direction::Failback)).await.map_err(|e| anyhow!(e))?;
+    let (status, body) = client
+        .send(&request(&watch, state.epoch, "failback", false, Direction::Failback))
+        .await
+        .map_err(|e| anyhow!(e))?;
     let outcome = print_answer(status, &body, target.json);
     if outcome != "succeeded" {
         bail!("the failback ended {outcome}: the watch stays failed over; see the report, fix, and run it again");

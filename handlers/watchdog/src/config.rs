@@ -45,16 +45,7 @@ impl Config {
             }
             None => Vec::new(),
         };
-        let state_url = r
-            .optional("BCDR_STATE_URL")
-            .unwrap_or_else(|| format!("file://{}", beside_executable.join("bcdr-state").display()));
-        let store = match StoreConfig::from_url(&state_url, r.optional("BCDR_STATE_ACCOUNT_KEY")) {
-            Ok(s) => Some(s),
-            Err(e) => {
-                r.problems.push("BCDR_STATE_URL", None, e);
-                None
-            }
-        };
+        let store = StoreConfig::from_settings(&mut r, beside_executable);
         let health_key = r.optional("BCDR_HEALTH_KEY");
         let activation_url = r
             .required(

@@ -10,13 +10,7 @@ use watchdog::{app, Config};
 #[tokio::main]
 async fn main() -> ExitCode {
     logging::init();
-    match run().await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            tracing::error!("{e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    runtime::exit_code(run().await)
 }
 
 async fn run() -> anyhow::Result<()> {

@@ -4,6 +4,7 @@
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use bcdr_core::health::describe_http_error;
 use bcdr_core::plan::Watch;
 use bcdr_core::watch::{Attempt, Observation, RETRY_PAUSE};
 
@@ -37,7 +38,7 @@ impl HttpProber {
         let started = Instant::now();
         let res = match req.send().await {
             Ok(res) => res,
-            Err(e) => return Attempt::NoAnswer { reason: describe(&e) },
+            Err(e) => return Attempt::NoAnswer { reason: describe_http_error(&e) },
         };
         let status = res.status().as_u16();
         let latency_ms = started.elapsed().as_millis() as u64;
@@ -95,22 +96,5 @@ impl Prober for HttpProber {
         };
         let (attempts, control) = tokio::join!(attempts, control);
         Observation::from_attempts(&attempts, control)
-    }
-}
-
-fn describe(e: &reqwest::Error) -> String {
-    if e.is_timeout() {
-        return "timed out".to_owned();
-    }
-    let kind = if e.is_connect() { "cannot connect" } else { "request failed" };
-    let mut cause = std::error::Error::source(e);
-    let mut deepest = None;
-    while let Some(c) = cause {
-        deepest = Some(c.to_string());
-        cause = c.source();
-    }
-    match deepest {
-        Some(d) => format!("{kind}: {}", d.split(" (os error").next().unwrap_or(&d)),
-        None => kind.to_owned(),
     }
 }

@@ -138,6 +138,32 @@ fn check_container(name: &str) -> Result<(), String> {
     }
 }
 
+/// The setting that names the state store.
+pub const STATE_URL_SETTING: &str = "BCDR_STATE_URL";
+/// The setting that holds a storage account key, for key-based accounts and Azurite.
+pub const STATE_KEY_SETTING: &str = "BCDR_STATE_ACCOUNT_KEY";
+
+impl StoreConfig {
+    /// The store a handler uses: `BCDR_STATE_URL`, by default a file store in `bcdr-state`
+    /// beside the executable, with `BCDR_STATE_ACCOUNT_KEY` when given. A bad value is recorded
+    /// as a problem.
+    pub fn from_settings(
+        r: &mut crate::settings::Reader<'_>,
+        beside_executable: &std::path::Path,
+    ) -> Option<StoreConfig> {
+        let url = r
+            .optional(STATE_URL_SETTING)
+            .unwrap_or_else(|| format!("file://{}", beside_executable.join("bcdr-state").display()));
+        match StoreConfig::from_url(&url, r.optional(STATE_KEY_SETTING)) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                r.problems.push(STATE_URL_SETTING, None, e);
+                None
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

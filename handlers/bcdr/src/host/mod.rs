@@ -28,7 +28,6 @@ use app::{load_apps, AppSpec, SettingSources, Trigger};
 use front::{AppRuntime, Front};
 use worker::{StartEvent, Supervisor, WorkerState};
 
-
 #[derive(Debug, clap::Args)]
 pub struct HostArgs {
     /// Function app folders: each holds host.json and one subfolder per function.
