@@ -48,8 +48,8 @@ pub mod identity;
 mod server;
 mod token;
 
-pub use credential::RegistryCredential;
 pub use arm::{ArmDouble, ArmOptions, Call, Fault, Matcher};
+pub use credential::RegistryCredential;
 pub use identity::{IdentityDouble, IdentityOptions, IdentityRequest};
 pub use token::{IssuedToken, TokenRegistry, TokenRejection};
 
