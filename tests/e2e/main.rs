@@ -8,5 +8,7 @@ mod infra;
 mod ops;
 mod package;
 mod plan;
+mod scenarios;
 mod support;
 mod watchdog;
+mod world;

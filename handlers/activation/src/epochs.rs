@@ -33,6 +33,10 @@ pub struct EpochRecord {
 
 #[derive(Debug)]
 pub enum BeginError {
+    /// The epoch was failed back: a late request for it must not move the work again.
+    FailedBack {
+        epoch: u64,
+    },
     Stale {
         current: u64,
     },
@@ -58,6 +62,9 @@ pub async fn begin(
         };
         let next = match current {
             Some(c) if request.epoch < c.epoch => return Err(BeginError::Stale { current: c.epoch }),
+            Some(c) if request.epoch == c.epoch && c.failed_back_at.is_some() => {
+                return Err(BeginError::FailedBack { epoch: c.epoch })
+            }
             Some(c) if request.epoch == c.epoch => EpochRecord { runs: c.runs + 1, ..c },
             _ => EpochRecord {
                 epoch: request.epoch,

@@ -102,6 +102,13 @@ impl Activation {
                         "stale-epoch",
                     )
                 }
+                Err(epochs::BeginError::FailedBack { epoch }) => {
+                    return refuse(
+                        StatusCode::CONFLICT,
+                        &format!("epoch {epoch} was failed back; a new outage is a new epoch"),
+                        "failed-back",
+                    )
+                }
                 Err(epochs::BeginError::NotFailedOver { current }) => {
                     let why = match current {
                         Some(c) => format!("failback is for the epoch that failed over ({c}), not {}", request.epoch),

@@ -242,6 +242,10 @@ async fn failback_reverses_the_epoch_that_failed_over_only() {
             "{name}"
         );
     }
+    // A late failover request for the epoch that was failed back must not move the work again.
+    let (status, answer) = post(&w, &request(1), Some(SECRET), Some(chrono::Utc::now().timestamp() + 2)).await;
+    assert_eq!((status, answer["code"].as_str()), (409, Some("failed-back")), "{answer}");
+    assert_eq!(state(&w, "rg-weu", "mailbox"), "Enabled");
     // The next outage is a new epoch, and runs.
     let (status, _) = post(&w, &request(2), Some(SECRET), None).await;
     assert_eq!(status, 200);
