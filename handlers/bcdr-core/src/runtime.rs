@@ -299,31 +299,34 @@ pub fn routes(
     app: FunctionApp,
 ) -> impl Filter<Extract = (Response,), Error = std::convert::Infallible> + Clone + Send + Sync + 'static {
     let app = Arc::new(app);
-    let query = warp::query::raw().or(warp::any().map(String::new)).unify();
+    // `query::raw()` rejects a request without a query string, and a rejection allocates; the
+    // typed filter takes a missing query as empty.
+    let query = warp::query::<BTreeMap<String, String>>();
     warp::method()
         .and(warp::path::full())
         .and(query)
         .and(warp::header::headers_cloned())
         .and(warp::body::stream().then(collect_body))
-        .then(move |method: Method, path: warp::path::FullPath, query: String, headers: HeaderMap, body| {
-            let app = app.clone();
-            async move {
-                let body = match body {
-                    Ok(b) => b,
-                    Err(status) => return problem(status, "the request body could not be read or is too large"),
-                };
-                let query = parse_query(&query);
-                app.dispatch(Request { method, path: path.as_str().to_owned(), query, headers, body }).await
-            }
-        })
+        .then(
+            move |method: Method,
+                  path: warp::path::FullPath,
+                  query: BTreeMap<String, String>,
+                  headers: HeaderMap,
+                  body| {
+                let app = app.clone();
+                async move {
+                    let body = match body {
+                        Ok(b) => b,
+                        Err(status) => return problem(status, "the request body could not be read or is too large"),
+                    };
+                    app.dispatch(Request { method, path: path.as_str().to_owned(), query, headers, body }).await
+                }
+            },
+        )
         .recover(|_rejection: warp::Rejection| async {
             Ok::<_, std::convert::Infallible>(problem(StatusCode::BAD_REQUEST, "the request could not be read"))
         })
         .unify()
-}
-
-fn parse_query(raw: &str) -> BTreeMap<String, String> {
-    form_urlencoded::parse(raw.as_bytes()).into_owned().collect()
 }
 
 /// Reads the port the host assigned; a missing or bad value is a configuration problem.

@@ -7,6 +7,10 @@ use bcdr_core::settings::Environment;
 use bcdr_core::{logging, runtime};
 use health_check::{app, Config};
 
+// musl's allocator serializes threads under load; the handlers ship as static musl binaries.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     logging::init();
