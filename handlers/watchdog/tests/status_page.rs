@@ -9,12 +9,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bcdr_core::alert::Alerter;
 use bcdr_core::runtime;
 use bcdr_core::store::{FileStore, StateStore};
 use serde_json::Value;
 use support::{Activation, Primary, HEALTHY, SECRET, UNHEALTHY};
-use watchdog::{HttpProber, SignedActivation, Watchdog};
+use watchdog::Watchdog;
 
 const WATCH: &str = "orders-api";
 const WATCHER: &str = "westeurope-watchdog";
@@ -54,19 +53,7 @@ async fn the_status_page_tells_the_story_of_an_outage() {
     let store: Arc<dyn StateStore> = Arc::new(FileStore::new(dir.path().to_path_buf()));
     let activation = Activation::start().await;
     let primary = Primary::start().await;
-    let w = Watchdog {
-        watches: vec![support::watch(WATCH, &primary.url)],
-        store,
-        prober: Arc::new(HttpProber::new(Some("health-key".into()))),
-        activation: Arc::new(SignedActivation::new(
-            activation.url.parse().unwrap(),
-            Some("activation-key".into()),
-            SECRET.as_bytes().to_vec(),
-            Duration::from_secs(5),
-        )),
-        alerter: Alerter::new(Vec::new(), Duration::from_secs(1)),
-        watcher: WATCHER.to_owned(),
-    };
+    let w = support::watchdog(support::watch(WATCH, &primary.url), store, &activation, WATCHER);
 
     let mut story = Vec::new();
     for _ in 0..4 {

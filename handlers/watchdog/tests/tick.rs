@@ -5,34 +5,11 @@
 mod support;
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use bcdr_core::alert::Alerter;
 use bcdr_core::store::{BlobAuth, BlobStore, FileStore, StateStore};
 use bcdr_core::watch::{Command, WatchState};
-use support::{Activation, Primary, HEALTHY, SECRET, UNHEALTHY};
-use watchdog::{state_key, HttpProber, SignedActivation, Watchdog};
-
-fn watchdog(
-    watch: bcdr_core::plan::Watch,
-    store: Arc<dyn StateStore>,
-    activation: &Activation,
-    watcher: &str,
-) -> Watchdog {
-    Watchdog {
-        watches: vec![watch],
-        store,
-        prober: Arc::new(HttpProber::new(Some("health-key".into()))),
-        activation: Arc::new(SignedActivation::new(
-            activation.url.parse().unwrap(),
-            Some("activation-key".into()),
-            SECRET.as_bytes().to_vec(),
-            Duration::from_secs(5),
-        )),
-        alerter: Alerter::new(Vec::new(), Duration::from_secs(1)),
-        watcher: watcher.to_owned(),
-    }
-}
+use support::{Activation, Primary, HEALTHY, UNHEALTHY};
+use watchdog::{state_key, Watchdog};
 
 /// Runs `n` ticks and prints `observation->phase` per tick, `!` where activation was requested.
 async fn ticks(w: &Watchdog, n: usize) -> String {
@@ -59,7 +36,7 @@ async fn a_stopped_primary_is_activated_exactly_once_after_n_ticks() {
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn StateStore> = Arc::new(FileStore::new(dir.path().to_path_buf()));
     let activation = Activation::start().await;
-    let w = watchdog(support::watch("orders", &support::stopped_url()), store.clone(), &activation, "w1");
+    let w = support::watchdog(support::watch("orders", &support::stopped_url()), store.clone(), &activation, "w1");
     assert_eq!(
         ticks(&w, 6).await,
         "down->suspect down->suspect down->activating! down->failedOver down->failedOver down->failedOver"
@@ -80,9 +57,9 @@ async fn a_healthy_or_flapping_primary_is_never_activated() {
     let store: Arc<dyn StateStore> = Arc::new(FileStore::new(dir.path().to_path_buf()));
     let activation = Activation::start().await;
     let primary = Primary::start().await;
-    let w = watchdog(support::watch("steady", &primary.url), store.clone(), &activation, "w1");
+    let w = support::watchdog(support::watch("steady", &primary.url), store.clone(), &activation, "w1");
     assert_eq!(ticks(&w, 4).await, "up->watching up->watching up->watching up->watching");
-    let w = watchdog(support::watch("flapping", &primary.url), store.clone(), &activation, "w1");
+    let w = support::watchdog(support::watch("flapping", &primary.url), store.clone(), &activation, "w1");
     let mut seen = Vec::new();
     for i in 0..12 {
         primary.set(if i % 3 == 2 { HEALTHY } else { UNHEALTHY });
@@ -98,7 +75,7 @@ async fn a_failed_activation_call_is_retried_with_the_same_epoch() {
     let store: Arc<dyn StateStore> = Arc::new(FileStore::new(dir.path().to_path_buf()));
     let activation = Activation::start().await;
     activation.answer.store(500, std::sync::atomic::Ordering::SeqCst);
-    let w = watchdog(support::watch("orders", &support::stopped_url()), store.clone(), &activation, "w1");
+    let w = support::watchdog(support::watch("orders", &support::stopped_url()), store.clone(), &activation, "w1");
     ticks(&w, 3).await;
     assert_eq!(activation.epochs(), [1]);
     activation.answer.store(200, std::sync::atomic::Ordering::SeqCst);
@@ -116,7 +93,7 @@ async fn an_unreachable_store_fails_the_tick_and_counts_nothing() {
     )
     .unwrap();
     let activation = Activation::start().await;
-    let w = watchdog(support::watch("orders", &support::stopped_url()), Arc::new(store), &activation, "w1");
+    let w = support::watchdog(support::watch("orders", &support::stopped_url()), Arc::new(store), &activation, "w1");
     for _ in 0..4 {
         let o = w.tick().await.remove(0);
         let e = o.error.expect("the tick must fail");
@@ -133,7 +110,7 @@ async fn failback_opens_a_new_epoch_for_the_next_outage() {
     let activation = Activation::start().await;
     let primary = Primary::start().await;
     primary.set(UNHEALTHY);
-    let w = watchdog(support::watch("orders", &primary.url), store.clone(), &activation, "w1");
+    let w = support::watchdog(support::watch("orders", &primary.url), store.clone(), &activation, "w1");
     ticks(&w, 3).await;
     primary.set(HEALTHY);
     assert_eq!(ticks(&w, 3).await, "up->failedOver up->failedOver up->failedOver", "failback is never automatic");

@@ -6,11 +6,16 @@
 use std::sync::atomic::{AtomicU16, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 
+use std::time::Duration;
+
+use bcdr_core::alert::Alerter;
 use bcdr_core::plan::Watch;
 use bcdr_core::signature::{ActivationRequest, Verifier};
+use bcdr_core::store::StateStore;
 use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
 use warp::Filter;
+use watchdog::{HttpProber, SignedActivation, Watchdog};
 
 pub const SECRET: &str = "a-test-secret-of-at-least-32-characters!";
 
@@ -101,4 +106,22 @@ pub fn watch(name: &str, target: &str) -> Watch {
         "policy": {"failureThreshold": 3, "successThreshold": 2, "probeTimeoutMs": 1000, "probeAttempts": 1}
     }))
     .unwrap()
+}
+
+/// A watchdog over `store` with the real HTTP prober and signed activation client, no alert
+/// channels: what the tests drive tick by tick.
+pub fn watchdog(watch: Watch, store: Arc<dyn StateStore>, activation: &Activation, watcher: &str) -> Watchdog {
+    Watchdog {
+        watches: vec![watch],
+        store,
+        prober: Arc::new(HttpProber::new(Some("health-key".into()))),
+        activation: Arc::new(SignedActivation::new(
+            activation.url.parse().unwrap(),
+            Some("activation-key".into()),
+            SECRET.as_bytes().to_vec(),
+            Duration::from_secs(5),
+        )),
+        alerter: Alerter::new(Vec::new(), Duration::from_secs(1)),
+        watcher: watcher.to_owned(),
+    }
 }
