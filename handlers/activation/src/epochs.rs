@@ -47,33 +47,26 @@ pub enum BeginError {
     Store(StoreError),
 }
 
-/// Records that `request.epoch` runs now: refused if an newer epoch already ran.
-pub async fn begin(
+/// Loads the watch's record, lets `decide` make the next one (or refuse), and writes it only if
+/// nobody wrote in between; a lost race starts again from a fresh load. An unreadable record is
+/// an error, never overwritten.
+async fn update(
     store: &dyn StateStore,
-    request: &ActivationRequest,
-    now: DateTime<Utc>,
+    watch: &str,
+    decide: impl Fn(Option<EpochRecord>) -> Result<EpochRecord, BeginError>,
 ) -> Result<EpochRecord, BeginError> {
-    let key = record_key(&request.watch);
+    let key = record_key(watch);
     for _ in 0..MAX_CONFLICTS {
-        let loaded = store.load(&key).await.map_err(BeginError::Store)?;
-        let (current, expect) = match &loaded {
-            Some(v) => (serde_json::from_slice::<EpochRecord>(&v.bytes).ok(), Expect::Version(v.etag.clone())),
+        let (current, expect) = match store.load(&key).await.map_err(BeginError::Store)? {
+            Some(v) => {
+                let record = serde_json::from_slice::<EpochRecord>(&v.bytes).map_err(|e| {
+                    BeginError::Store(StoreError::Invalid(format!("the epoch record of {watch} is unreadable: {e}")))
+                })?;
+                (Some(record), Expect::Version(v.etag))
+            }
             None => (None, Expect::Absent),
         };
-        let next = match current {
-            Some(c) if request.epoch < c.epoch => return Err(BeginError::Stale { current: c.epoch }),
-            Some(c) if request.epoch == c.epoch && c.failed_back_at.is_some() => {
-                return Err(BeginError::FailedBack { epoch: c.epoch })
-            }
-            Some(c) if request.epoch == c.epoch => EpochRecord { runs: c.runs + 1, ..c },
-            _ => EpochRecord {
-                epoch: request.epoch,
-                first_started_at: now,
-                runs: 1,
-                last_outcome: None,
-                failed_back_at: None,
-            },
-        };
+        let next = decide(current)?;
         let bytes = serde_json::to_vec(&next).expect("plain data serializes");
         match store.save(&key, &bytes, &expect).await {
             Ok(_) => return Ok(next),
@@ -84,49 +77,53 @@ pub async fn begin(
     Err(BeginError::Store(StoreError::Conflict))
 }
 
+/// Records that `request.epoch` runs now: refused if a newer epoch already ran, or if this one
+/// was failed back.
+pub async fn begin(
+    store: &dyn StateStore,
+    request: &ActivationRequest,
+    now: DateTime<Utc>,
+) -> Result<EpochRecord, BeginError> {
+    update(store, &request.watch, |current| match current {
+        Some(c) if request.epoch < c.epoch => Err(BeginError::Stale { current: c.epoch }),
+        Some(c) if request.epoch == c.epoch && c.failed_back_at.is_some() => {
+            Err(BeginError::FailedBack { epoch: c.epoch })
+        }
+        Some(c) if request.epoch == c.epoch => Ok(EpochRecord { runs: c.runs + 1, ..c }),
+        _ => Ok(EpochRecord {
+            epoch: request.epoch,
+            first_started_at: now,
+            runs: 1,
+            last_outcome: None,
+            failed_back_at: None,
+        }),
+    })
+    .await
+}
+
 /// Records that the epoch that failed over is failed back now; refused for any other epoch.
 pub async fn failback(
     store: &dyn StateStore,
     request: &ActivationRequest,
     now: DateTime<Utc>,
 ) -> Result<EpochRecord, BeginError> {
-    let key = record_key(&request.watch);
-    for _ in 0..MAX_CONFLICTS {
-        let loaded = store.load(&key).await.map_err(BeginError::Store)?;
-        let Some(v) = loaded else { return Err(BeginError::NotFailedOver { current: None }) };
-        let current: Option<EpochRecord> = serde_json::from_slice(&v.bytes).ok();
-        let next = match current {
-            Some(c) if c.epoch == request.epoch => EpochRecord { failed_back_at: Some(now), ..c },
-            other => return Err(BeginError::NotFailedOver { current: other.map(|c| c.epoch) }),
-        };
-        let bytes = serde_json::to_vec(&next).expect("plain data serializes");
-        match store.save(&key, &bytes, &Expect::Version(v.etag)).await {
-            Ok(_) => return Ok(next),
-            Err(StoreError::Conflict) => continue,
-            Err(e) => return Err(BeginError::Store(e)),
-        }
-    }
-    Err(BeginError::Store(StoreError::Conflict))
+    update(store, &request.watch, |current| match current {
+        Some(c) if c.epoch == request.epoch => Ok(EpochRecord { failed_back_at: Some(now), ..c }),
+        other => Err(BeginError::NotFailedOver { current: other.map(|c| c.epoch) }),
+    })
+    .await
 }
 
 /// Notes the run's outcome on the record; best effort, since the report is already stored.
 pub async fn finish(store: &dyn StateStore, watch: &str, epoch: u64, report: &Report) {
-    let key = record_key(watch);
-    for _ in 0..MAX_CONFLICTS {
-        let Ok(Some(v)) = store.load(&key).await else { return };
-        let Ok(mut record) = serde_json::from_slice::<EpochRecord>(&v.bytes) else { return };
-        if record.epoch != epoch {
-            return;
-        }
-        record.last_outcome = serde_json::to_value(report.outcome).ok().and_then(|o| o.as_str().map(str::to_owned));
-        let bytes = serde_json::to_vec(&record).expect("plain data serializes");
-        match store.save(&key, &bytes, &Expect::Version(v.etag)).await {
-            Err(StoreError::Conflict) => continue,
-            Err(e) => {
-                tracing::error!(watch, error = %e, "cannot note the outcome on the epoch record");
-                return;
-            }
-            Ok(_) => return,
-        }
+    let outcome = serde_json::to_value(report.outcome).ok().and_then(|o| o.as_str().map(str::to_owned));
+    let noted = update(store, watch, |current| match current {
+        Some(c) if c.epoch == epoch => Ok(EpochRecord { last_outcome: outcome.clone(), ..c }),
+        // A newer epoch began meanwhile: this outcome no longer belongs on the record.
+        other => Err(BeginError::Stale { current: other.map_or(0, |c| c.epoch) }),
+    })
+    .await;
+    if let Err(BeginError::Store(e)) = noted {
+        tracing::error!(watch, error = %e, "cannot note the outcome on the epoch record");
     }
 }
