@@ -73,3 +73,78 @@ fn bad_input_is_named_and_changes_nothing() {
     }
     assert!(std::fs::read_dir(ops.state.path()).unwrap().next().is_none(), "nothing was written");
 }
+
+/// A webhook receiver on loopback that answers 200 and keeps each body it was sent.
+fn receiver() -> (String, std::sync::mpsc::Receiver<Value>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://127.0.0.1:{}/hook", listener.local_addr().unwrap().port());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some((name, value)) = line.split_once(':') {
+                    if name.eq_ignore_ascii_case("content-length") {
+                        length = value.trim().parse().unwrap_or(0);
+                    }
+                }
+            }
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).unwrap();
+            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+            let _ = tx.send(serde_json::from_slice(&body).unwrap_or(Value::Null));
+        }
+    });
+    (url, rx)
+}
+
+#[test]
+fn operator_commands_alert_the_channels_reachable_from_where_they_run() {
+    let ops = Ops::new();
+    let plan_path = ops.state.path().join("plan-with-alerts.json");
+    let mut plan: Value =
+        serde_json::from_str(include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../infra/local-plan.json"))).unwrap();
+    plan["alerts"] =
+        serde_json::json!({"channels": [{"name": "ops", "kind": "webhook", "urlSetting": "BCDR_OPS_HOOK"}]});
+    std::fs::write(&plan_path, plan.to_string()).unwrap();
+    let run = |args: &[&str], hook: Option<&str>| {
+        let mut cmd = Command::new(workspace_binary("bcdr"));
+        cmd.args(args)
+            .args(["--plan", plan_path.to_str().unwrap()])
+            .env("BCDR_STATE_URL", format!("file://{}", ops.state.path().join("state").display()))
+            .env("BCDR_OPERATOR", "ana")
+            .env_remove("BCDR_OPS_HOOK");
+        if let Some(hook) = hook {
+            cmd.env("BCDR_OPS_HOOK", hook);
+        }
+        let out = cmd.output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+
+    // With the channel's setting where the command runs, the alert has arrived when it returns.
+    let (url, received) = receiver();
+    let (ok, out) = run(&["pause", "--reason", "dns move", "--until", "+2h"], Some(&url));
+    assert!(ok, "{out}");
+    let alert = received.try_recv().expect("the pause alert arrived before the command returned");
+    assert_eq!((alert["kind"].as_str(), alert["watch"].as_str()), (Some("paused"), Some("local-primary")), "{alert}");
+    assert_eq!(alert["fields"]["watcher"], "operator:ana");
+
+    // Without it, the command still works, and says which channel it could not reach.
+    let (ok, out) = run(&["resume"], None);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("alerts of this command skip a channel: $.alerts.channels[0].urlSetting = \"BCDR_OPS_HOOK\""),
+        "{out}"
+    );
+    assert!(received.try_recv().is_err(), "nothing was sent");
+}

@@ -3,12 +3,9 @@
 
 use bcdr_core::activation::Report;
 use bcdr_core::signature::ActivationRequest;
-use bcdr_core::store::{Expect, StateStore, StoreError};
+use bcdr_core::store::{self, StateStore, StoreError, UpdateError};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-
-/// How many times a write lost to a concurrent request is retried.
-const MAX_CONFLICTS: usize = 8;
 
 pub fn record_key(watch: &str) -> String {
     format!("activations/{watch}/record.json")
@@ -47,34 +44,23 @@ pub enum BeginError {
     Store(StoreError),
 }
 
-/// Loads the watch's record, lets `decide` make the next one (or refuse), and writes it only if
-/// nobody wrote in between; a lost race starts again from a fresh load. An unreadable record is
-/// an error, never overwritten.
+/// Loads the watch's record, lets `decide` make the next one (or refuse), and writes it through
+/// the store's one conditional-update loop. An unreadable record is an error, never overwritten.
 async fn update(
     store: &dyn StateStore,
     watch: &str,
     decide: impl Fn(Option<EpochRecord>) -> Result<EpochRecord, BeginError>,
 ) -> Result<EpochRecord, BeginError> {
-    let key = record_key(watch);
-    for _ in 0..MAX_CONFLICTS {
-        let (current, expect) = match store.load(&key).await.map_err(BeginError::Store)? {
-            Some(v) => {
-                let record = serde_json::from_slice::<EpochRecord>(&v.bytes).map_err(|e| {
-                    BeginError::Store(StoreError::Invalid(format!("the epoch record of {watch} is unreadable: {e}")))
-                })?;
-                (Some(record), Expect::Version(v.etag))
+    store::update(store, &record_key(watch), None, |current| decide(current).map(|next| (next.clone(), next)))
+        .await
+        .map_err(|e| match e {
+            UpdateError::Refused(refusal) => refusal,
+            UpdateError::Store(e) => BeginError::Store(e),
+            UpdateError::Unreadable { message, .. } => {
+                BeginError::Store(StoreError::Invalid(format!("the epoch record of {watch} is unreadable: {message}")))
             }
-            None => (None, Expect::Absent),
-        };
-        let next = decide(current)?;
-        let bytes = serde_json::to_vec(&next).expect("plain data serializes");
-        match store.save(&key, &bytes, &expect).await {
-            Ok(_) => return Ok(next),
-            Err(StoreError::Conflict) => continue,
-            Err(e) => return Err(BeginError::Store(e)),
-        }
-    }
-    Err(BeginError::Store(StoreError::Conflict))
+            UpdateError::Contended(_) => BeginError::Store(StoreError::Conflict),
+        })
 }
 
 /// Records that `request.epoch` runs now: refused if a newer epoch already ran, or if this one

@@ -2,6 +2,7 @@
 //! health evaluation and the Azure clients. The binaries in `handlers/` are thin shells over it.
 
 pub mod activation;
+pub mod activation_client;
 pub mod alert;
 pub mod arm;
 pub mod health;
@@ -9,6 +10,7 @@ pub mod identity;
 pub mod invocation;
 pub mod logging;
 pub mod plan;
+pub mod record;
 pub mod resource_id;
 pub mod runtime;
 pub mod schedule;

@@ -48,7 +48,7 @@ async fn the_alert_is_always_logged_and_urls_never_are() {
         [
             &json!("orders"),
             &json!("critical"),
-            &json!("primary-down"),
+            &json!("primaryDown"),
             &json!(7),
             &json!("Primary region westeurope is down"),
         ]

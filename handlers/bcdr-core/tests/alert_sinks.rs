@@ -7,7 +7,7 @@ mod alert_support;
 use std::sync::Arc;
 
 use alert_support::{fixture, refused_url, sample_alert, Receiver};
-use bcdr_core::alert::{Alert, AlertError, AlertSink, LogSink, Severity, SlackSink, TeamsSink, WebhookSink};
+use bcdr_core::alert::{Alert, AlertError, AlertKind, AlertSink, LogSink, Severity, SlackSink, TeamsSink, WebhookSink};
 use chrono::{TimeZone, Utc};
 use reqwest::Url;
 use serde_json::json;
@@ -57,7 +57,7 @@ async fn the_teams_payload_is_a_workflow_message_with_one_adaptive_card() {
 #[test]
 fn payloads_follow_the_severity_and_leave_out_empty_text() {
     let at = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
-    let info = Alert::new("orders", Severity::Info, "primary-recovered", "Primary is back", at);
+    let info = Alert::new("orders", Severity::Info, AlertKind::PrimaryRecovered, "Primary is back", at);
     let teams = TeamsSink::payload(&info);
     let body = teams["attachments"][0]["content"]["body"].as_array().unwrap();
     assert_eq!(body[0]["color"], "Accent");
@@ -67,12 +67,13 @@ fn payloads_follow_the_severity_and_leave_out_empty_text() {
     assert_eq!(slack["blocks"].as_array().unwrap().len(), 2, "header and context only");
 
     // Slack markup in probe output is escaped, so it cannot ping a channel.
-    let loud = Alert::new("orders", Severity::Warning, "probe-odd", "x", at).with_text("<!channel> look");
+    let loud =
+        Alert::new("orders", Severity::Warning, AlertKind::WatcherNetworkSuspect, "x", at).with_text("<!channel> look");
     assert_eq!(SlackSink::payload(&loud)["blocks"][1]["text"]["text"], "&lt;!channel&gt; look");
     assert_eq!(TeamsSink::payload(&loud)["attachments"][0]["content"]["body"][0]["color"], "Warning");
 
     // Block Kit limits: a header of at most 150 characters, at most 10 fields per section.
-    let long = Alert::new("orders", Severity::Critical, "k", "t".repeat(400), at);
+    let long = Alert::new("orders", Severity::Critical, AlertKind::ActivationFailed, "t".repeat(400), at);
     let long = (0..25).fold(long, |a, i| a.with_field(format!("f{i:02}"), "v"));
     let slack = SlackSink::payload(&long);
     assert_eq!(slack["blocks"][0]["text"]["text"].as_str().unwrap().chars().count(), 150);

@@ -7,14 +7,16 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context};
 use async_trait::async_trait;
-use bcdr_core::alert::Alerter;
+use bcdr_core::activation_client::{ActivationApi, SignedActivation};
+use bcdr_core::alert::{AlertChannels, Alerter};
 use bcdr_core::identity;
 use bcdr_core::plan::{FailoverPlan, Watch};
+use bcdr_core::record::{self, WatchRecord};
+use bcdr_core::settings::{Environment, Problems};
 use bcdr_core::signature::ActivationRequest;
-use bcdr_core::store::{StoreConfig, DEFAULT_TIMEOUT};
-use bcdr_core::watch::{ActivationOutcome, Command, Observation, Step};
+use bcdr_core::store::{StateStore, StoreConfig, DEFAULT_TIMEOUT};
+use bcdr_core::watch::{ActivationOutcome, Command, Input, Step, WatchState};
 use chrono::{DateTime, Utc};
-use watchdog::{ActivationApi, Prober, SignedActivation, Watchdog};
 
 /// Where the watchdog's state is, and which watch.
 #[derive(Debug, clap::Args)]
@@ -75,29 +77,59 @@ impl Target {
         Ok(watches.remove(0))
     }
 
-    /// A watchdog over the state store that never probes: the operator's side of the same state.
-    pub fn watchdog(&self, watches: Vec<Watch>, activation: Arc<dyn ActivationApi>) -> anyhow::Result<Watchdog> {
+    /// The watchdog's state store, opened with the operator's key or `az login` identity.
+    pub fn store(&self) -> anyhow::Result<Arc<dyn StateStore>> {
         let config = StoreConfig::from_url(&self.state_url, self.state_key.clone())
             .map_err(|e| anyhow!("--state {:?}: {e}", self.state_url))?;
-        let store = config.open(identity::operator(), DEFAULT_TIMEOUT).map_err(|e| anyhow!("state store: {e}"))?;
-        Ok(Watchdog {
-            watches,
-            store,
-            prober: Arc::new(NoProbe),
-            activation,
-            alerter: Alerter::new(Vec::new(), Duration::from_secs(5)),
-            watcher: format!("operator:{}", operator()),
-        })
+        config.open(identity::operator(), DEFAULT_TIMEOUT).map_err(|e| anyhow!("state store: {e}"))
+    }
+
+    /// The watch's state as stored now.
+    pub async fn state(&self, watch: &Watch) -> anyhow::Result<WatchState> {
+        let store = self.store()?;
+        WatchRecord::new(store.as_ref(), watch).state().await.map_err(|e| anyhow!("{e}"))
     }
 }
 
-struct NoProbe;
-
-#[async_trait]
-impl Prober for NoProbe {
-    async fn observe(&self, _: &Watch) -> Observation {
-        unreachable!("operator commands never probe")
+/// Applies an operator's command to a watch through the watch's record: the same step and
+/// conditional write as a watchdog tick, as watcher `operator:<name>`, then carries out what the
+/// step decided. Its alerts go to the plan's channels whose URL settings are set where the
+/// command runs (a channel whose setting is missing is named and skipped; the decision log keeps
+/// every alert), and the command waits until each channel has taken its alert or given up, so
+/// nothing is lost when the process exits.
+pub async fn apply(
+    target: &Target,
+    plan: &FailoverPlan,
+    watch: &Watch,
+    command: Command,
+    activation: &dyn ActivationApi,
+) -> anyhow::Result<Step> {
+    let store = target.store()?;
+    let record = WatchRecord::new(store.as_ref(), watch);
+    let watcher = format!("operator:{}", operator());
+    let step = record.step(Input::Command(command), &watcher, None).await.map_err(|e| anyhow!("{e}"))?;
+    let done =
+        record.carry_out(&step, &watcher, activation, &operator_alerter(plan)).await.map_err(|e| anyhow!("{e}"))?;
+    for delivery in done.deliveries {
+        for (channel, result) in delivery.settled().await {
+            if let Err(e) = result {
+                eprintln!("alert not delivered to channel {channel}: {e}");
+            }
+        }
     }
+    Ok(step)
+}
+
+/// The plan's alert channels as reachable from the operator's environment.
+fn operator_alerter(plan: &FailoverPlan) -> Alerter {
+    let mut problems = Problems::new();
+    let channels = AlertChannels::resolve(&plan.alerts, "$.alerts", &Environment, &mut problems);
+    if let Err(skipped) = problems.finish(()) {
+        for problem in skipped.problems {
+            eprintln!("alerts of this command skip a channel: {problem}");
+        }
+    }
+    channels.alerter(&reqwest::Client::new())
 }
 
 /// For commands that cannot lead to an activation call.
@@ -138,8 +170,10 @@ impl ActivationTarget {
 
 pub async fn status(target: &Target) -> anyhow::Result<()> {
     let plan = target.plan()?;
-    let watchdog = target.watchdog(target.watches(&plan)?, Arc::new(NoActivation))?;
-    let status = watchdog::read_status(&watchdog).await.map_err(|e| anyhow!(e))?;
+    let store = target.store()?;
+    let watcher = format!("operator:{}", operator());
+    let status =
+        record::status(store.as_ref(), &target.watches(&plan)?, &watcher, Utc::now()).await.map_err(|e| anyhow!(e))?;
     if target.json {
         println!("{}", serde_json::to_string_pretty(&status)?);
         return Ok(());
@@ -227,7 +261,8 @@ pub async fn pause(target: &Target, reason: &str, until: &str) -> anyhow::Result
         watch.name,
         short(until)
     );
-    let step = apply(target, watch, Command::Pause { reason: reason.to_owned(), until, by: operator() }).await?;
+    let command = Command::Pause { reason: reason.to_owned(), until, by: operator() };
+    let step = apply(target, &plan, &watch, command, &NoActivation).await?;
     report(&step);
     Ok(())
 }
@@ -236,14 +271,9 @@ pub async fn resume(target: &Target) -> anyhow::Result<()> {
     let plan = target.plan()?;
     let watch = target.watch(&plan)?;
     println!("Resuming watch {}: observations count again from the next tick.", watch.name);
-    let step = apply(target, watch, Command::Resume { by: operator() }).await?;
+    let step = apply(target, &plan, &watch, Command::Resume { by: operator() }, &NoActivation).await?;
     report(&step);
     Ok(())
-}
-
-async fn apply(target: &Target, watch: Watch, command: Command) -> anyhow::Result<Step> {
-    let watchdog = target.watchdog(vec![watch.clone()], Arc::new(NoActivation))?;
-    watchdog.apply(&watch, command).await.map_err(|e| anyhow!("{e}"))
 }
 
 pub fn report(step: &Step) {

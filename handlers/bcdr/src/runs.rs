@@ -3,20 +3,21 @@
 //! does it; forcing and failing back ask for confirmation unless `--yes`.
 
 use std::io::{BufRead, IsTerminal, Write};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail};
 use async_trait::async_trait;
 use bcdr_core::activation::Direction;
+use bcdr_core::activation_client::{outcome_of, ActivationApi, SignedActivation};
 use bcdr_core::plan::Watch;
 use bcdr_core::signature::ActivationRequest;
-use bcdr_core::watch::{ActivationOutcome, Command, Observation, Phase, WatchState};
+use bcdr_core::watch::{ActivationOutcome, Command, Observation, Phase};
 use chrono::Utc;
 use serde_json::Value;
-use watchdog::{outcome_of, state_key, ActivationApi, HttpProber, Prober, SignedActivation};
+use watchdog::{HttpProber, Prober};
 
-use crate::ops::{operator, report, ActivationTarget, Target};
+use crate::ops::{apply, operator, report, ActivationTarget, NoActivation, Target};
 
 /// Forwards the watch's activation request with `force` set, and keeps the answer to print.
 struct Forced {
@@ -36,16 +37,6 @@ impl ActivationApi for Forced {
             }
             Err(reason) => ActivationOutcome::Failed { reason, retryable: true },
         }
-    }
-}
-
-async fn watch_state(target: &Target, watch: &Watch) -> anyhow::Result<WatchState> {
-    let watchdog = target.watchdog(vec![watch.clone()], Arc::new(crate::ops::NoActivation))?;
-    match watchdog.store.load(&state_key(&watch.name)).await.map_err(|e| anyhow!("state store: {e}"))? {
-        Some(v) => {
-            serde_json::from_slice(&v.bytes).map_err(|e| anyhow!("stored state of {} is unreadable: {e}", watch.name))
-        }
-        None => Ok(WatchState::default()),
     }
 }
 
@@ -119,7 +110,7 @@ fn print_answer(status: u16, body: &Value, json: bool) -> String {
 pub async fn practice(target: &Target, act: &ActivationTarget, reason: &str) -> anyhow::Result<()> {
     let plan = target.plan()?;
     let watch = target.watch(&plan)?;
-    let state = watch_state(target, &watch).await?;
+    let state = target.state(&watch).await?;
     println!("Practice activation of watch {} (epoch {}): every target is read and the calls that would be made are listed; nothing is written.", watch.name, state.epoch);
     let (status, body) = act
         .client()?
@@ -135,7 +126,7 @@ pub async fn practice(target: &Target, act: &ActivationTarget, reason: &str) -> 
 pub async fn force(target: &Target, act: &ActivationTarget, yes: bool) -> anyhow::Result<()> {
     let plan = target.plan()?;
     let watch = target.watch(&plan)?;
-    let state = watch_state(target, &watch).await?;
+    let state = target.state(&watch).await?;
     println!(
         "Forcing activation of watch {} (now {}, epoch {}): the primary's copies are fenced, the secondary's enabled and the router switched; client-state and webhook copies are enabled even if their primary cannot be confirmed disabled.",
         watch.name,
@@ -143,10 +134,9 @@ pub async fn force(target: &Target, act: &ActivationTarget, yes: bool) -> anyhow
         state.epoch
     );
     confirm("Force the failover?", yes)?;
-    let forced = Arc::new(Forced { client: act.client()?, answer: Mutex::new(None) });
-    let watchdog = target.watchdog(vec![watch.clone()], forced.clone())?;
+    let forced = Forced { client: act.client()?, answer: Mutex::new(None) };
     println!("… asking activation (this can take up to {} s)", plan.activation.deadline_ms / 1000);
-    let step = watchdog.apply(&watch, Command::ForceActivate { by: operator() }).await.map_err(|e| anyhow!("{e}"))?;
+    let step = apply(target, &plan, &watch, Command::ForceActivate { by: operator() }, &forced).await?;
     report(&step);
     let answer = forced.answer.lock().unwrap().take();
     match answer {
@@ -197,7 +187,7 @@ pub async fn failback(
 ) -> anyhow::Result<()> {
     let plan = target.plan()?;
     let watch = target.watch(&plan)?;
-    let state = watch_state(target, &watch).await?;
+    let state = target.state(&watch).await?;
     if state.phase != Phase::FailedOver {
         bail!("watch {} is {}: failback is for a watch that failed over", watch.name, state.phase.label());
     }
@@ -243,8 +233,7 @@ pub async fn failback(
         bail!("the failback ended {outcome}: the watch stays failed over; see the report, fix, and run it again");
     }
     println!("Step 4/4: recording the failback on the watch (a new epoch, watching again).");
-    let watchdog = target.watchdog(vec![watch.clone()], Arc::new(crate::ops::NoActivation))?;
-    let step = watchdog.apply(&watch, Command::Failback { by: operator() }).await.map_err(|e| anyhow!("{e}"))?;
+    let step = apply(target, &plan, &watch, Command::Failback { by: operator() }, &NoActivation).await?;
     report(&step);
     Ok(())
 }

@@ -2,17 +2,17 @@
 //! status endpoint. The decisions themselves are `bcdr_core::watch::step`, a pure function; this
 //! crate is the shell that loads, probes, writes and carries out.
 
-mod activation;
 mod config;
 mod probe;
 mod status;
 mod tick;
 
-pub use activation::{outcome_of, ActivationApi, SignedActivation};
+pub use bcdr_core::activation_client::{outcome_of, ActivationApi, SignedActivation};
+pub use bcdr_core::record::{Status, WatchStatus};
 pub use config::Config;
 pub use probe::{HttpProber, Prober};
-pub use status::{page as status_page, read as read_status, Status, WatchStatus};
-pub use tick::{log_key, state_key, TickError, WatchOutcome, Watchdog};
+pub use status::{page as status_page, read as read_status};
+pub use tick::{TickError, WatchOutcome, Watchdog};
 
 use std::sync::Arc;
 

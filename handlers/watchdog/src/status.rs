@@ -4,60 +4,18 @@
 
 use std::fmt::Write as _;
 
+use bcdr_core::record::{self, Status};
 use bcdr_core::runtime::{self, Request, Response};
 use bcdr_core::watch::{Decision, Observation, WatchState};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use http::{header, HeaderValue, StatusCode};
-use serde::Serialize;
 
-use crate::tick::{log_key, state_key, Watchdog};
+use crate::tick::Watchdog;
 
-/// How much of the decision log the status reads (whole records only).
-const LOG_TAIL_BYTES: u64 = 64 * 1024;
-/// How many decisions it shows.
-const DECISIONS_SHOWN: usize = 25;
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct WatchStatus {
-    pub name: String,
-    pub target: String,
-    pub state: WatchState,
-    pub decisions: Vec<Decision>,
-}
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Status {
-    pub watcher: String,
-    pub generated_at: DateTime<Utc>,
-    pub watches: Vec<WatchStatus>,
-}
-
+/// What the status shows: every watch's state and newest decisions, as the watch's record holds them.
 pub async fn read(watchdog: &Watchdog) -> Result<Status, String> {
-    let mut watches = Vec::new();
-    for w in &watchdog.watches {
-        let state = match watchdog.store.load(&state_key(&w.name)).await.map_err(|e| format!("state store: {e}"))? {
-            Some(v) => serde_json::from_slice(&v.bytes)
-                .map_err(|e| format!("stored state of {} is unreadable: {e}", w.name))?,
-            None => WatchState::default(),
-        };
-        let log = watchdog
-            .store
-            .read_log(&log_key(&w.name), Some(LOG_TAIL_BYTES))
-            .await
-            .map_err(|e| format!("decision log: {e}"))?;
-        let mut decisions: Vec<Decision> = log
-            .split(|b| *b == b'\n')
-            .filter(|l| !l.is_empty())
-            .filter_map(|l| serde_json::from_slice(l).ok())
-            .collect();
-        let skip = decisions.len().saturating_sub(DECISIONS_SHOWN);
-        decisions.drain(..skip);
-        watches.push(WatchStatus { name: w.name.clone(), target: w.target.clone(), state, decisions });
-    }
-    Ok(Status { watcher: watchdog.watcher.clone(), generated_at: Utc::now(), watches })
+    record::status(watchdog.store.as_ref(), &watchdog.watches, &watchdog.watcher, Utc::now()).await
 }
 
 pub async fn answer(watchdog: &Watchdog, req: &Request) -> Response {

@@ -5,29 +5,15 @@
 
 use std::sync::Arc;
 
-use bcdr_core::alert::{self as alerting, Alerter};
+use bcdr_core::alert::Alerter;
 use bcdr_core::plan::Watch;
-use bcdr_core::signature::ActivationRequest;
-use bcdr_core::store::{Expect, StateStore, StoreError};
-use bcdr_core::watch::{self, Action, Command, Input, Severity, Step, WatchState};
-use chrono::{DateTime, Utc};
+use bcdr_core::record::{RecordError, WatchRecord};
+use bcdr_core::store::StateStore;
+use bcdr_core::watch::{Command, Input, Step};
 use serde::Serialize;
 
-use crate::activation::ActivationApi;
 use crate::probe::Prober;
-
-/// How many times a write lost to another watcher is retried from a fresh load.
-const MAX_CONFLICTS: usize = 16;
-
-/// Where a watch's state lives in the store.
-pub fn state_key(watch: &str) -> String {
-    format!("watches/{watch}/state.json")
-}
-
-/// Where a watch's append-only decision log lives in the store.
-pub fn log_key(watch: &str) -> String {
-    format!("watches/{watch}/decisions.jsonl")
-}
+use bcdr_core::activation_client::ActivationApi;
 
 pub struct Watchdog {
     pub watches: Vec<Watch>,
@@ -66,15 +52,7 @@ impl WatchOutcome {
 }
 
 /// Why a tick could not complete; nothing half-done is written.
-#[derive(Debug, thiserror::Error)]
-pub enum TickError {
-    #[error("state store: {0}")]
-    Store(#[from] StoreError),
-    #[error("stored state of watch {watch} is unreadable: {message}")]
-    Corrupt { watch: String, message: String },
-    #[error("lost the write to other watchers {0} times in a row")]
-    Contended(usize),
-}
+pub type TickError = RecordError;
 
 impl Watchdog {
     /// Runs every watch once, concurrently.
@@ -103,10 +81,11 @@ impl Watchdog {
 
     async fn observe_and_act(&self, watch: &Watch, outcome: &mut WatchOutcome) -> Result<(), TickError> {
         // Load first: a tick that cannot read its state must fail before it probes anything.
-        let loaded = self.load(watch).await?;
+        let record = WatchRecord::new(self.store.as_ref(), watch);
+        let loaded = record.load().await?;
         let observation = self.prober.observe(watch).await;
         outcome.observation = Some(observation.label().to_owned());
-        let step = self.commit(watch, Input::Observation(observation), Some(loaded)).await?;
+        let step = record.step(Input::Observation(observation), &self.watcher, Some(loaded)).await?;
         outcome.phase = Some(step.state.phase.label().to_owned());
         outcome.epoch = Some(step.state.epoch);
         outcome.activation_requested = step.activation_request();
@@ -115,117 +94,18 @@ impl Watchdog {
 
     /// Applies an operator's command to a watch through the same load-step-write path.
     pub async fn apply(&self, watch: &Watch, command: Command) -> Result<Step, TickError> {
-        let step = self.commit(watch, Input::Command(command), None).await?;
+        let step =
+            WatchRecord::new(self.store.as_ref(), watch).step(Input::Command(command), &self.watcher, None).await?;
         self.carry_out(watch, step.clone()).await?;
         Ok(step)
     }
 
-    async fn load(&self, watch: &Watch) -> Result<(WatchState, Option<bcdr_core::store::ETag>), TickError> {
-        match self.store.load(&state_key(&watch.name)).await? {
-            None => Ok((WatchState::default(), None)),
-            Some(v) => {
-                let state = serde_json::from_slice(&v.bytes)
-                    .map_err(|e| TickError::Corrupt { watch: watch.name.clone(), message: e.to_string() })?;
-                Ok((state, Some(v.etag)))
-            }
-        }
-    }
-
-    /// Steps and writes conditionally; on a lost race reloads and steps the same input again.
-    async fn commit(
-        &self,
-        watch: &Watch,
-        input: Input,
-        mut loaded: Option<(WatchState, Option<bcdr_core::store::ETag>)>,
-    ) -> Result<Step, TickError> {
-        for attempt in 0..MAX_CONFLICTS {
-            if attempt > 0 {
-                // Racing watchers that retry in lockstep keep colliding; spread them out.
-                tokio::time::sleep(conflict_backoff(attempt)).await;
-            }
-            let (state, etag) = match loaded.take() {
-                Some(l) => l,
-                None => self.load(watch).await?,
-            };
-            let step = watch::step(&state, input.clone(), &self.watcher, &watch.policy, Utc::now());
-            let bytes = serde_json::to_vec(&step.state).expect("plain data serializes");
-            let expect = match etag {
-                Some(e) => Expect::Version(e),
-                None => Expect::Absent,
-            };
-            match self.store.save(&state_key(&watch.name), &bytes, &expect).await {
-                Ok(_) => {
-                    let record = serde_json::to_vec(&step.decision).expect("plain data serializes");
-                    if let Err(e) = self.store.append(&log_key(&watch.name), &record).await {
-                        // The state (and so every count) is safe; only this line of history is lost.
-                        tracing::error!(watch = %watch.name, error = %e, "cannot append to the decision log");
-                    }
-                    return Ok(step);
-                }
-                Err(StoreError::Conflict) => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(TickError::Contended(MAX_CONFLICTS))
-    }
-
-    /// Alerts go out without being waited for; an activation request is made only now that its
-    /// claim is stored, and its result goes back through the state machine.
+    /// Alerts go out without being waited for (a slow channel never holds up the tick); an
+    /// activation request is made only now that its claim is stored.
     async fn carry_out(&self, watch: &Watch, step: Step) -> Result<(), TickError> {
-        let epoch = step.state.epoch;
-        for action in step.actions() {
-            match action {
-                Action::Alert(a) => {
-                    self.alert(watch, a, epoch, step.decision.at);
-                }
-                Action::RequestActivation { epoch, reason } => {
-                    let request = ActivationRequest {
-                        watch: watch.name.clone(),
-                        epoch: *epoch,
-                        reason: reason.clone(),
-                        requester: self.watcher.clone(),
-                        practice: false,
-                        force: false,
-                        direction: Default::default(),
-                    };
-                    tracing::warn!(watch = %watch.name, epoch, reason = %reason, "requesting activation");
-                    let outcome = self.activation.request(&request).await;
-                    let result = Input::Command(Command::ActivationResult { epoch: *epoch, outcome });
-                    let reported = self.commit(watch, result, None).await?;
-                    for action in reported.actions() {
-                        if let Action::Alert(a) = action {
-                            self.alert(watch, a, reported.state.epoch, reported.decision.at);
-                        }
-                    }
-                }
-            }
-        }
+        WatchRecord::new(self.store.as_ref(), watch)
+            .carry_out(&step, &self.watcher, self.activation.as_ref(), &self.alerter)
+            .await?;
         Ok(())
     }
-
-    fn alert(&self, watch: &Watch, alert: &watch::Alert, epoch: u64, at: DateTime<Utc>) {
-        let severity = match alert.severity {
-            Severity::Info => alerting::Severity::Info,
-            Severity::Warning => alerting::Severity::Warning,
-            Severity::Critical => alerting::Severity::Critical,
-        };
-        let title =
-            format!("{}: {}{}", watch.name, alert.kind.label(), if alert.reminder { " (reminder)" } else { "" });
-        let out = alerting::Alert::new(&watch.name, severity, alert.kind.label(), title, at)
-            .with_text(&alert.message)
-            .with_epoch(epoch)
-            .with_field("watcher", &self.watcher)
-            .with_field("target", &watch.target);
-        // Delivery runs on its own tasks; a slow channel never holds up the tick.
-        let _ = self.alerter.dispatch(out);
-    }
-}
-
-/// A random pause of up to 4 ms times the attempt, without a random-number crate: the clock's
-/// nanoseconds differ between racing processes, which is all the spreading needs.
-fn conflict_backoff(attempt: usize) -> std::time::Duration {
-    let nanos =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
-    let cap_us = 4_000 * attempt as u64;
-    std::time::Duration::from_micros(u64::from(nanos) % cap_us.max(1))
 }

@@ -13,10 +13,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bcdr_core::alert::Alerter;
+use bcdr_core::record::state_key;
 use bcdr_core::store::{BlobAuth, BlobStore, ETag, Expect, StateStore, StoreError, Versioned};
 use bcdr_core::watch::WatchState;
 use support::{Activation, Primary, SECRET, UNHEALTHY};
-use watchdog::{state_key, HttpProber, SignedActivation, Watchdog};
+use watchdog::{HttpProber, SignedActivation, Watchdog};
 
 const INTERLEAVINGS: u64 = 200;
 const WATCHERS: usize = 3;

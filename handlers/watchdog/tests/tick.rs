@@ -6,10 +6,11 @@ mod support;
 
 use std::sync::Arc;
 
+use bcdr_core::record::state_key;
 use bcdr_core::store::{BlobAuth, BlobStore, FileStore, StateStore};
 use bcdr_core::watch::{Command, WatchState};
 use support::{Activation, Primary, HEALTHY, UNHEALTHY};
-use watchdog::{state_key, Watchdog};
+use watchdog::Watchdog;
 
 /// Runs `n` ticks and prints `observation->phase` per tick, `!` where activation was requested.
 async fn ticks(w: &Watchdog, n: usize) -> String {
@@ -47,7 +48,7 @@ async fn a_stopped_primary_is_activated_exactly_once_after_n_ticks() {
     let s = state(store.as_ref(), "orders").await;
     assert_eq!((s.epoch, s.phase.label()), (1, "failedOver"));
     // Every step left one line in the decision log: six ticks, one activation result.
-    let log = store.read_log(&watchdog::log_key("orders"), None).await.unwrap();
+    let log = store.read_log(&bcdr_core::record::log_key("orders"), None).await.unwrap();
     assert_eq!(log.split(|b| *b == b'\n').filter(|l| !l.is_empty()).count(), 7);
 }
 

@@ -22,7 +22,7 @@ impl LogSink {
                     target: "alert",
                     event = "alert",
                     watch = %alert.watch,
-                    severity = alert.severity.as_str(),
+                    severity = alert.severity.label(),
                     kind = %alert.kind,
                     epoch = alert.epoch,
                     title = %alert.title,

@@ -12,12 +12,13 @@ mod slack;
 mod teams;
 mod webhook;
 
-use std::collections::BTreeMap;
-use std::fmt;
-
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+use crate::plan::Watch;
+use crate::watch;
 
 pub use channels::{AlertChannel, AlertChannels, AlertPlan, ChannelKind, ResolvedChannel, DEFAULT_ALERT_TIMEOUT_MS};
 pub use dispatch::{AlertDelivery, Alerter, DEFAULT_RETRY_DELAY};
@@ -26,6 +27,10 @@ pub use slack::SlackSink;
 pub use teams::TeamsSink;
 pub use webhook::WebhookSink;
 
+/// The one alert vocabulary: the decision core raises alerts of these kinds and severities, and
+/// every channel carries the same words.
+pub use crate::watch::{AlertKind, Severity};
+
 /// One thing the operators should know about, e.g. the primary is down or activation was asked for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -33,8 +38,9 @@ pub struct Alert {
     /// The watch it concerns.
     pub watch: String,
     pub severity: Severity,
-    /// A stable kebab-case name receivers can route on: `primary-down`, `activation-requested`.
-    pub kind: String,
+    /// What happened, a stable name receivers can route on, spelled as in the decision log:
+    /// `primaryDown`, `activationRequested`.
+    pub kind: AlertKind,
     /// One line for a notification.
     pub title: String,
     /// What happened and what to do, a few sentences.
@@ -51,20 +57,32 @@ impl Alert {
     pub fn new(
         watch: impl Into<String>,
         severity: Severity,
-        kind: impl Into<String>,
+        kind: AlertKind,
         title: impl Into<String>,
         at: DateTime<Utc>,
     ) -> Self {
         Self {
             watch: watch.into(),
             severity,
-            kind: kind.into(),
+            kind,
             title: title.into(),
             text: String::new(),
             epoch: 0,
             at,
             fields: BTreeMap::new(),
         }
+    }
+
+    /// The message for an alert the decision core raised on `watch`, as stepped by `watcher`:
+    /// the one conversion from a decision's alert to what the channels carry.
+    pub fn raised(raised: &watch::Alert, watch: &Watch, watcher: &str, epoch: u64, at: DateTime<Utc>) -> Self {
+        let again = if raised.reminder { " (reminder)" } else { "" };
+        let title = format!("{}: {}{again}", watch.name, raised.kind);
+        Alert::new(&watch.name, raised.severity, raised.kind, title, at)
+            .with_text(&raised.message)
+            .with_epoch(epoch)
+            .with_field("watcher", watcher)
+            .with_field("target", &watch.target)
     }
 
     pub fn with_text(mut self, text: impl Into<String>) -> Self {
@@ -80,30 +98,6 @@ impl Alert {
     pub fn with_field(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.fields.insert(name.into(), value.into());
         self
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Info,
-    Warning,
-    Critical,
-}
-
-impl Severity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Info => "info",
-            Severity::Warning => "warning",
-            Severity::Critical => "critical",
-        }
-    }
-}
-
-impl fmt::Display for Severity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 

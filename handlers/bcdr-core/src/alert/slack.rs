@@ -66,8 +66,8 @@ impl SlackSink {
                 "type": "mrkdwn",
                 "text": format!(
                     "*{}* · {} · watch {} · epoch {} · {}",
-                    alert.severity.as_str().to_uppercase(),
-                    escape(&alert.kind),
+                    alert.severity.label().to_uppercase(),
+                    escape(alert.kind.label()),
                     escape(&alert.watch),
                     alert.epoch,
                     alert.at.format("%Y-%m-%d %H:%M:%S UTC"),
@@ -76,7 +76,7 @@ impl SlackSink {
         }));
         let fallback = format!(
             "[{}] {}: {} (watch {}, epoch {})",
-            alert.severity.as_str().to_uppercase(),
+            alert.severity.label().to_uppercase(),
             alert.kind,
             alert.title,
             alert.watch,

@@ -46,8 +46,8 @@ impl TeamsSink {
         }
         let mut facts = vec![
             fact("Watch", &alert.watch),
-            fact("Severity", alert.severity.as_str()),
-            fact("Kind", &alert.kind),
+            fact("Severity", alert.severity.label()),
+            fact("Kind", alert.kind.label()),
             fact("Epoch", &alert.epoch.to_string()),
             fact("Time (UTC)", &alert.at.format("%Y-%m-%d %H:%M:%S").to_string()),
         ];

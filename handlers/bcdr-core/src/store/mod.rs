@@ -4,6 +4,9 @@
 //! since they were read (an ETag), so of several racing writers exactly one wins and the others
 //! reload and retry. Logs are append-only files of JSON lines.
 //!
+//! Every read-decide-write of a stored value goes through [`update`], the one conditional-update
+//! loop (reload and decide again on a conflict, with a jittered pause).
+//!
 //! Invariants: a store never retries on its own beyond what one operation needs (the watchdog
 //! retries on its next tick); every blob request has a deadline; errors carry no keys, tokens or
 //! query strings.
@@ -12,12 +15,14 @@ mod blob;
 mod config;
 mod file;
 mod shared_key;
+mod update;
 
 use async_trait::async_trait;
 
 pub use blob::{BlobAuth, BlobStore, DEFAULT_TIMEOUT, STORAGE_SCOPE};
 pub use config::StoreConfig;
 pub use file::FileStore;
+pub use update::{load, update, Loaded, UpdateError, MAX_CONFLICTS};
 
 /// The version of a stored value, opaque to callers: hand it back to [`StateStore::save`].
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -75,7 +75,8 @@ pub struct Alert {
     pub reminder: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+/// How loud an alert is; the same three words in the state, the decision log and every channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum Severity {
     Info,
@@ -83,7 +84,9 @@ pub enum Severity {
     Critical,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// What an alert is about, spelled the same (camelCase, [`AlertKind::label`]) in the state, the
+/// decision log and every alert channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum AlertKind {
     /// A watcher reached the failure threshold, but the watch cannot activate yet (no quorum,
@@ -131,6 +134,18 @@ impl AlertKind {
             AlertKind::Paused => "paused",
             AlertKind::Resumed => "resumed",
         }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+impl fmt::Display for AlertKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.label())
     }
 }
 

@@ -1,10 +1,12 @@
-//! Asking for activation: a signed `POST /api/activate` to the secondary's activation function.
+//! The activation function as its callers see it (the watchdog's ticks, the operator's CLI): the
+//! [`ActivationApi`] trait, the real client that sends a signed `POST /api/activate`, and what an
+//! answer means to the watch.
 
 use std::time::Duration;
 
+use crate::signature::{signed_headers, ActivationRequest};
+use crate::watch::ActivationOutcome;
 use async_trait::async_trait;
-use bcdr_core::signature::{signed_headers, ActivationRequest};
-use bcdr_core::watch::ActivationOutcome;
 
 /// The activation function, as the watchdog sees it.
 #[async_trait]
