@@ -10,6 +10,9 @@ TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 RELEASE_DIR := $(TARGET_DIR)/$(MUSL_TARGET)/release
 DIST := dist
 PORT ?= 7071
+# Local builds include `bcdr demo`; the operator's CLI alone (`cargo build -p bcdr`) leaves the
+# simulation out.
+DEMO_FEATURES := --features bcdr/demo
 
 # Each app: its binary and its function folders under function-specs/.
 APPS := health-check watchdog activation
@@ -47,7 +50,7 @@ run-primary: build
 
 .PHONY: build
 build:
-	$(CARGO) build --workspace --bins
+	$(CARGO) build --workspace --bins $(DEMO_FEATURES)
 
 # --- packages ------------------------------------------------------------------------------
 
@@ -86,12 +89,13 @@ package: musl-toolchain
 
 .PHONY: test
 test: build package azurite-install checkov settings-check
-	BCDR_DIST=$(CURDIR)/$(DIST) $(CARGO) test --workspace --no-fail-fast
+	BCDR_DIST=$(CURDIR)/$(DIST) $(CARGO) test --workspace --no-fail-fast $(DEMO_FEATURES)
 
 .PHONY: check
 check:
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) clippy --workspace --all-targets $(DEMO_FEATURES) -- -D warnings
+	$(CARGO) clippy -p bcdr --all-targets -- -D warnings
 	$(MAKE) test
 
 # --- Azurite (the Azure Storage emulator the state store tests start) ---------------------

@@ -10,8 +10,7 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-#[path = "../../handlers/bcdr-core/tests/store_support/azurite.rs"]
-mod azurite;
+use azure_sim::azurite;
 
 /// Activation wall time for a 20-resource plan against the ARM double, through the real client
 /// with its production retry policy; optionally every 10th call is answered 429 (Retry-After 1).

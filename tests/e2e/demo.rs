@@ -14,6 +14,10 @@ fn the_demo_fails_over_and_back_and_stops_everything() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !text.contains("unrecognized subcommand 'demo'"),
+        "bcdr was built without its `demo` feature: run `make build` (or `cargo build -p bcdr --features demo`)"
+    );
     assert!(out.status.success(), "{text}");
     for line in [
         "OUTAGE: the primary's database stops answering",

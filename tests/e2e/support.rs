@@ -8,7 +8,11 @@ pub fn workspace_binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("current_exe");
     let dir = exe.parent().and_then(Path::parent).expect("the test binary lives in target/<profile>/deps");
     let bin = dir.join(name);
-    assert!(bin.is_file(), "{} is missing: run `cargo build --workspace` (or `make test`) first", bin.display());
+    assert!(
+        bin.is_file(),
+        "{} is missing: run `make build` (`cargo build --workspace --bins --features bcdr/demo`) first",
+        bin.display()
+    );
     bin
 }
 

@@ -24,9 +24,7 @@ use warp::Filter;
 
 use crate::support::{free_port, workspace_binary};
 
-#[path = "../../handlers/bcdr-core/tests/store_support/azurite.rs"]
-mod azurite;
-use azurite::Azurite;
+use azure_sim::azurite::{self, Azurite};
 
 pub const WATCH: &str = "orders";
 pub const SECRET: &str = "an-end-to-end-scenario-secret-of-32-chars-at-least";

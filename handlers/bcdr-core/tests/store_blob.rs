@@ -2,8 +2,6 @@
 //! answers to a failing, hanging, refusing or absent service, and bearer-token requests, against
 //! a local server.
 
-#[path = "store_support/azurite.rs"]
-mod azurite;
 #[path = "store_support/conformance.rs"]
 mod conformance;
 
@@ -12,7 +10,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use azure_core::credentials::{AccessToken, TokenCredential, TokenRequestOptions};
-use azurite::Azurite;
+use azure_sim::azurite::{self, Azurite};
 use bcdr_core::store::{BlobAuth, BlobStore, ETag, Expect, StateStore, StoreConfig, StoreError};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;

@@ -3,6 +3,9 @@
 //! against simulated Azure (ARM and managed identity, in this process). It shows healthy ticks,
 //! injects an outage, prints the timeline through detection, alert, fence, enable and route with
 //! the activation report, fails back, and stops everything it started.
+//!
+//! Built only with the `demo` feature (`cargo build -p bcdr --features demo`, as `make run` does),
+//! so the operator's CLI does not link the simulation.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -193,7 +196,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
                 cmd.arg("--set").arg(format!("{k}={v}"));
             }
             cmd.stdin(Stdio::null()).stdout(log.try_clone()?).stderr(log).kill_on_drop(true);
-            crate::host::worker::tie_to_parent(&mut cmd);
+            functions_host::tie_to_parent(&mut cmd);
             Ok(Host { name, child: cmd.spawn()? })
         };
     let primary = spawn("primary", &[&health_app], primary_port, PRIMARY_KEY, &[])?;

@@ -1,5 +1,6 @@
 //! `bcdr`: the operator CLI for the failover bundle.
 
+#[cfg(feature = "demo")]
 mod demo;
 mod host;
 mod ops;
@@ -66,6 +67,7 @@ enum Command {
     },
     /// The whole story locally: both regions' apps, simulated Azure, an outage, the failover and
     /// the failback, in about half a minute.
+    #[cfg(feature = "demo")]
     Demo(demo::DemoArgs),
     /// Rehearse a failover end to end: activation's readiness, then a practice run.
     Drill {
@@ -134,6 +136,7 @@ fn run() -> anyhow::Result<()> {
                 block_on(runs::force(&target, &activation, yes))
             }
         }
+        #[cfg(feature = "demo")]
         Command::Demo(args) => {
             tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(demo::run(args))
         }

@@ -5,13 +5,11 @@
 
 mod support;
 
-#[path = "../../bcdr-core/tests/store_support/azurite.rs"]
-mod azurite;
-
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use azure_sim::azurite;
 use bcdr_core::alert::Alerter;
 use bcdr_core::record::state_key;
 use bcdr_core::store::{BlobAuth, BlobStore, ETag, Expect, StateStore, StoreError, Versioned};

@@ -10,8 +10,8 @@ use tokio::process::{Child, Command};
 use tokio::sync::{mpsc, watch};
 use tracing::{error, info, warn};
 
-use super::app::AppSpec;
-use super::call::{self, Ping};
+use crate::app::AppSpec;
+use crate::call::{self, Ping};
 
 /// The host polls `GET /` this often while a handler starts ...
 const READY_POLL: Duration = Duration::from_millis(25);

@@ -1,19 +1,28 @@
-//! `bcdr host`: a local stand-in for the Azure Functions host that runs custom handler apps.
+//! A local stand-in for the Azure Functions host that runs custom handler apps: `bcdr host`.
 //!
-//! Map: `app` reads the app folders (through pure parsers of each file), `routes` and
-//! `schedule` parse route templates and NCRONTAB, `invocation` builds the protocol's payloads
-//! and reads its answers (these three do no I/O and read no clock); `worker` runs and restarts
-//! the handler processes, `call` talks to them over HTTP, `front` serves HTTP functions and
-//! `timers` fires timer functions.
+//! It models the host's protocol independently of the runtime's types (bcdr-core's `runtime` and
+//! `invocation`) on purpose, as an oracle: the handlers are tested against what the host does,
+//! not against their own reading of it. From bcdr-core it takes only `schedule` (NCRONTAB).
+//!
+//! Map, by what each file reads: `config` is the .NET-style configuration reader the JSON files
+//! are read with; `host_json`, `function_json` and `settings` (`local.settings.json`) parse one
+//! file each; `routes` parses route templates and `invocation` builds the protocol's payloads and
+//! reads its answers. None of these do I/O or read a clock; `app` reads the app folders through
+//! them. `supervisor` starts the handler processes, waits for their readiness and
+//! restarts them; `call` talks to them over HTTP; `front` serves HTTP functions and `timers`
+//! fires timer functions.
 
 mod app;
 mod call;
+mod config;
 mod front;
+mod function_json;
+mod host_json;
 mod invocation;
 mod routes;
-
+mod settings;
+mod supervisor;
 mod timers;
-pub mod worker;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -24,48 +33,41 @@ use chrono::{SecondsFormat, Utc};
 use tokio::sync::{mpsc, watch};
 use tracing::{info, warn};
 
-use app::{load_apps, AppSpec, SettingSources, Trigger};
+use app::{load_apps, AppSpec};
 use front::{AppRuntime, Front};
-use worker::{StartEvent, Supervisor, WorkerState};
+use function_json::{AuthLevel, Trigger};
+use settings::SettingSources;
+use supervisor::{StartEvent, Supervisor, WorkerState};
 
-#[derive(Debug, clap::Args)]
-pub struct HostArgs {
+/// For other programs that start children the way the host starts handlers (`bcdr demo`).
+pub use supervisor::tie_to_parent;
+
+/// What to run and how: the command line of `bcdr host`.
+#[derive(Debug, Clone)]
+pub struct Options {
     /// Function app folders: each holds host.json and one subfolder per function.
-    #[arg(value_name = "APP_DIR", default_value = ".")]
     pub apps: Vec<PathBuf>,
-
-    /// Port of the HTTP front on 127.0.0.1.
-    #[arg(long, default_value_t = 7071)]
+    /// Port of the HTTP front on 127.0.0.1 (0 for any free port).
     pub port: u16,
-
-    /// An app setting for every handler, over local.settings.json and the environment.
-    #[arg(long = "set", value_name = "NAME=VALUE", value_parser = parse_setting)]
-    pub set: Vec<(String, String)>,
-
-    /// Require this key for function- and admin-level HTTP functions (not checked without it).
-    #[arg(long, value_name = "KEY")]
+    /// App settings for every handler, over local.settings.json and the environment.
+    pub settings: Vec<(String, String)>,
+    /// Required for function- and admin-level HTTP functions; not checked without it.
     pub functions_key: Option<String>,
 }
 
-fn parse_setting(text: &str) -> Result<(String, String), String> {
-    match text.split_once('=') {
-        Some((name, value)) if !name.trim().is_empty() => Ok((name.trim().to_string(), value.to_string())),
-        _ => Err(format!("expected NAME=VALUE, found {text:?}")),
-    }
-}
-
-pub fn run(args: HostArgs) -> anyhow::Result<()> {
+/// Runs the apps until Ctrl-C or SIGTERM, or until a handler cannot be started at all.
+pub fn run(options: Options) -> anyhow::Result<()> {
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
-    runtime.block_on(host(args))
+    runtime.block_on(host(options))
 }
 
 fn environment() -> BTreeMap<String, String> {
     std::env::vars_os().map(|(k, v)| (k.to_string_lossy().into_owned(), v.to_string_lossy().into_owned())).collect()
 }
 
-async fn host(args: HostArgs) -> anyhow::Result<()> {
-    let overrides: BTreeMap<String, String> = args.set.iter().cloned().collect();
+async fn host(args: Options) -> anyhow::Result<()> {
+    let overrides: BTreeMap<String, String> = args.settings.iter().cloned().collect();
     let environment = environment();
     let sources = SettingSources { overrides: &overrides, environment: &environment };
     let mut warnings = Vec::new();
@@ -155,10 +157,10 @@ async fn host(args: HostArgs) -> anyhow::Result<()> {
     for t in &timer_tasks {
         t.abort();
     }
-    let drained = tokio::time::timeout(worker::STOP_GRACE, server).await;
+    let drained = tokio::time::timeout(supervisor::STOP_GRACE, server).await;
     let _ = stop_workers_tx.send(true);
     if drained.is_err() {
-        warn!("requests still in flight after {} s; closing", worker::STOP_GRACE.as_secs());
+        warn!("requests still in flight after {} s; closing", supervisor::STOP_GRACE.as_secs());
     }
     for s in supervisors {
         let _ = s.await;
@@ -194,7 +196,7 @@ fn print_functions(front: &Front, port: u16, keys_enforced: bool) {
                 Trigger::Http(h) => {
                     let methods = if h.methods.is_empty() { "ALL".to_string() } else { h.methods.join(",") };
                     let auth = match (h.auth, keys_enforced) {
-                        (app::AuthLevel::Anonymous, _) => "anonymous".to_string(),
+                        (AuthLevel::Anonymous, _) => "anonymous".to_string(),
                         (level, true) => format!("{}, key required", level.as_str()),
                         (level, false) => format!("{}, key not checked", level.as_str()),
                     };
@@ -242,13 +244,23 @@ async fn stop_signal() -> &'static str {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
+    /// The oracle stays independent: of bcdr-core, only the NCRONTAB schedule is used.
     #[test]
-    fn settings_on_the_command_line() {
-        assert_eq!(parse_setting("A=b=c"), Ok(("A".to_string(), "b=c".to_string())));
-        assert_eq!(parse_setting("A="), Ok(("A".to_string(), String::new())));
-        assert_eq!(parse_setting("novalue"), Err("expected NAME=VALUE, found \"novalue\"".to_string()));
-        assert_eq!(parse_setting("=x"), Err("expected NAME=VALUE, found \"=x\"".to_string()));
+    fn uses_no_runtime_types() {
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        for entry in std::fs::read_dir(&src).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            for (n, line) in text.lines().enumerate() {
+                if let Some(at) = line.find(concat!("bcdr_core", "::")) {
+                    assert!(
+                        line[at..].starts_with("bcdr_core::schedule"),
+                        "{}:{}: the host models the protocol itself; use only bcdr_core::schedule",
+                        path.display(),
+                        n + 1
+                    );
+                }
+            }
+        }
     }
 }

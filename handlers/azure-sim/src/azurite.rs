@@ -1,9 +1,7 @@
-//! A real Azurite blob service for tests: started from `tests/azurite/node_modules` (installed
-//! by `make azurite-install`) on a free loopback port with its data in a temporary directory,
-//! and stopped when the handle is dropped.
-//!
-//! Depends only on std, `libc` and `tempfile`, so other test crates can include it with
-//! `#[path]`.
+//! A real Azurite blob service, for tests that need Azure Storage's actual behaviour: unlike the
+//! doubles in this crate it is not a simulation but Microsoft's emulator, launched from
+//! `tests/azurite/node_modules` (installed by `make azurite-install`) on a free loopback port
+//! with its data in a temporary directory, and stopped when the handle is dropped.
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;

@@ -7,7 +7,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::invocation::HOST_VERSION;
+use crate::invocation::HOST_VERSION;
 
 const INVOCATION_ID: &str = "x-azure-functions-invocationid";
 const HOST_VERSION_HEADER: &str = "x-azure-functions-hostversion";

@@ -420,7 +420,7 @@ mod tests {
         let unmonitored = TimerInfo { status: None, is_past_due: false };
         assert_eq!(
             timer_invocation("watchdog", "myTimer", &unmonitored, now(), guid()),
-            serde_json::from_str::<Value>(include_str!("../../tests/data/timer-invocation.json")).unwrap()
+            serde_json::from_str::<Value>(include_str!("../tests/data/timer-invocation.json")).unwrap()
         );
 
         let first = TimerInfo {

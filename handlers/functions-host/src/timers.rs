@@ -9,10 +9,11 @@ use tokio::sync::watch;
 use tracing::{error, info, warn};
 use uuid::Uuid;
 
-use super::app::{AppSpec, TimerTrigger};
-use super::call;
-use super::invocation::{self, ScheduleStatus, TimerInfo};
-use super::worker::{self, WorkerState};
+use crate::app::AppSpec;
+use crate::call;
+use crate::function_json::TimerTrigger;
+use crate::invocation::{self, ScheduleStatus, TimerInfo};
+use crate::supervisor::{self, WorkerState};
 
 /// One timer's bookkeeping, as the timer listener keeps it. Time comes in as arguments, so
 /// the rules can be checked against a made-up clock.
@@ -133,7 +134,7 @@ async fn invoke(
 ) {
     let name = &app.name;
     let started = Instant::now();
-    let Some(port) = worker::ready_port(state, worker::READY_LIMIT).await else {
+    let Some(port) = supervisor::ready_port(state, supervisor::READY_LIMIT).await else {
         error!("[{name}] {function} (timer): failed, the handler is not running");
         return;
     };

@@ -17,11 +17,12 @@ use tracing::{error, info, warn};
 use uuid::Uuid;
 use warp::Filter;
 
-use super::app::{AppSpec, AuthLevel, FunctionSpec, HttpTrigger, Trigger};
-use super::call::{self, Forward};
-use super::invocation::{self, HttpRequestParts, HOST_VERSION};
-use super::routes::{Lookup, RouteTable};
-use super::worker::{self, WorkerState};
+use crate::app::AppSpec;
+use crate::call::{self, Forward};
+use crate::function_json::{AuthLevel, FunctionSpec, HttpTrigger, Trigger};
+use crate::invocation::{self, HttpRequestParts, HOST_VERSION};
+use crate::routes::{Lookup, RouteTable};
+use crate::supervisor::{self, WorkerState};
 
 /// An app as the front sees it: its spec and where its handler currently listens.
 pub struct AppRuntime {
@@ -161,7 +162,7 @@ impl Front {
             );
         }
         let started = Instant::now();
-        let Some(port) = worker::ready_port(&app.state, worker::READY_LIMIT).await else {
+        let Some(port) = supervisor::ready_port(&app.state, supervisor::READY_LIMIT).await else {
             error!("[{name}] {what}: 503, the handler is not running");
             return text(StatusCode::SERVICE_UNAVAILABLE, &format!("the handler of {name} is not running"));
         };

@@ -20,6 +20,9 @@
 //! and hung answers, accepted-then-polled operations), so tests can check what a client sent and
 //! how it copes. Each double stops serving when it is dropped.
 //!
+//! [`azurite`] is the exception: it launches the real Azure Storage emulator (Azurite, on Node.js)
+//! for the state store's tests, not a double.
+//!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
 //! use azure_sim::{ArmDouble, ArmOptions, IdentityDouble, IdentityOptions};
@@ -43,6 +46,7 @@
 
 mod answer;
 pub mod arm;
+pub mod azurite;
 mod credential;
 pub mod identity;
 mod server;
