@@ -10,6 +10,7 @@ pub mod identity;
 pub mod invocation;
 pub mod logging;
 pub mod plan;
+pub mod prober;
 pub mod record;
 pub mod resource_id;
 pub mod runtime;

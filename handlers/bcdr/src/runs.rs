@@ -11,11 +11,11 @@ use async_trait::async_trait;
 use bcdr_core::activation::Direction;
 use bcdr_core::activation_client::{outcome_of, ActivationApi, SignedActivation};
 use bcdr_core::plan::Watch;
+use bcdr_core::prober::{HttpProber, Prober};
 use bcdr_core::signature::ActivationRequest;
 use bcdr_core::watch::{ActivationOutcome, Command, Observation, Phase};
 use chrono::Utc;
 use serde_json::Value;
-use watchdog::{HttpProber, Prober};
 
 use crate::ops::{apply, operator, report, ActivationTarget, NoActivation, Target};
 

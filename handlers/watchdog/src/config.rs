@@ -13,9 +13,9 @@ use bcdr_core::settings::{ConfigError, Reader, Settings};
 use bcdr_core::signature::signing_secret;
 use bcdr_core::store::{StoreConfig, DEFAULT_TIMEOUT};
 
-use crate::probe::HttpProber;
 use crate::tick::Watchdog;
 use bcdr_core::activation_client::SignedActivation;
+use bcdr_core::prober::HttpProber;
 
 pub struct Config {
     pub port: u16,

@@ -3,14 +3,13 @@
 //! crate is the shell that loads, probes, writes and carries out.
 
 mod config;
-mod probe;
 mod status;
 mod tick;
 
 pub use bcdr_core::activation_client::{outcome_of, ActivationApi, SignedActivation};
+pub use bcdr_core::prober::{HttpProber, Prober};
 pub use bcdr_core::record::{Status, WatchStatus};
 pub use config::Config;
-pub use probe::{HttpProber, Prober};
 pub use status::{page as status_page, read as read_status};
 pub use tick::{TickError, WatchOutcome, Watchdog};
 

@@ -12,8 +12,8 @@ use bcdr_core::store::StateStore;
 use bcdr_core::watch::{Command, Input, Step};
 use serde::Serialize;
 
-use crate::probe::Prober;
 use bcdr_core::activation_client::ActivationApi;
+use bcdr_core::prober::Prober;
 
 pub struct Watchdog {
     pub watches: Vec<Watch>,

@@ -70,7 +70,7 @@ pub use decide::step;
 pub use decision::{Action, Alert, AlertKind, Decision, Severity, Step};
 pub use input::{ActivationOutcome, Command, Input};
 pub use policy::{ActivationMode, MaintenanceWindow, Quorum, WatchPolicy, RETRY_PAUSE};
-pub use probe::{Attempt, Observation};
+pub use probe::{attempts, Attempt, Observation, ProbePath};
 pub use state::{
     ActivationRecord, OpenAlert, Pause, Phase, ProbeRecord, Vote, WatchState, WatcherRecord, HISTORY_LEN, STATE_VERSION,
 };

@@ -1,7 +1,11 @@
 //! What one tick of one watcher saw: the answers to its probe attempts, and the observation they
 //! add up to (up, down, or inconclusive when the watcher's own network is in doubt).
 
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
+
+use super::policy::{WatchPolicy, RETRY_PAUSE};
 
 /// The verdict of one tick, the input the state machine counts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -34,6 +38,46 @@ impl Attempt {
     pub fn retry(&self) -> bool {
         matches!(self, Attempt::NoAnswer { .. })
     }
+}
+
+/// Where one probe's attempts happen: the shipped prober's network and clock, or the
+/// simulation's. The schedule itself is [`attempts`], the same for both.
+#[allow(async_fn_in_trait)]
+pub trait ProbePath {
+    /// The time since the probe began.
+    fn elapsed(&self) -> Duration;
+    /// One attempt at the primary's health-check, given up after `budget`.
+    async fn attempt(&mut self, budget: Duration) -> Attempt;
+    /// Waits `pause` before the next attempt.
+    async fn pause(&mut self, pause: Duration);
+}
+
+/// The probe schedule: up to `probeAttempts` attempts, attempt `i` cut off at
+/// [`WatchPolicy::attempt_cutoff`]`(i)` from the probe's start. An answer with a verdict ends the
+/// probe; a failure without one is tried again. Attempts start at least [`RETRY_PAUSE`] apart (a
+/// refusal comes back at once, and the attempts should spread over the budget), and no pause
+/// runs past the probe's timeout. The watchdog's prober and the simulation both run this, so
+/// the README's detection figures measure the schedule that ships.
+pub async fn attempts(policy: &WatchPolicy, path: &mut impl ProbePath) -> Vec<Attempt> {
+    let mut attempts = Vec::new();
+    for i in 0..policy.probe_attempts.max(1) {
+        let left = policy.attempt_cutoff(i).saturating_sub(path.elapsed());
+        if left.is_zero() {
+            break;
+        }
+        let started = path.elapsed();
+        let attempt = path.attempt(left).await;
+        let retry = attempt.retry();
+        attempts.push(attempt);
+        if !retry {
+            break;
+        }
+        let pause = RETRY_PAUSE.saturating_sub(path.elapsed().saturating_sub(started));
+        if !pause.is_zero() && path.elapsed() + pause < policy.probe_timeout() {
+            path.pause(pause).await;
+        }
+    }
+    attempts
 }
 
 impl Observation {

@@ -2,9 +2,10 @@
 //! a simulated clock and a seeded generator, against primaries and networks that misbehave in
 //! known ways, measuring false activations and detection latency against the promised bound.
 //!
-//! Each watcher ticks every [`INTERVAL`]. A tick makes up to `probeAttempts` attempts, attempt `i`
-//! cut off at `policy.attempt_cutoff(i)`; each attempt is lost on its own with the model's loss
-//! rate (a lost attempt waits for its whole cut-off, the worst case). The control probe is tried
+//! Each watcher ticks every [`INTERVAL`]. A tick runs the shipped probe schedule
+//! ([`attempts`]: up to `probeAttempts` attempts, attempt `i` cut off at
+//! `policy.attempt_cutoff(i)`); each attempt is lost on its own with the model's loss rate (a lost
+//! attempt waits for its whole cut-off, the worst case). The control probe is tried
 //! at the same moments with the same loss. The observation is stepped when the tick's probing
 //! ends, activations report back 20 to 90 s after they are asked for, and an operator records the
 //! failback 10 minutes after `failbackIsManual`.
@@ -18,12 +19,13 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
+use futures::FutureExt;
 
 use super::decide::step;
 use super::decision::{Action, AlertKind, Severity};
 use super::input::{ActivationOutcome, Command, Input};
-use super::policy::{Quorum, WatchPolicy, RETRY_PAUSE};
-use super::probe::{Attempt, Observation};
+use super::policy::{Quorum, WatchPolicy};
+use super::probe::{attempts, Attempt, Observation, ProbePath};
 use super::state::WatchState;
 
 /// How often each simulated watcher ticks.
@@ -304,32 +306,46 @@ impl World {
         !within(&self.blind[w], t) && !rng.chance(self.loss)
     }
 
-    /// One tick's observation by watcher `w` starting at `t0`, and when it ends.
+    /// One tick's observation by watcher `w` starting at `t0`, and when it ends: the shipped
+    /// probe schedule ([`attempts`]) run against this world on the simulated clock.
     fn observe(&self, w: usize, t0: i64, policy: &WatchPolicy, rng: &mut Rng) -> (Observation, i64) {
-        let mut t = t0;
-        let mut attempts = Vec::new();
-        let mut starts = Vec::new();
-        for i in 0..policy.probe_attempts.max(1) {
-            let cutoff = t0 + policy.attempt_cutoff(i).as_millis() as i64;
-            if t >= cutoff {
-                break;
-            }
-            starts.push(t);
-            let (attempt, took) = self.attempt(w, t, cutoff - t, rng);
-            t += took;
-            let retry = attempt.retry();
-            attempts.push(attempt);
-            if !retry {
-                break;
-            }
-            if took < RETRY_PAUSE.as_millis() as i64 {
-                t += RETRY_PAUSE.as_millis() as i64;
-            }
-        }
+        let mut path = SimulatedPath { world: self, watcher: w, t0, t: t0, rng, starts: Vec::new() };
+        let attempts = attempts(policy, &mut path)
+            .now_or_never()
+            .expect("the simulated network answers without waiting on a real clock");
+        let SimulatedPath { t, starts, rng, .. } = path;
         let all_lost = attempts.iter().all(Attempt::retry);
         // The control probe runs beside the attempts, one try at each attempt's start.
         let control = !all_lost || starts.iter().any(|&s| self.control_reachable(w, s, rng));
         (Observation::from_attempts(&attempts, control), t.max(t0 + 1))
+    }
+}
+
+/// One watcher's probe through the simulated world: attempts answer at once, and time passes
+/// only on the simulated clock.
+struct SimulatedPath<'a> {
+    world: &'a World,
+    watcher: usize,
+    t0: i64,
+    t: i64,
+    rng: &'a mut Rng,
+    starts: Vec<i64>,
+}
+
+impl ProbePath for SimulatedPath<'_> {
+    fn elapsed(&self) -> Duration {
+        Duration::from_millis((self.t - self.t0) as u64)
+    }
+
+    async fn attempt(&mut self, budget: Duration) -> Attempt {
+        self.starts.push(self.t);
+        let (attempt, took) = self.world.attempt(self.watcher, self.t, budget.as_millis() as i64, self.rng);
+        self.t += took;
+        attempt
+    }
+
+    async fn pause(&mut self, pause: Duration) {
+        self.t += pause.as_millis() as i64;
     }
 }
 

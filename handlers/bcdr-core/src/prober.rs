@@ -1,12 +1,13 @@
-//! Probing the primary: the attempts at its health-check within the probe budget, and the control
-//! probe that tells a silent primary from a watcher whose own network is down.
+//! Probing the primary over the network: the attempts at its health-check on the shipped probe
+//! schedule ([`crate::watch::attempts`]), and the control probe that tells a silent primary from a
+//! watcher whose own network is down. The watchdog's ticks and `bcdr failback` use it.
 
 use std::time::{Duration, Instant};
 
+use crate::health::describe_http_error;
+use crate::plan::Watch;
+use crate::watch::{self, Attempt, Observation, ProbePath};
 use async_trait::async_trait;
-use bcdr_core::health::describe_http_error;
-use bcdr_core::plan::Watch;
-use bcdr_core::watch::{Attempt, Observation, RETRY_PAUSE};
 
 /// What a tick asks of the network: one observation of a watch's primary.
 #[async_trait]
@@ -73,28 +74,30 @@ impl Prober for HttpProber {
         let started = Instant::now();
         // The control runs beside the attempts, under the same budget, so it costs no time.
         let control = self.control_reachable(&watch.controls, policy.probe_timeout());
-        let attempts = async {
-            let mut attempts = Vec::new();
-            for i in 0..policy.probe_attempts.max(1) {
-                let cutoff = policy.attempt_cutoff(i);
-                let left = cutoff.saturating_sub(started.elapsed());
-                if left.is_zero() {
-                    break;
-                }
-                let attempt = self.attempt(&watch.target, left).await;
-                let retry = attempt.retry();
-                attempts.push(attempt);
-                if !retry {
-                    break;
-                }
-                // A refusal comes back at once; pause so the attempts spread over the budget.
-                if started.elapsed() + RETRY_PAUSE < policy.probe_timeout() {
-                    tokio::time::sleep(RETRY_PAUSE).await;
-                }
-            }
-            attempts
-        };
+        let mut path = Network { prober: self, target: &watch.target, started };
+        let attempts = watch::attempts(policy, &mut path);
         let (attempts, control) = tokio::join!(attempts, control);
         Observation::from_attempts(&attempts, control)
+    }
+}
+
+/// One probe's attempts over the real network, on the real clock.
+struct Network<'a> {
+    prober: &'a HttpProber,
+    target: &'a str,
+    started: Instant,
+}
+
+impl ProbePath for Network<'_> {
+    fn elapsed(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    async fn attempt(&mut self, budget: Duration) -> Attempt {
+        self.prober.attempt(self.target, budget).await
+    }
+
+    async fn pause(&mut self, pause: Duration) {
+        tokio::time::sleep(pause).await;
     }
 }
