@@ -13,12 +13,15 @@ use std::time::Duration;
 use alert_support::{refused_url, sample_alert};
 use arm_support::{quick, FixedToken};
 use base64::Engine as _;
+use bcdr_core::activation_client::{ActivationApi, SignedActivation};
 use bcdr_core::alert::{AlertSink, Alerter, SlackSink, TeamsSink, WebhookSink};
 use bcdr_core::arm::{ArmClient, ManagementApi};
 use bcdr_core::health::Checker;
 use bcdr_core::outbound::{self, Purpose, Secret};
 use bcdr_core::plan::Check;
+use bcdr_core::signature::ActivationRequest;
 use bcdr_core::store::{BlobAuth, BlobStore, StateStore};
+use bcdr_core::watch::ActivationOutcome;
 use reqwest::Url;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -147,6 +150,28 @@ async fn store(base: &str, auth: BlobAuth) -> String {
     store.load("watch/orders").await.map(|_| String::new()).unwrap_or_else(|e| e.to_string())
 }
 
+async fn activation_request(base: &str) -> String {
+    let client = SignedActivation::new(
+        format!("{base}/api/activate?code={SECRET}").parse().unwrap(),
+        Some(SECRET.to_owned()),
+        format!("{SECRET}-signing-secret-of-at-least-32-characters").into_bytes(),
+        LIMIT,
+    );
+    let request = ActivationRequest {
+        watch: "orders".into(),
+        epoch: 1,
+        reason: "down".into(),
+        requester: "watcher-a".into(),
+        practice: false,
+        force: false,
+        direction: Default::default(),
+    };
+    match client.request(&request).await {
+        ActivationOutcome::Failed { reason, .. } => reason,
+        ActivationOutcome::Succeeded => String::new(),
+    }
+}
+
 async fn alert(base: &str, kind: &str) -> String {
     let url = Url::parse(&format!("{base}/workflows/{SECRET}PATH/invoke?sig={SECRET}")).unwrap();
     let client = outbound::client(Purpose::Alerts);
@@ -185,6 +210,7 @@ async fn secrets_never_reach_error_texts() {
         texts.push(("store, Shared Key".into(), store(&base, shared_key).await));
         let bearer = BlobAuth::Bearer(Arc::new(FixedToken(SECRET.to_owned())));
         texts.push(("store, bearer".into(), store(&base, bearer).await));
+        texts.push(("activation request".into(), activation_request(&base).await));
         for kind in ["webhook", "teams", "slack"] {
             texts.push((format!("{kind} alert"), alert(&base, kind).await));
         }
@@ -204,6 +230,8 @@ async fn secrets_never_reach_error_texts() {
         "Refused health check: cannot connect: Connection refused",
         "Answers(503) ARM get: ARM answered 503 Http503: no route for GET /subscriptions/s/providers/Microsoft.Logic/workflows/w/runs?[redacted] HTTP/1.1",
         "Refused store, Shared Key: state store unavailable: cannot connect: Connection refused",
+        "Hangs activation request: activation did not answer: timed out",
+        "Answers(503) activation request: activation answered 503: no route for POST /api/activate?[redacted] HTTP/1.1",
     ] {
         assert!(seen.iter().any(|s| s == expect), "missing {expect:?} in\n{shown}");
     }

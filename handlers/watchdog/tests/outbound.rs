@@ -1,17 +1,13 @@
-//! No secret reaches an error text from the watchdog's own clients (the prober, and the signed
-//! activation request): each sends a secret in its query string and in its function key (and
-//! signs with a secret), against a closed port, a server that hangs, and servers that answer
-//! 4xx and 5xx quoting the request line back. The core's clients are checked the same way in
-//! `bcdr-core/tests/outbound.rs`.
+//! No secret reaches an error text from the watchdog's own client, the prober: it sends a secret
+//! in its query string and in its function key against a closed port, a server that hangs, and
+//! servers that answer 4xx and 5xx quoting the request line back. The core's clients (the signed
+//! activation request among them) are checked the same way in `bcdr-core/tests/outbound.rs`.
 
 mod support;
 
-use std::time::Duration;
-
-use bcdr_core::signature::ActivationRequest;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
-use watchdog::{ActivationApi, HttpProber, Prober, SignedActivation};
+use watchdog::{HttpProber, Prober};
 
 const SECRET: &str = "S3CRET";
 
@@ -63,39 +59,22 @@ async fn far_side(status: Option<u16>) -> String {
 }
 
 #[tokio::test]
-async fn secrets_never_reach_probe_or_activation_errors() {
+async fn secrets_never_reach_probe_errors() {
     let mut seen = Vec::new();
     for fault in [Some(0), None, Some(401), Some(502)] {
         let base = far_side(fault).await;
         let mut watch = support::watch("orders", &format!("{base}/api/health?code={SECRET}"));
         watch.policy.probe_timeout_ms = 300;
         let probed = HttpProber::new(Some(SECRET.to_owned())).observe(&watch).await;
-        let activation = SignedActivation::new(
-            format!("{base}/api/activate?code={SECRET}").parse().unwrap(),
-            Some(SECRET.to_owned()),
-            format!("{SECRET}-signing-secret-of-at-least-32-characters").into_bytes(),
-            Duration::from_millis(300),
-        );
-        let request = ActivationRequest {
-            watch: "orders".into(),
-            epoch: 1,
-            reason: "down".into(),
-            requester: "watcher-a".into(),
-            practice: false,
-            force: false,
-            direction: Default::default(),
-        };
-        let activated = activation.request(&request).await;
-        for (path, text) in [("probe", format!("{probed:?}")), ("activation", format!("{activated:?}"))] {
-            assert!(!text.contains(SECRET) && !text.contains(&base), "{path} against {fault:?}: {text}");
-            seen.push(format!("{fault:?} {path}: {text}"));
-        }
+        let text = format!("{probed:?}");
+        assert!(!text.contains(SECRET) && !text.contains(&base), "probe against {fault:?}: {text}");
+        seen.push(format!("{fault:?} probe: {text}"));
     }
     let shown = seen.join("\n");
     for expect in [
         r#"Some(0) probe: Down { reason: "no answer in 1 attempt (last: cannot connect: Connection refused)" }"#,
-        r#"Some(502) activation: Failed { reason: "activation answered 502: no route for POST /api/activate?[redacted] HTTP/1.1", retryable: true }"#,
-        r#"None activation: Failed { reason: "activation did not answer: timed out", retryable: true }"#,
+        r#"None probe: Down { reason: "no answer in 1 attempt (last: timed out)" }"#,
+        r#"Some(502) probe: Down { reason: "no answer in 1 attempt (last: status 502 without a health report)" }"#,
     ] {
         assert!(seen.iter().any(|s| s == expect), "missing {expect:?} in\n{shown}");
     }
