@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use bcdr_core::arm::{ArmClient, DEFAULT_ARM_ENDPOINT};
 use bcdr_core::identity;
+use bcdr_core::outbound::{self, Purpose};
 use bcdr_core::plan::FailoverPlan;
 use bcdr_core::runtime;
 use bcdr_core::settings::{ConfigError, Reader, Settings};
@@ -48,7 +49,8 @@ impl Config {
     /// The app with real clients: ARM through the managed identity, and the store.
     pub fn service(self, settings: &dyn Settings) -> Result<Activation, String> {
         let store = self.store.open(identity::managed_identity(settings), DEFAULT_TIMEOUT)?;
-        let arm = ArmClient::new(&self.arm_endpoint, reqwest::Client::new(), identity::managed_identity(settings));
+        let arm =
+            ArmClient::new(&self.arm_endpoint, outbound::client(Purpose::Arm), identity::managed_identity(settings));
         Ok(Activation {
             plan: self.plan,
             arm: Arc::new(arm),

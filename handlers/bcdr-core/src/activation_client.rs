@@ -4,9 +4,11 @@
 
 use std::time::Duration;
 
+use async_trait::async_trait;
+
+use crate::outbound::{self, Purpose, Secret};
 use crate::signature::{signed_headers, ActivationRequest};
 use crate::watch::ActivationOutcome;
-use async_trait::async_trait;
 
 /// The activation function, as the watchdog sees it.
 #[async_trait]
@@ -24,18 +26,13 @@ pub struct SignedActivation {
 
 impl SignedActivation {
     pub fn new(url: reqwest::Url, key: Option<String>, secret: Vec<u8>, timeout: Duration) -> Self {
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .user_agent(concat!("bcdr-watchdog/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .expect("a client with static settings builds");
-        Self { http, url, key, secret }
+        Self { http: outbound::client(Purpose::Activation { timeout }), url, key, secret }
     }
 }
 
 impl SignedActivation {
-    /// Sends one signed request; the answer's status and body (`Null` if it is not JSON), or why
-    /// there was no answer.
+    /// Sends one signed request; the answer's status and body (`Null` if it is not JSON, and the
+    /// URL taken out of it wherever it is quoted), or why there was no answer.
     pub async fn send(&self, request: &ActivationRequest) -> Result<(u16, serde_json::Value), String> {
         let body = serde_json::to_vec(request).expect("plain data serializes");
         let timestamp = chrono::Utc::now().timestamp();
@@ -46,9 +43,13 @@ impl SignedActivation {
         if let Some(key) = &self.key {
             req = req.header("x-functions-key", key);
         }
-        let res = req.body(body).send().await.map_err(|e| format!("activation did not answer: {}", e.without_url()))?;
+        let res = req
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| format!("activation did not answer: {}", outbound::describe(&e)))?;
         let status = res.status().as_u16();
-        let text = res.text().await.unwrap_or_default();
+        let text = outbound::scrub(&res.text().await.unwrap_or_default(), &self.url, Secret::Query);
         Ok((status, serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text))))
     }
 }
@@ -67,7 +68,7 @@ pub fn outcome_of(status: u16, body: &serde_json::Value) -> ActivationOutcome {
         _ => {
             let detail = body.get("error").and_then(|e| e.as_str()).map(str::to_owned).unwrap_or_else(|| {
                 let text = body.as_str().map(str::to_owned).unwrap_or_else(|| body.to_string());
-                text.lines().next().unwrap_or("").chars().take(200).collect()
+                outbound::excerpt(text.as_bytes(), None, Secret::Query).unwrap_or_default()
             });
             // A refusal of the request itself (bad signature, stale epoch, unknown watch) will
             // not change by asking again; anything else may.

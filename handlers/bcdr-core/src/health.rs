@@ -14,11 +14,10 @@ use http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::arm::catalog::{self, property, same_value, LOGIC_API_VERSION};
 use crate::arm::ManagementApi;
+use crate::outbound;
 use crate::plan::{ArmResourceCheck, Check, CheckKind, DnsCheck, HealthPlan, HttpCheck, LogicAppCheck, TcpCheck};
-
-/// The API version of `Microsoft.Logic/workflows` and its runs.
-pub const LOGIC_API_VERSION: &str = "2019-05-01";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -83,6 +82,7 @@ pub fn verdict(results: &[CheckResult]) -> Health {
 
 /// The clients the checks use. Header values are resolved from settings before this is built.
 pub struct Checker {
+    /// For `http` checks: [`outbound::Purpose::HealthChecks`].
     pub http: reqwest::Client,
     pub arm: Arc<dyn ManagementApi>,
     /// Per check name, the request headers of `http` checks.
@@ -90,15 +90,6 @@ pub struct Checker {
 }
 
 impl Checker {
-    /// A client for health checks: no redirects, since a plan may expect a 301 itself.
-    pub fn http_client() -> reqwest::Client {
-        reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("bcdr-health-check/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .expect("a client with static settings builds")
-    }
-
     /// Runs one check under its timeout.
     pub async fn run(&self, check: &Check, timeout: Duration) -> CheckResult {
         let started = Instant::now();
@@ -106,7 +97,7 @@ impl Checker {
         let (status, reason) = match outcome {
             Ok(Ok(detail)) => (Outcome::Pass, detail),
             Ok(Err(reason)) => (Outcome::Fail, reason),
-            Err(_) => (Outcome::Timeout, format!("no answer within {} ms", timeout.as_millis())),
+            Err(_) => (Outcome::Timeout, outbound::no_answer_within(timeout)),
         };
         CheckResult {
             name: check.name.clone(),
@@ -137,14 +128,13 @@ impl Checker {
         if let Some(h) = self.headers.get(name) {
             req = req.headers(h.clone());
         }
-        // Errors from reqwest carry the URL, query string and all: strip it.
-        let res = req.send().await.map_err(|e| describe_http_error(&e))?;
+        let res = req.send().await.map_err(|e| outbound::describe(&e))?;
         let status = res.status().as_u16();
         if !c.expect_status.contains(status) {
             return Err(format!("status {status}, expected {}", c.expect_status));
         }
         if let Some(needle) = &c.body_contains {
-            let body = res.bytes().await.map_err(|e| describe_http_error(&e))?;
+            let body = res.bytes().await.map_err(|e| outbound::describe(&e))?;
             if !contains(&body, needle.as_bytes()) {
                 return Err(format!("status {status}, body lacks the expected text"));
             }
@@ -154,7 +144,7 @@ impl Checker {
 
     async fn logic_app_check(&self, c: &LogicAppCheck) -> Result<String, String> {
         let workflow = self.arm.get(c.resource_id.as_str(), LOGIC_API_VERSION, &[]).await.map_err(|e| e.to_string())?;
-        let state = workflow.pointer("/properties/state").and_then(Value::as_str).unwrap_or("unknown");
+        let state = property(&workflow, catalog::STATE).and_then(Value::as_str).unwrap_or("unknown");
         if !state.eq_ignore_ascii_case("Enabled") {
             return Err(format!("workflow state is {state}"));
         }
@@ -167,7 +157,7 @@ impl Checker {
         let statuses: Vec<&str> = runs
             .get("value")
             .and_then(Value::as_array)
-            .map(|v| v.iter().filter_map(|r| r.pointer("/properties/status").and_then(Value::as_str)).collect())
+            .map(|v| v.iter().filter_map(|r| property(r, catalog::RUN_STATUS).and_then(Value::as_str)).collect())
             .unwrap_or_default();
         let (failed, finished) = failed_ratio(&statuses);
         if finished == 0 {
@@ -203,33 +193,6 @@ pub fn failed_ratio(statuses: &[&str]) -> (usize, usize) {
     (failed, finished.len())
 }
 
-/// Follows a path like `properties.endpoints[0].status`.
-pub fn property<'a>(value: &'a Value, path: &str) -> Option<&'a Value> {
-    let mut current = value;
-    for segment in path.split('.') {
-        let (name, indexes) = match segment.find('[') {
-            Some(i) => (&segment[..i], &segment[i..]),
-            None => (segment, ""),
-        };
-        if !name.is_empty() {
-            current = current.get(name)?;
-        }
-        for index in indexes.split('[').filter(|s| !s.is_empty()) {
-            let i: usize = index.strip_suffix(']')?.parse().ok()?;
-            current = current.get(i)?;
-        }
-    }
-    Some(current)
-}
-
-/// ARM's enumerations are case-insensitive; everything else compares exactly.
-fn same_value(found: &Value, expected: &Value) -> bool {
-    match (found, expected) {
-        (Value::String(a), Value::String(b)) => a.eq_ignore_ascii_case(b),
-        (a, b) => a == b,
-    }
-}
-
 async fn tcp_check(c: &TcpCheck) -> Result<String, String> {
     let stream = tokio::net::TcpStream::connect((c.host.as_str(), c.port))
         .await
@@ -250,37 +213,7 @@ async fn dns_check(c: &DnsCheck) -> Result<String, String> {
 }
 
 fn io_reason(e: &std::io::Error) -> String {
-    let text = e.to_string();
-    // Drop the "(os error 111)" tail: the words say it.
-    match text.find(" (os error") {
-        Some(i) => text[..i].to_owned(),
-        None => text,
-    }
-}
-
-/// Why an HTTP request got no answer, in a few words and without the URL (which may carry a key
-/// in its query string): the kind, then the deepest cause (refused, DNS, TLS).
-pub fn describe_http_error(e: &reqwest::Error) -> String {
-    let kind = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "cannot connect"
-    } else if e.is_body() || e.is_decode() {
-        "cannot read the body"
-    } else {
-        "request failed"
-    };
-    // The source chain says why (refused, DNS, TLS) without the URL.
-    let mut cause = std::error::Error::source(e);
-    let mut deepest = None;
-    while let Some(c) = cause {
-        deepest = Some(c.to_string());
-        cause = c.source();
-    }
-    match deepest {
-        Some(d) => format!("{kind}: {}", io_reason(&std::io::Error::other(d))),
-        None => kind.to_owned(),
-    }
+    outbound::without_os_code(&e.to_string())
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
@@ -402,7 +335,6 @@ impl Inner {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     fn result(critical: bool, status: Outcome) -> CheckResult {
         CheckResult { name: "c".into(), kind: "tcp".into(), critical, status, duration_ms: 1, reason: String::new() }
@@ -430,17 +362,5 @@ mod tests {
         assert_eq!(failed_ratio(&["Succeeded", "Failed", "Running", "TimedOut", "Cancelled"]), (2, 4));
         assert_eq!(failed_ratio(&["Running", "Waiting"]), (0, 0));
         assert_eq!(failed_ratio(&[]), (0, 0));
-    }
-
-    #[test]
-    fn property_paths() {
-        let v =
-            json!({"properties": {"state": "Enabled", "endpoints": [{"status": "Online"}, {"status": "Degraded"}]}});
-        assert_eq!(property(&v, "properties.state"), Some(&json!("Enabled")));
-        assert_eq!(property(&v, "properties.endpoints[1].status"), Some(&json!("Degraded")));
-        assert_eq!(property(&v, "properties.endpoints[2].status"), None);
-        assert_eq!(property(&v, "properties.missing"), None);
-        assert!(same_value(&json!("enabled"), &json!("Enabled")));
-        assert!(!same_value(&json!(1), &json!("1")));
     }
 }

@@ -9,6 +9,7 @@ pub mod health;
 pub mod identity;
 pub mod invocation;
 pub mod logging;
+pub mod outbound;
 pub mod plan;
 pub mod prober;
 pub mod record;

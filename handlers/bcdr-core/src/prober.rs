@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::health::describe_http_error;
+use crate::outbound::{self, Purpose};
 use crate::plan::Watch;
 use crate::watch::{self, Attempt, Observation, ProbePath};
 use async_trait::async_trait;
@@ -23,12 +23,7 @@ pub struct HttpProber {
 
 impl HttpProber {
     pub fn new(health_key: Option<String>) -> Self {
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("bcdr-watchdog/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .expect("a client with static settings builds");
-        Self { http, health_key }
+        Self { http: outbound::client(Purpose::Probes), health_key }
     }
 
     async fn attempt(&self, url: &str, timeout: Duration) -> Attempt {
@@ -39,7 +34,7 @@ impl HttpProber {
         let started = Instant::now();
         let res = match req.send().await {
             Ok(res) => res,
-            Err(e) => return Attempt::NoAnswer { reason: describe_http_error(&e) },
+            Err(e) => return Attempt::NoAnswer { reason: outbound::describe(&e) },
         };
         let status = res.status().as_u16();
         let latency_ms = started.elapsed().as_millis() as u64;

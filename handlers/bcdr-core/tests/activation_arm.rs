@@ -118,7 +118,7 @@ fn seed(arm: &ArmDouble, router: &str) {
 
 fn property(arm: &ArmDouble, id: &str, path: &str) -> String {
     let resource = arm.resource(id).unwrap_or_else(|| panic!("no resource {id}"));
-    bcdr_core::health::property(&resource, path).and_then(Value::as_str).unwrap_or("?").to_owned()
+    bcdr_core::arm::catalog::property(&resource, path).and_then(Value::as_str).unwrap_or("?").to_owned()
 }
 
 fn flow_state(arm: &ArmDouble, group: &str, workflow: &str) -> String {

@@ -269,8 +269,8 @@ async fn other_answers_are_invalid() {
 
 #[tokio::test]
 async fn a_hung_service_times_out_as_unavailable() {
-    check(Answer::Hang, "load", "Unavailable(\"no answer within 500ms\")").await;
-    check(Answer::Hang, "create", "Unavailable(\"no answer within 500ms\")").await;
+    check(Answer::Hang, "load", "Unavailable(\"no answer within 500 ms\")").await;
+    check(Answer::Hang, "create", "Unavailable(\"no answer within 500 ms\")").await;
 }
 
 #[tokio::test]

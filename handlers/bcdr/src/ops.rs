@@ -10,6 +10,7 @@ use async_trait::async_trait;
 use bcdr_core::activation_client::{ActivationApi, SignedActivation};
 use bcdr_core::alert::{AlertChannels, Alerter};
 use bcdr_core::identity;
+use bcdr_core::outbound::{self, Purpose};
 use bcdr_core::plan::{FailoverPlan, Watch};
 use bcdr_core::record::{self, WatchRecord};
 use bcdr_core::settings::{Environment, Problems};
@@ -129,7 +130,7 @@ fn operator_alerter(plan: &FailoverPlan) -> Alerter {
             eprintln!("alerts of this command skip a channel: {problem}");
         }
     }
-    channels.alerter(&reqwest::Client::new())
+    channels.alerter(&outbound::client(Purpose::Alerts))
 }
 
 /// For commands that cannot lead to an activation call.

@@ -10,6 +10,7 @@ use anyhow::{anyhow, bail};
 use async_trait::async_trait;
 use bcdr_core::activation::Direction;
 use bcdr_core::activation_client::{outcome_of, ActivationApi, SignedActivation};
+use bcdr_core::outbound::{self, Purpose};
 use bcdr_core::plan::Watch;
 use bcdr_core::prober::{HttpProber, Prober};
 use bcdr_core::signature::ActivationRequest;
@@ -155,11 +156,12 @@ pub async fn drill(target: &Target, act: &ActivationTarget) -> anyhow::Result<()
     let ready = url.trim_end_matches('/').strip_suffix("/activate").map(|b| format!("{b}/ready"));
     let ready = ready.ok_or_else(|| anyhow!("--activation-url {url:?}: expected it to end in /activate"))?;
     println!("Drill 1/2: is activation ready (token, permissions, every target)?");
-    let mut req = reqwest::Client::new().get(&ready).timeout(Duration::from_secs(300));
+    let mut req = outbound::client(Purpose::Activation { timeout: Duration::from_secs(300) }).get(&ready);
     if let Some(key) = &act.key {
         req = req.header("x-functions-key", key);
     }
-    let res = req.send().await.map_err(|e| anyhow!("activation readiness did not answer: {}", e.without_url()))?;
+    let res =
+        req.send().await.map_err(|e| anyhow!("activation readiness did not answer: {}", outbound::describe(&e)))?;
     let ok = res.status().is_success();
     let body: Value = res.json().await.unwrap_or(Value::Null);
     for c in body["checks"].as_array().into_iter().flatten() {

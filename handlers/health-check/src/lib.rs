@@ -8,6 +8,7 @@ use std::sync::Arc;
 use bcdr_core::arm::{ArmClient, DEFAULT_ARM_ENDPOINT};
 use bcdr_core::health::{Checker, HealthService};
 use bcdr_core::identity;
+use bcdr_core::outbound::{self, Purpose};
 use bcdr_core::plan::{setting_reference, FailoverPlan};
 use bcdr_core::runtime::{self, FunctionApp};
 use bcdr_core::settings::{ConfigError, Reader, Settings};
@@ -43,8 +44,9 @@ impl Config {
 
     /// The engine with real clients: reqwest for `http`, the managed identity for ARM checks.
     pub fn service(&self, settings: &dyn Settings) -> HealthService {
-        let http = Checker::http_client();
-        let arm = ArmClient::new(&self.arm_endpoint, http.clone(), identity::managed_identity(settings));
+        let arm =
+            ArmClient::new(&self.arm_endpoint, outbound::client(Purpose::Arm), identity::managed_identity(settings));
+        let http = outbound::client(Purpose::HealthChecks);
         let checker = Checker { http, arm: Arc::new(arm), headers: self.headers.clone() };
         HealthService::new(checker, self.plan.health.clone(), &self.plan.name, &self.plan.regions.primary)
     }

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use bcdr_core::arm::ArmClient;
 use bcdr_core::health::{Checker, HealthService};
+use bcdr_core::outbound::{self, Purpose};
 use bcdr_core::plan::FailoverPlan;
 use bcdr_core::runtime;
 use bcdr_core::settings::SettingsMap;
@@ -58,8 +59,12 @@ fn plan(checks: Value, cache_ms: u64) -> FailoverPlan {
 }
 
 fn service(plan: &FailoverPlan, headers: HashMap<String, http::HeaderMap>) -> HealthService {
-    let http = Checker::http_client();
-    let arm = ArmClient::new("http://127.0.0.1:9", http.clone(), Err("no managed identity in this test".into()));
+    let http = outbound::client(Purpose::HealthChecks);
+    let arm = ArmClient::new(
+        "http://127.0.0.1:9",
+        outbound::client(Purpose::Arm),
+        Err("no managed identity in this test".into()),
+    );
     HealthService::new(Checker { http, arm: Arc::new(arm), headers }, plan.health.clone(), &plan.name, "westeurope")
 }
 

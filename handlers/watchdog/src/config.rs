@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use bcdr_core::alert::AlertChannels;
 use bcdr_core::identity;
+use bcdr_core::outbound::{self, Purpose};
 use bcdr_core::plan::{FailoverPlan, Watch};
 use bcdr_core::runtime;
 use bcdr_core::settings::{ConfigError, Reader, Settings};
@@ -99,7 +100,6 @@ impl Config {
     /// the alert channels.
     pub fn watchdog(&self, settings: &dyn Settings) -> Result<Watchdog, String> {
         let store = self.store.open(identity::managed_identity(settings), DEFAULT_TIMEOUT)?;
-        let http = reqwest::Client::new();
         let longest = self.watches.iter().map(|w| w.policy.activation_timeout_ms).max().unwrap_or(60_000);
         Ok(Watchdog {
             watches: self.watches.clone(),
@@ -111,7 +111,7 @@ impl Config {
                 self.activation_secret.clone(),
                 Duration::from_millis(longest.min(300_000)),
             )),
-            alerter: self.alerts.alerter(&http),
+            alerter: self.alerts.alerter(&outbound::client(Purpose::Alerts)),
             watcher: self.watcher.clone(),
         })
     }

@@ -52,4 +52,3 @@ mod tests;
 pub use ready::{ready, Readiness, TargetCheck};
 pub use report::{ActionReport, ActionStatus, Direction, FenceOverride, Outcome, Phase, Report, Side};
 pub use run::{run, RunOptions};
-pub use target::{FRONT_DOOR_API_VERSION, TRAFFIC_MANAGER_API_VERSION, WEB_API_VERSION};

@@ -4,16 +4,11 @@
 use http::Method;
 use serde_json::{json, Map, Value};
 
-use crate::health::{property, LOGIC_API_VERSION};
+use crate::arm::catalog::{
+    self, flow_state_setting, merge_patch, property, same_value, ENABLED_STATE, ENDPOINT_STATUS, STATE,
+};
 use crate::plan::{GenericResource, Resource, ResourceKind, Router, RouterKind};
 use crate::resource_id::ResourceId;
-
-/// `Microsoft.Web/sites` (sites, and Logic Apps Standard).
-pub const WEB_API_VERSION: &str = "2023-12-01";
-/// `Microsoft.Network/trafficManagerProfiles` and its endpoints.
-pub const TRAFFIC_MANAGER_API_VERSION: &str = "2022-04-01";
-/// `Microsoft.Cdn/profiles` and its origin groups and origins.
-pub const FRONT_DOOR_API_VERSION: &str = "2024-02-01";
 
 /// The state an action brings a target to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,11 +97,11 @@ impl<'a> Target<'a> {
 
     pub fn api_version(&self) -> &'a str {
         match self.kind {
-            TargetKind::LogicApp => LOGIC_API_VERSION,
-            TargetKind::Workflow(_) | TargetKind::Site => WEB_API_VERSION,
+            TargetKind::LogicApp => catalog::LOGIC_API_VERSION,
+            TargetKind::Workflow(_) | TargetKind::Site => catalog::WEB_API_VERSION,
             TargetKind::Generic(g) => &g.api_version,
-            TargetKind::TrafficManager => TRAFFIC_MANAGER_API_VERSION,
-            TargetKind::FrontDoor => FRONT_DOOR_API_VERSION,
+            TargetKind::TrafficManager => catalog::TRAFFIC_MANAGER_API_VERSION,
+            TargetKind::FrontDoor => catalog::FRONT_DOOR_API_VERSION,
         }
     }
 
@@ -140,17 +135,17 @@ impl<'a> Target<'a> {
             Reading { state, shown, settings: None }
         };
         match self.kind {
-            TargetKind::LogicApp => Ok(named(text("properties.state")?, "Enabled", "Disabled")),
-            TargetKind::Site => Ok(named(text("properties.state")?, "Running", "Stopped")),
-            TargetKind::TrafficManager => Ok(named(text("properties.endpointStatus")?, "Enabled", "Disabled")),
-            TargetKind::FrontDoor => Ok(named(text("properties.enabledState")?, "Enabled", "Disabled")),
+            TargetKind::LogicApp => Ok(named(text(STATE)?, "Enabled", "Disabled")),
+            TargetKind::Site => Ok(named(text(STATE)?, "Running", "Stopped")),
+            TargetKind::TrafficManager => Ok(named(text(ENDPOINT_STATUS)?, "Enabled", "Disabled")),
+            TargetKind::FrontDoor => Ok(named(text(ENABLED_STATE)?, "Enabled", "Disabled")),
             TargetKind::Workflow(workflow) => {
                 let settings = body
                     .get("properties")
                     .and_then(Value::as_object)
                     .ok_or("the app settings answer has no properties object")?
                     .clone();
-                let key = flow_state_key(workflow);
+                let key = flow_state_setting(workflow);
                 // A workflow without the setting runs: Standard workflows are enabled by default.
                 let mut reading = match settings.get(&key) {
                     None => Reading {
@@ -204,21 +199,19 @@ impl<'a> Target<'a> {
             TargetKind::LogicApp => (Method::POST, format!("{id}/{}", pick(on, "enable", "disable")), None),
             TargetKind::Site => (Method::POST, format!("{id}/{}", pick(on, "start", "stop")), None),
             TargetKind::TrafficManager => {
-                (Method::PATCH, id.to_string(), Some(json!({"properties": {"endpointStatus": word}})))
+                (Method::PATCH, id.to_string(), Some(merge_patch(ENDPOINT_STATUS, json!(word))?))
             }
-            TargetKind::FrontDoor => {
-                (Method::PATCH, id.to_string(), Some(json!({"properties": {"enabledState": word}})))
-            }
+            TargetKind::FrontDoor => (Method::PATCH, id.to_string(), Some(merge_patch(ENABLED_STATE, json!(word))?)),
             TargetKind::Workflow(workflow) => {
                 // The PUT replaces every setting of the site, so it sends back all of them, as
                 // just read, with only this workflow's flow state changed.
                 let mut settings = reading.settings.clone().ok_or("the app settings were not read")?;
-                settings.insert(flow_state_key(workflow), json!(word));
+                settings.insert(flow_state_setting(workflow), json!(word));
                 (Method::PUT, format!("{id}/config/appsettings"), Some(json!({ "properties": settings })))
             }
             TargetKind::Generic(g) => {
                 let value = if on { &g.enabled_value } else { &g.disabled_value };
-                (Method::PATCH, id.to_string(), Some(nested(&g.property, value.clone())?))
+                (Method::PATCH, id.to_string(), Some(merge_patch(&g.property, value.clone())?))
             }
         };
         Ok(Request { method, path, api_version: self.api_version().to_owned(), body })
@@ -248,42 +241,9 @@ fn pick(on: bool, enabled: &'static str, disabled: &'static str) -> &'static str
     }
 }
 
-pub fn flow_state_key(workflow: &str) -> String {
-    format!("Workflows.{workflow}.FlowState")
-}
-
-/// A merge patch that sets the property at a dotted path: `properties.state` and `"On"` give
-/// `{"properties": {"state": "On"}}`. A merge patch cannot address array items, so paths with
-/// `[n]` are refused.
-pub fn nested(path: &str, value: Value) -> Result<Value, String> {
-    let segments: Vec<&str> = path.split('.').collect();
-    if segments.iter().any(|s| s.is_empty() || s.contains(['[', ']'])) {
-        return Err(format!(
-            "cannot write the property {path:?}: a PATCH body can set only a dotted path of names, without array items"
-        ));
-    }
-    Ok(segments.iter().rev().fold(value, |inner, segment| json!({ *segment: inner })))
-}
-
-/// ARM's enumerations are case-insensitive; everything else compares exactly.
-fn same_value(found: &Value, expected: &Value) -> bool {
-    match (found, expected) {
-        (Value::String(a), Value::String(b)) => a.eq_ignore_ascii_case(b),
-        (a, b) => a == b,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn nested_bodies_follow_the_dotted_path() {
-        assert_eq!(nested("properties.state", json!("On")).unwrap(), json!({"properties": {"state": "On"}}));
-        assert_eq!(nested("enabled", json!(true)).unwrap(), json!({"enabled": true}));
-        assert!(nested("properties.rules[0].state", json!("On")).unwrap_err().contains("without array items"));
-        assert!(nested("properties..state", json!("On")).is_err());
-    }
 
     #[test]
     fn a_workflow_write_keeps_every_other_setting() {

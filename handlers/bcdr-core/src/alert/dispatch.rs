@@ -148,9 +148,9 @@ async fn deliver(
 }
 
 async fn attempt(sink: &dyn AlertSink, alert: &Alert, timeout: Duration) -> Result<(), AlertError> {
-    tokio::time::timeout(timeout, sink.send(alert)).await.unwrap_or_else(|_| {
-        Err(AlertError::Unavailable { detail: format!("no answer within {} ms", timeout.as_millis()) })
-    })
+    tokio::time::timeout(timeout, sink.send(alert))
+        .await
+        .unwrap_or_else(|_| Err(AlertError::Unavailable { detail: crate::outbound::no_answer_within(timeout) }))
 }
 
 /// The outcome, by sink name: sinks keep their URLs out of errors, so neither appears here.

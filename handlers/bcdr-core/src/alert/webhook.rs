@@ -1,7 +1,7 @@
 //! The generic webhook sink (the alert itself as JSON), and the one HTTP POST all webhook sinks
-//! share: status codes turned into [`AlertError`]s, with the secret URL kept out of every message.
+//! share: status codes turned into [`AlertError`]s, with the secret URL kept out of every message
+//! (the wording is [`crate::outbound`]'s).
 
-use std::error::Error as _;
 use std::fmt;
 
 use async_trait::async_trait;
@@ -10,6 +10,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::{Alert, AlertError, AlertSink};
+use crate::outbound::{self, Secret};
 
 /// A webhook URL and the client that posts to it. The URL is the credential, so `Debug` shows
 /// only its scheme and host.
@@ -38,63 +39,29 @@ impl Endpoint {
             .json(payload)
             .send()
             .await
-            .map_err(|e| AlertError::Unavailable { detail: self.scrub(&describe(e)) })?;
+            .map_err(|e| AlertError::Unavailable { detail: self.scrub(&outbound::describe(&e)) })?;
         let status = res.status();
         if status.is_success() {
             return Ok(());
         }
         // The body says why (Slack: `invalid_payload`, `channel_is_archived`; Power Automate: a
         // JSON error), which is what the operator needs to fix the channel.
-        let body = res.text().await.unwrap_or_default();
-        let detail = self.scrub(&first_line(&body));
+        let body = res.bytes().await.unwrap_or_default();
         if status == StatusCode::REQUEST_TIMEOUT || status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error()
         {
-            Err(AlertError::Unavailable { detail: format!("status {}: {detail}", status.as_u16()) })
+            let detail = outbound::status_text(status.as_u16(), &body, &self.url, Secret::PathAndQuery);
+            Err(AlertError::Unavailable { detail })
         } else {
+            let detail =
+                outbound::excerpt(&body, Some(&self.url), Secret::PathAndQuery).unwrap_or_else(|| "no body".to_owned());
             Err(AlertError::Rejected { status: status.as_u16(), detail })
         }
     }
 
-    /// Removes the URL, and its path and query on their own, from text that may quote them: the
-    /// path (Slack) or the `sig` query parameter (Power Automate) is the secret.
+    /// Takes the URL out of text that may quote it: the path (Slack) or the `sig` query
+    /// parameter (Power Automate) is the secret.
     fn scrub(&self, text: &str) -> String {
-        let mut out = text.replace(self.url.as_str(), "[webhook url]");
-        if let Some(query) = self.url.query().filter(|q| !q.is_empty()) {
-            out = out.replace(query, "[redacted]");
-        }
-        let path = self.url.path();
-        if path.len() > 1 {
-            out = out.replace(path, "/[redacted]");
-        }
-        out
-    }
-}
-
-/// A transport error with its causes, without the URL reqwest would otherwise print.
-fn describe(e: reqwest::Error) -> String {
-    let e = e.without_url();
-    if e.is_timeout() {
-        return "timed out".to_owned();
-    }
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
-}
-
-fn first_line(body: &str) -> String {
-    let line = body.trim().lines().next().unwrap_or_default();
-    match line.char_indices().nth(200) {
-        Some((i, _)) => format!("{}…", &line[..i]),
-        None if line.is_empty() => "no body".to_owned(),
-        None => line.to_owned(),
+        outbound::scrub(text, &self.url, Secret::PathAndQuery)
     }
 }
 

@@ -7,7 +7,6 @@
 //! are given the operation resource is the one to watch. Once it succeeded, a PUT or PATCH is
 //! answered by a GET of the resource and a POST by its `Location`.
 
-use std::error::Error as _;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -18,7 +17,8 @@ use serde_json::Value;
 use tokio::time::{sleep, Instant};
 
 use super::retry::{self, jitter};
-use super::{error_fields, error_from_body, ArmClient, ArmError, Called};
+use super::{answered, error_fields, ArmClient, ArmError, Called};
+use crate::outbound;
 
 /// An answer in the 2xx range.
 struct Reply {
@@ -236,17 +236,14 @@ impl<'a> Call<'a> {
             }
             None => request,
         };
-        let response = request.send().await.map_err(|e| transport(e, timeout))?;
+        let response = request.send().await.map_err(transport)?;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
-        let body = response.bytes().await.map_err(|e| transport(e, timeout))?;
+        let body = response.bytes().await.map_err(transport)?;
         if (200..300).contains(&status) {
             Ok(Reply { status, headers, body })
         } else {
-            Err(Failure {
-                error: error_from_body(status, &body),
-                retry_after: retry::retry_after(&headers, Utc::now()),
-            })
+            Err(Failure { error: answered(status, &body, url), retry_after: retry::retry_after(&headers, Utc::now()) })
         }
     }
 }
@@ -262,26 +259,12 @@ fn json_or_null(body: &[u8]) -> Result<Value, ArmError> {
     serde_json::from_slice(body).map_err(|e| ArmError::Decode(format!("the body is not JSON: {e}")))
 }
 
-/// A request that got no answer. Without its URL (tokens never go in URLs, but query strings
-/// may still say more than a log should), and with the innermost cause, which is the one that
-/// names the problem ("connection refused").
-fn transport(error: reqwest::Error, timeout: Duration) -> Failure {
+/// A request that got no answer, or one that could not be built (which no retry mends).
+fn transport(error: reqwest::Error) -> Failure {
+    let text = outbound::describe(&error);
     if error.is_builder() {
-        return ArmError::Decode(format!("the request could not be built: {}", error.without_url())).into();
+        ArmError::Decode(text).into()
+    } else {
+        ArmError::Transport(text).into()
     }
-    if error.is_timeout() {
-        return ArmError::Transport(format!("no answer within {} ms", timeout.as_millis())).into();
-    }
-    let error = error.without_url();
-    let mut root = None;
-    let mut next = error.source();
-    while let Some(source) = next {
-        root = Some(source);
-        next = source.source();
-    }
-    let text = match root {
-        Some(root) => format!("{error}: {root}"),
-        None => error.to_string(),
-    };
-    ArmError::Transport(text).into()
 }

@@ -4,9 +4,11 @@
 //!
 //! Reads for health checks are one GET each. Activation's calls go through [`ManagementApi::call`]:
 //! retried on transient failures under one deadline (see [`retry`]) and followed through
-//! long-running operations (see `call.rs`).
+//! long-running operations (see `call.rs`). What the bundle knows of the resource types it reads
+//! and switches (api-versions, property paths) is in [`catalog`].
 
 mod call;
+pub mod catalog;
 pub mod retry;
 
 use std::sync::Arc;
@@ -17,6 +19,7 @@ use reqwest::Url;
 use serde_json::Value;
 
 use crate::identity::ARM_SCOPE;
+use crate::outbound::{self, Secret};
 pub use retry::RetryPolicy;
 
 /// The default ARM endpoint of the public cloud.
@@ -113,6 +116,8 @@ pub trait ManagementApi: Send + Sync {
 }
 
 /// The real client. The same code serves Azure and the local ARM double; only the base differs.
+/// Its HTTP client comes from [`outbound::client`] with [`outbound::Purpose::Arm`] (tests may
+/// hand it any client).
 #[derive(Debug, Clone)]
 pub struct ArmClient {
     base: String,
@@ -168,15 +173,15 @@ impl ManagementApi for ArmClient {
         let token = self.token().await?;
         let res = self
             .http
-            .get(url)
+            .get(url.clone())
             .bearer_auth(token)
             .send()
             .await
-            .map_err(|e| ArmError::Transport(e.without_url().to_string()))?;
+            .map_err(|e| ArmError::Transport(outbound::describe(&e)))?;
         let status = res.status();
-        let body = res.bytes().await.map_err(|e| ArmError::Transport(e.without_url().to_string()))?;
+        let body = res.bytes().await.map_err(|e| ArmError::Transport(outbound::describe(&e)))?;
         if !status.is_success() {
-            return Err(error_from_body(status.as_u16(), &body));
+            return Err(answered(status.as_u16(), &body, &url));
         }
         serde_json::from_slice(&body).map_err(|e| ArmError::Decode(e.to_string()))
     }
@@ -199,16 +204,20 @@ pub fn error_from_body(status: u16, body: &[u8]) -> ArmError {
     let parsed: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     let (code, message) = error_fields(&parsed);
     let code = code.unwrap_or_else(|| format!("Http{status}"));
-    let message = message.unwrap_or_else(|| {
-        let text = String::from_utf8_lossy(body);
-        let text = first_line(text.trim());
-        if text.is_empty() {
-            "no error body".to_owned()
-        } else {
-            truncate(&text, 200)
-        }
-    });
+    let message = message
+        .unwrap_or_else(|| outbound::excerpt(body, None, Secret::Query).unwrap_or_else(|| "no error body".to_owned()));
     ArmError::Status { status, code, message }
+}
+
+/// [`error_from_body`] for an answer to a request for `url`, whose message may quote the URL
+/// back (ARM's "No HTTP resource was found that matches the request URI ..." does).
+fn answered(status: u16, body: &[u8], url: &Url) -> ArmError {
+    match error_from_body(status, body) {
+        ArmError::Status { status, code, message } => {
+            ArmError::Status { status, code, message: outbound::scrub(&message, url, Secret::Query) }
+        }
+        other => other,
+    }
 }
 
 /// `error.code` and `error.message` of an ARM error body or operation status, in either casing.
@@ -230,13 +239,6 @@ fn plural(n: &u32) -> &'static str {
 
 fn first_line(s: &str) -> String {
     s.lines().next().unwrap_or_default().to_owned()
-}
-
-fn truncate(s: &str, max: usize) -> String {
-    match s.char_indices().nth(max) {
-        Some((i, _)) => format!("{}…", &s[..i]),
-        None => s.to_owned(),
-    }
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ use reqwest::Url;
 
 use super::shared_key::SharedKey;
 use super::{check_key, line_of, tail_start, whole_records, ETag, Expect, StateStore, StoreError, Versioned};
+use crate::outbound::{self, Purpose, Secret};
 
 /// Scope of tokens for Azure Storage.
 pub const STORAGE_SCOPE: &str = "https://storage.azure.com/.default";
@@ -106,9 +107,7 @@ fn xml_element(body: &[u8], name: &str) -> Option<String> {
     let text = std::str::from_utf8(body).ok()?;
     let start = text.find(&format!("<{name}>"))? + name.len() + 2;
     let end = start + text[start..].find(&format!("</{name}>"))?;
-    let line = text[start..end].lines().next().unwrap_or("").trim();
-    let short: String = line.chars().take(200).collect();
-    (!short.is_empty()).then_some(short)
+    outbound::excerpt(&text.as_bytes()[start..end], None, Secret::Query)
 }
 
 impl BlobStore {
@@ -131,8 +130,7 @@ impl BlobStore {
             BlobAuth::SharedKey { account, key_base64 } => Auth::SharedKey(SharedKey::new(&account, &key_base64)?),
             BlobAuth::Bearer(credential) => Auth::Bearer(credential),
         };
-        let http = reqwest::Client::builder().build().map_err(|e| format!("cannot build the HTTP client: {e}"))?;
-        Ok(Self { http, container, auth, timeout: DEFAULT_TIMEOUT })
+        Ok(Self { http: outbound::client(Purpose::Storage), container, auth, timeout: DEFAULT_TIMEOUT })
     }
 
     /// Sets the deadline of each request (default [`DEFAULT_TIMEOUT`]).
@@ -166,7 +164,7 @@ impl BlobStore {
     async fn send(&self, method: Method, url: Url, headers: HeaderMap, body: Vec<u8>) -> Result<Answer, StoreError> {
         match tokio::time::timeout(self.timeout, self.exchange(method, url, headers, body)).await {
             Ok(answer) => answer,
-            Err(_) => Err(StoreError::Unavailable(format!("no answer within {:?}", self.timeout))),
+            Err(_) => Err(StoreError::Unavailable(outbound::no_answer_within(self.timeout))),
         }
     }
 
@@ -206,10 +204,10 @@ impl BlobStore {
             .body(body)
             .send()
             .await
-            .map_err(|e| StoreError::Unavailable(transport_error(e)))?;
+            .map_err(|e| StoreError::Unavailable(outbound::describe(&e)))?;
         let status = response.status();
         let headers = response.headers().clone();
-        let body = response.bytes().await.map_err(|e| StoreError::Unavailable(transport_error(e)))?;
+        let body = response.bytes().await.map_err(|e| StoreError::Unavailable(outbound::describe(&e)))?;
         Ok(Answer { status, headers, body })
     }
 
@@ -349,22 +347,6 @@ impl StateStore for BlobStore {
         let again = tail_start(bytes.len() as u64, max_bytes);
         Ok(whole_records(bytes[again.unwrap_or(0) as usize..].to_vec(), again))
     }
-}
-
-/// A transport error without the URL, with its causes (refused, timed out, TLS).
-fn transport_error(error: reqwest::Error) -> String {
-    let error = error.without_url();
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(&error);
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 fn first_line(s: &str) -> String {
