@@ -101,7 +101,7 @@ impl Checker {
         };
         CheckResult {
             name: check.name.clone(),
-            kind: check.kind_label().to_owned(),
+            kind: check.kind.label().to_owned(),
             critical: check.critical,
             status,
             duration_ms: started.elapsed().as_millis() as u64,
@@ -111,10 +111,7 @@ impl Checker {
 
     /// `Ok(detail)` when the check passes, `Err(reason)` when it fails.
     async fn probe(&self, check: &Check) -> Result<String, String> {
-        let Some(kind) = check.kind() else {
-            return Err("the check has no single kind".to_owned());
-        };
-        match kind {
+        match &check.kind {
             CheckKind::Http(c) => self.http_check(&check.name, c).await,
             CheckKind::Tcp(c) => tcp_check(c).await,
             CheckKind::Dns(c) => dns_check(c).await,

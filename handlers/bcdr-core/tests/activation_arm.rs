@@ -484,11 +484,11 @@ async fn activation_readiness_names_missing_targets_and_permissions() {
         ready.checks.iter().filter(|c| !c.ok).map(|c| format!("{} {:?}: {}", c.resource, c.copy, c.detail)).collect();
     assert_eq!(failed.len(), 3, "{failed:#?}");
     assert!(
-        failed[0].starts_with("hook Some(Secondary): missing permission Microsoft.Web/sites/config/list/action"),
+        failed[0].starts_with("hook Secondary: missing permission Microsoft.Web/sites/config/list/action"),
         "{}",
         failed[0]
     );
-    assert!(failed[2].starts_with("nightly Some(Secondary): not found (ResourceNotFound)"), "{}", failed[2]);
+    assert!(failed[2].starts_with("nightly Secondary: not found (ResourceNotFound)"), "{}", failed[2]);
 
     // Without a token nothing can be read, and each line says so.
     let no_identity = ArmClient::new(arm.base_url(), reqwest::Client::new(), Err("no managed identity".into()));

@@ -18,7 +18,7 @@ use bcdr_core::alert::{AlertSink, Alerter, SlackSink, TeamsSink, WebhookSink};
 use bcdr_core::arm::{ArmClient, ManagementApi};
 use bcdr_core::health::Checker;
 use bcdr_core::outbound::{self, Purpose, Secret};
-use bcdr_core::plan::Check;
+use bcdr_core::plan::{Check, CheckKind};
 use bcdr_core::signature::ActivationRequest;
 use bcdr_core::store::{BlobAuth, BlobStore, StateStore};
 use bcdr_core::watch::ActivationOutcome;
@@ -107,10 +107,15 @@ async fn raw(purpose: Purpose, base: &str) -> String {
 }
 
 async fn health_check(base: &str) -> String {
-    let check: Check = serde_json::from_value(json!({
-        "name": "api", "http": {"url": format!("{base}/status?code={SECRET}"), "expectStatus": "200"}
-    }))
-    .unwrap();
+    let check = Check {
+        name: "api".to_owned(),
+        critical: true,
+        timeout_ms: None,
+        kind: CheckKind::Http(
+            serde_json::from_value(json!({"url": format!("{base}/status?code={SECRET}"), "expectStatus": "200"}))
+                .unwrap(),
+        ),
+    };
     let mut headers = http::HeaderMap::new();
     headers.insert("x-api-key", SECRET.parse().unwrap());
     let arm = ArmClient::new(base, outbound::client(Purpose::Arm), Err("no identity".into()));

@@ -9,7 +9,7 @@ use bcdr_core::arm::{ArmClient, DEFAULT_ARM_ENDPOINT};
 use bcdr_core::health::{Checker, HealthService};
 use bcdr_core::identity;
 use bcdr_core::outbound::{self, Purpose};
-use bcdr_core::plan::{setting_reference, FailoverPlan};
+use bcdr_core::plan::{setting_reference, CheckKind, FailoverPlan};
 use bcdr_core::runtime::{self, FunctionApp};
 use bcdr_core::settings::{ConfigError, Reader, Settings};
 use http::{header, HeaderMap, HeaderName, HeaderValue, Method};
@@ -56,7 +56,7 @@ impl Config {
 fn resolve_headers(plan: &FailoverPlan, r: &mut Reader<'_>) -> HashMap<String, HeaderMap> {
     let mut all = HashMap::new();
     for (i, check) in plan.health.checks.iter().enumerate() {
-        let Some(http) = &check.http else { continue };
+        let CheckKind::Http(http) = &check.kind else { continue };
         let mut map = HeaderMap::new();
         for (name, value) in &http.headers {
             let at = format!("$.health.checks[{i}].headers.{name}");

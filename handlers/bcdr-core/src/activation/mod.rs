@@ -9,21 +9,26 @@
 //! waitingForFence, else succeeded, or practiced in practice mode). The epoch bookkeeping, the
 //! request signature and storing the report belong to the activation app around it.
 //!
-//! # What each trigger gets (failover; failback swaps the copies and the router endpoints)
+//! # What each resource gets (failover; failback swaps the copies and the router endpoints)
 //!
-//! - **pollingClientState, webhook** (active-passive): *fence* the primary copy (disable, then
-//!   read back until it says Disabled / Stopped / FlowState Disabled), then *enable* the
-//!   secondary. If the primary cannot be disabled or confirmed (ARM errors, the region is down),
-//!   the secondary is not touched: its action is `waitingForFence` and so is the outcome, unless
-//!   `force` is set or `fenceGraceMs` (non-zero) has passed since `first_started_at`; then it is
-//!   enabled with `fenceOverridden: forced | gracePeriodPassed`. Two copies of these must never
-//!   run together, so this rule holds whatever role the plan gives them.
-//! - **recurrence, pollingServerState, request** (active-passive): *enable* the secondary; the
-//!   primary is disabled at the same time as a best effort (`unconfirmed` when its region does
-//!   not answer, which does not fail the run).
-//! - **pollingServerState, request** (active-active): make sure the secondary runs (a read,
-//!   `alreadyDone`, or an enable if it was off).
-//! - **recurrence** (split schedule): `skipped`: each region already runs its own slots.
+//! Each resource carries its [`Switch`](crate::plan::Switch), which the plan's trigger-type table
+//! ([`trigger_rule`](crate::plan::trigger_rule)) chose when the plan was read; the same table
+//! refuses the roles a trigger does not allow, so a run never meets one.
+//!
+//! - **fence first** (pollingClientState, webhook; active-passive): *fence* the primary copy
+//!   (disable, then read back until it says Disabled / Stopped / FlowState Disabled), then
+//!   *enable* the secondary. If the primary cannot be disabled or confirmed (ARM errors, the
+//!   region is down), the secondary is not touched: its action is `waitingForFence` and so is the
+//!   outcome, unless `force` is set or `fenceGraceMs` (non-zero) has passed since
+//!   `first_started_at`; then it is enabled with `fenceOverridden: forced | gracePeriodPassed`.
+//!   Two copies of these must never run together.
+//! - **move** (recurrence, pollingServerState, request; active-passive): *enable* the secondary;
+//!   the primary is disabled at the same time as a best effort (`unconfirmed` when its region
+//!   does not answer, which does not fail the run).
+//! - **keep enabled** (pollingServerState, request; active-active): make sure the secondary runs
+//!   (a read, `alreadyDone`, or an enable if it was off).
+//! - **nothing** (recurrence on a split schedule): `skipped`: each region already runs its own
+//!   slots.
 //! - **router**: after the request-triggered resources, *route*: enable the secondary's endpoint
 //!   (Traffic Manager `endpointStatus`) or origin (Front Door `enabledState`), then disable the
 //!   primary's as a best effort. It is `skipped` when a request-triggered secondary copy is not

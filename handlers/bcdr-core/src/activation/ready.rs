@@ -1,6 +1,6 @@
-//! Readiness: whether a run could work now. The plan is valid, a token is issued, and every
-//! target exists and can be read by the identity; one line per target, so the watchdog can alert
-//! before an outage rather than during one.
+//! Readiness: whether a run could work now. A token is issued, and every target exists and can be
+//! read by the identity; one line per target, so the watchdog can alert before an outage rather
+//! than during one. (The plan is valid already: only a valid one can be loaded.)
 
 use std::fmt;
 
@@ -13,7 +13,6 @@ use super::run::Calls;
 use super::target::Target;
 use crate::arm::{ArmError, ManagementApi};
 use crate::plan::FailoverPlan;
-use crate::resource_id::ResourceId;
 
 /// The result of [`ready`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -21,19 +20,18 @@ use crate::resource_id::ResourceId;
 pub struct Readiness {
     /// Every check passed.
     pub ready: bool,
-    /// Plan problems first, then each resource's primary and secondary copy, then the router.
+    /// Each resource's primary and secondary copy, then the router.
     pub checks: Vec<TargetCheck>,
 }
 
-/// One check: a plan problem, or one target read.
+/// One target read.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TargetCheck {
-    /// The plan's name for the resource, `router`, or `plan` for a problem with the plan.
+    /// The plan's name for the resource, or `router`.
     pub resource: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub copy: Option<Side>,
-    /// The resource id read (empty for a plan problem).
+    pub copy: Side,
+    /// The resource id read.
     pub target: String,
     pub ok: bool,
     /// The state found, or what is wrong and what would fix it.
@@ -44,45 +42,26 @@ pub struct TargetCheck {
 /// router endpoint (all at once, all by `deadline`). Write permissions are not checked (that
 /// would need a write); a missing read permission is named.
 pub async fn ready(plan: &FailoverPlan, arm: &dyn ManagementApi, deadline: Instant) -> Readiness {
-    let mut checks: Vec<TargetCheck> = match plan.validate() {
-        Ok(()) => Vec::new(),
-        Err(e) => e
-            .problems
-            .iter()
-            .map(|p| TargetCheck {
-                resource: "plan".into(),
-                copy: None,
-                target: String::new(),
-                ok: false,
-                detail: p.to_string(),
-            })
-            .collect(),
-    };
-    let mut targets: Vec<(&str, Side, &ResourceId, Result<Target<'_>, String>)> = Vec::new();
+    let mut targets: Vec<(&str, Side, Target<'_>)> = Vec::new();
     for r in &plan.resources {
         for (side, id) in [(Side::Primary, &r.primary), (Side::Secondary, &r.secondary)] {
-            targets.push((&r.name, side, id, Target::copy(r, id)));
+            targets.push((&r.name, side, Target::copy(r, id)));
         }
     }
     if let Some(router) = &plan.router {
         for (side, id) in [(Side::Primary, &router.primary), (Side::Secondary, &router.secondary)] {
-            targets.push(("router", side, id, Ok(Target::endpoint(router, id))));
+            targets.push(("router", side, Target::endpoint(router, id)));
         }
     }
-    let read = targets.into_iter().map(|(resource, side, id, target)| async move {
-        let (ok, detail) = match target {
-            Err(why) => (false, why),
-            Ok(target) => {
-                let mut calls = Calls { arm, attempts: 0 };
-                match calls.read(&target, deadline).await {
-                    Ok(reading) => (true, format!("readable, {}", reading.shown)),
-                    Err(e) => (false, explain(&e, &target)),
-                }
-            }
+    let read = targets.into_iter().map(|(resource, side, target)| async move {
+        let mut calls = Calls { arm, attempts: 0 };
+        let (ok, detail) = match calls.read(&target, deadline).await {
+            Ok(reading) => (true, format!("readable, {}", reading.shown)),
+            Err(e) => (false, explain(&e, &target)),
         };
-        TargetCheck { resource: resource.to_owned(), copy: Some(side), target: id.to_string(), ok, detail }
+        TargetCheck { resource: resource.to_owned(), copy: side, target: target.id.to_string(), ok, detail }
     });
-    checks.extend(join_all(read).await);
+    let checks = join_all(read).await;
     Readiness { ready: checks.iter().all(|c| c.ok), checks }
 }
 
@@ -115,10 +94,7 @@ impl fmt::Display for Readiness {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for c in &self.checks {
             let mark = if c.ok { "ok  " } else { "FAIL" };
-            match c.copy {
-                Some(side) => writeln!(f, "{mark} {} {side} {}: {}", c.resource, c.target, c.detail)?,
-                None => writeln!(f, "{mark} {}: {}", c.resource, c.detail)?,
-            }
+            writeln!(f, "{mark} {} {} {}: {}", c.resource, c.copy, c.target, c.detail)?;
         }
         Ok(())
     }

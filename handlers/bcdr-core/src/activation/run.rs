@@ -12,7 +12,7 @@ use tokio::time::Instant;
 use super::report::{ActionReport, ActionStatus, Direction, FenceOverride, Outcome, Phase, Report, Side};
 use super::target::{Reading, Request, Target, TargetKind, Want};
 use crate::arm::{ArmError, ManagementApi};
-use crate::plan::{role_label, FailoverPlan, Resource, ResourceKind, Role, Router, Trigger};
+use crate::plan::{FailoverPlan, Resource, ResourceKind, Router, Switch, Trigger};
 use crate::resource_id::ResourceId;
 
 /// How to run a plan. Time comes in here: the executor reads no wall clock.
@@ -99,36 +99,6 @@ pub async fn run(plan: &FailoverPlan, arm: &dyn ManagementApi, opts: &RunOptions
     }
 }
 
-/// What activation does for a trigger and role (the table in DESIGN).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Rule {
-    /// Disable the old copy and confirm it; only then enable the new one. Two copies of a
-    /// client-state poller or a webhook subscriber must never run together.
-    FenceFirst,
-    /// Enable the new copy; disable the old one as a best effort, without waiting for it.
-    Move,
-    /// Both copies run: make sure the new one does.
-    KeepEnabled,
-    /// Nothing to switch.
-    Nothing(&'static str),
-    /// A role the trigger does not allow (the plan check refuses it).
-    Refused,
-}
-
-fn rule(trigger: Trigger, role: Role) -> Rule {
-    match (trigger, role) {
-        // Whatever the role says, these are never enabled in both regions.
-        (Trigger::PollingClientState | Trigger::Webhook, _) => Rule::FenceFirst,
-        (Trigger::Recurrence | Trigger::PollingServerState | Trigger::Request, Role::ActivePassive) => Rule::Move,
-        (Trigger::PollingServerState | Trigger::Request, Role::ActiveActive) => Rule::KeepEnabled,
-        (Trigger::Recurrence, Role::SplitSchedule) => {
-            Rule::Nothing("split schedule: each region already runs its own slots")
-        }
-        (Trigger::Recurrence, Role::ActiveActive)
-        | (Trigger::PollingServerState | Trigger::Request, Role::SplitSchedule) => Rule::Refused,
-    }
-}
-
 /// The actions of one resource, as the run schedules them.
 enum Steps<'a> {
     /// The enable waits for the fence to be confirmed.
@@ -156,8 +126,7 @@ struct Step<'a> {
     resource: &'a str,
     phase: Phase,
     side: Side,
-    target: Result<Target<'a>, String>,
-    target_id: &'a ResourceId,
+    target: Target<'a>,
     want: Want,
     deadline: Instant,
     /// Read the target back after the write and require the wanted state.
@@ -198,7 +167,7 @@ impl<'a> Run<'a> {
         let site_locks = plan
             .resources
             .iter()
-            .filter(|r| r.kind == ResourceKind::LogicAppStandard)
+            .filter(|r| matches!(r.kind, ResourceKind::LogicAppStandard { .. }))
             .flat_map(|r| [&r.primary, &r.secondary])
             .map(|id| (id.as_str().to_ascii_lowercase(), tokio::sync::Mutex::new(())))
             .collect();
@@ -219,7 +188,7 @@ impl<'a> Run<'a> {
         }
     }
 
-    /// What the run does for `r`, by its trigger and role.
+    /// What the run does for `r`: what the plan's trigger-type table decided for it.
     fn steps(&self, r: &'a Resource) -> Steps<'a> {
         let [(from_side, from), (to_side, to)] = self.sides(&r.primary, &r.secondary);
         let fence = Step {
@@ -227,7 +196,6 @@ impl<'a> Run<'a> {
             phase: Phase::Fence,
             side: from_side,
             target: Target::copy(r, from),
-            target_id: from,
             want: Want::Disabled,
             deadline: self.fence_deadline,
             confirm: true,
@@ -238,24 +206,16 @@ impl<'a> Run<'a> {
             phase: Phase::Enable,
             side: to_side,
             target: Target::copy(r, to),
-            target_id: to,
             want: Want::Enabled,
             deadline: self.opts.deadline,
             confirm: false,
             on_failure: ActionStatus::Failed,
         };
-        match rule(r.trigger, r.role) {
-            Rule::FenceFirst => Steps::FenceFirst(fence, enable),
-            Rule::Move => Steps::Move(fence, enable),
-            Rule::KeepEnabled => Steps::Enable(enable),
-            Rule::Nothing(why) => Steps::Reported(not_attempted(&enable, ActionStatus::Skipped, why.to_owned())),
-            Rule::Refused => {
-                let why = format!(
-                    "role {} is not allowed for this trigger (`bcdr plan check` explains): nothing switched",
-                    role_label(r.role)
-                );
-                Steps::Reported(not_attempted(&enable, ActionStatus::Failed, why))
-            }
+        match r.switch {
+            Switch::FenceFirst => Steps::FenceFirst(fence, enable),
+            Switch::Move => Steps::Move(fence, enable),
+            Switch::KeepEnabled => Steps::Enable(enable),
+            Switch::Nothing(why) => Steps::Reported(not_attempted(&enable, ActionStatus::Skipped, why.to_owned())),
         }
     }
 
@@ -279,8 +239,7 @@ impl<'a> Run<'a> {
             resource: "router",
             phase: Phase::Route,
             side,
-            target: Ok(Target::endpoint(router, id)),
-            target_id: id,
+            target: Target::endpoint(router, id),
             want,
             deadline: self.opts.deadline,
             confirm: false,
@@ -340,26 +299,22 @@ impl<'a> Run<'a> {
     async fn act(&self, step: Step<'_>, gate: Gate) -> ActionReport {
         let started = Instant::now();
         let mut calls = Calls { arm: self.arm, attempts: 0 };
-        let ended = match &step.target {
-            Err(why) => Ended::new(step.on_failure, None, why.clone()),
-            Ok(target) => {
-                let lock = match target.kind {
-                    TargetKind::Workflow(_) => self.site_locks.get(&target.id.as_str().to_ascii_lowercase()),
-                    _ => None,
-                };
-                let _held = match lock {
-                    Some(lock) => Some(lock.lock().await),
-                    None => None,
-                };
-                self.attempt(&mut calls, &step, target, gate).await
-            }
+        let target = &step.target;
+        let lock = match target.kind {
+            TargetKind::Workflow(_) => self.site_locks.get(&target.id.as_str().to_ascii_lowercase()),
+            _ => None,
         };
+        let _held = match lock {
+            Some(lock) => Some(lock.lock().await),
+            None => None,
+        };
+        let ended = self.attempt(&mut calls, &step, target, gate).await;
         let report = ActionReport {
             resource: step.resource.to_owned(),
             copy: step.side,
             phase: step.phase,
             operation: operation(&step),
-            target: step.target_id.to_string(),
+            target: step.target.id.to_string(),
             status: ended.status,
             call: ended.call,
             fence_overridden: ended.fence_overridden,
@@ -463,7 +418,7 @@ fn not_attempted(step: &Step<'_>, status: ActionStatus, detail: String) -> Actio
         copy: step.side,
         phase: step.phase,
         operation: operation(step),
-        target: step.target_id.to_string(),
+        target: step.target.id.to_string(),
         status,
         call: None,
         fence_overridden: None,
@@ -474,10 +429,7 @@ fn not_attempted(step: &Step<'_>, status: ActionStatus, detail: String) -> Actio
 }
 
 fn operation(step: &Step<'_>) -> String {
-    match &step.target {
-        Ok(target) => target.operation(step.want).to_owned(),
-        Err(_) => if step.want == Want::Enabled { "enable" } else { "disable" }.to_owned(),
-    }
+    step.target.operation(step.want).to_owned()
 }
 
 /// How long after the deadline a call is cut off. The client stops at the deadline by itself,

@@ -68,22 +68,15 @@ impl Request {
 }
 
 impl<'a> Target<'a> {
-    /// The copy `id` (the resource's primary or secondary) of `resource`, or why it cannot be
-    /// switched (a field the plan check requires is missing).
-    pub fn copy(resource: &'a Resource, id: &'a ResourceId) -> Result<Self, String> {
-        let kind = match (resource.kind, &resource.workflow, &resource.generic) {
-            (ResourceKind::LogicApp, _, _) => TargetKind::LogicApp,
-            (ResourceKind::LogicAppStandard, Some(workflow), _) => TargetKind::Workflow(workflow),
-            (ResourceKind::LogicAppStandard, None, _) => {
-                return Err("kind logicAppStandard needs the workflow's name (`bcdr plan check` explains)".into())
-            }
-            (ResourceKind::Site, _, _) => TargetKind::Site,
-            (ResourceKind::Generic, _, Some(generic)) => TargetKind::Generic(generic),
-            (ResourceKind::Generic, _, None) => {
-                return Err("kind generic needs its `generic` calls (`bcdr plan check` explains)".into())
-            }
+    /// The copy `id` (the resource's primary or secondary) of `resource`.
+    pub fn copy(resource: &'a Resource, id: &'a ResourceId) -> Self {
+        let kind = match &resource.kind {
+            ResourceKind::LogicApp => TargetKind::LogicApp,
+            ResourceKind::LogicAppStandard { workflow } => TargetKind::Workflow(workflow),
+            ResourceKind::Site => TargetKind::Site,
+            ResourceKind::Generic(generic) => TargetKind::Generic(generic),
         };
-        Ok(Target { id, kind })
+        Target { id, kind }
     }
 
     /// The endpoint `id` (the router's primary or secondary).

@@ -1,0 +1,503 @@
+//! The plan's `resources` and `router` sections: the workload's copies that activation switches,
+//! and the router in front of request-triggered ones. [`ResourceJson`] is a resource as written;
+//! `parse` gives [`Resource`], whose [`ResourceKind`] carries what its kind needs (a Logic Apps
+//! Standard workflow's name, a generic resource's calls) and whose [`Switch`] says what activation
+//! does with it. The trigger-type table, [`trigger_rule`], is the one place that decides which roles a
+//! trigger allows and what activation does for each: `bcdr plan check` reports its refusals, and
+//! the executor carries out its [`Switch`].
+
+use std::collections::HashSet;
+
+use serde::{Deserialize, Serialize};
+
+use super::is_api_version;
+use crate::resource_id::ResourceId;
+use crate::settings::Problems;
+
+/// One switched workload: its primary and secondary copies, and what activation does with them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resource {
+    /// Names the resource in reports: unique in the plan.
+    pub name: String,
+    pub kind: ResourceKind,
+    pub trigger: Trigger,
+    pub role: Role,
+    pub primary: ResourceId,
+    /// A different copy of the same type as the primary.
+    pub secondary: ResourceId,
+    /// What activation does for this trigger and role.
+    pub switch: Switch,
+}
+
+/// What kind of Azure resource a copy is, with what switching it needs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ResourceKind {
+    /// A Logic App (Consumption): `Microsoft.Logic/workflows`, `/disable` and `/enable`.
+    LogicApp,
+    /// A workflow in a Logic App (Standard) site: the app setting `Workflows.<name>.FlowState`.
+    LogicAppStandard { workflow: String },
+    /// An App Service or Functions site: `/stop` and `/start`.
+    Site,
+    /// Anything else, by the calls given.
+    Generic(GenericResource),
+}
+
+/// What activation does with a resource's copies (failover; failback swaps them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Switch {
+    /// Disable the old copy and confirm it; only then enable the new one. Two copies of a
+    /// client-state poller or a webhook subscriber must never run together.
+    FenceFirst,
+    /// Enable the new copy; disable the old one as a best effort, without waiting for it.
+    Move,
+    /// Both copies run: make sure the new one does.
+    KeepEnabled,
+    /// Nothing to switch, for the reason given.
+    Nothing(&'static str),
+}
+
+/// The trigger-type table: for a trigger and role, what activation does, or why the role is
+/// refused. Each row is one arm below. `ordered_without_sessions` and `behind_router` are the two
+/// facts beyond the pair that some rows need.
+pub fn trigger_rule(
+    trigger: Trigger,
+    role: Role,
+    ordered_without_sessions: bool,
+    behind_router: bool,
+) -> Result<Switch, &'static str> {
+    use Role::{ActiveActive, ActivePassive, SplitSchedule};
+    use Trigger::{PollingClientState, PollingServerState, Recurrence, Request, Webhook};
+    match (trigger, role) {
+        (Recurrence, ActivePassive) => Ok(Switch::Move),
+        (Recurrence, SplitSchedule) => Ok(Switch::Nothing("split schedule: each region already runs its own slots")),
+        (Recurrence, ActiveActive) => {
+            Err("a recurrence runs active-passive or on a split schedule: two full copies would run every slot twice")
+        }
+        (PollingClientState, ActivePassive) => Ok(Switch::FenceFirst),
+        (PollingClientState, _) => Err(
+            "a client-state poller (e.g. a mailbox) runs active-passive only: two copies would both take every item",
+        ),
+        (PollingServerState, ActivePassive) => Ok(Switch::Move),
+        (PollingServerState, ActiveActive) if ordered_without_sessions => {
+            Err("ordered reading with competing consumers needs sessions; without them run active-passive")
+        }
+        (PollingServerState, ActiveActive) => Ok(Switch::KeepEnabled),
+        (PollingServerState, SplitSchedule) => {
+            Err("a server-state poller runs active-active (competing consumers) or active-passive")
+        }
+        (Request, ActivePassive) => Ok(Switch::Move),
+        (Request, ActiveActive) if !behind_router => {
+            Err("request-triggered copies run active-active only behind a router ($.router)")
+        }
+        (Request, ActiveActive) => Ok(Switch::KeepEnabled),
+        (Request, SplitSchedule) => {
+            Err("request-triggered copies run active-active behind a router, or active-passive")
+        }
+        (Webhook, ActivePassive) => Ok(Switch::FenceFirst),
+        (Webhook, _) => Err("a webhook has one subscriber: it runs active-passive only"),
+    }
+}
+
+/// One switched workload: its primary and secondary copies.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename = "Resource", rename_all = "camelCase", deny_unknown_fields)]
+pub(super) struct ResourceJson {
+    /// Names the resource in reports: unique in the plan.
+    name: String,
+    kind: ResourceKindJson,
+    /// How the workload is triggered; decides which roles are safe and what activation does.
+    trigger: Trigger,
+    role: Role,
+    primary: ResourceId,
+    secondary: ResourceId,
+    /// For `logicAppStandard`: the workflow's name inside the site.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    workflow: Option<String>,
+    /// For `pollingServerState`: messages must be read in order.
+    #[serde(default)]
+    ordered: bool,
+    /// For `pollingServerState`: the queue uses sessions (which keep order across consumers).
+    #[serde(default)]
+    sessions: bool,
+    /// For `generic`: how to read, enable and disable it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    generic: Option<GenericResource>,
+}
+
+/// What kind of Azure resource a copy is, and so which ARM calls switch it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename = "ResourceKind", rename_all = "camelCase")]
+enum ResourceKindJson {
+    /// A Logic App (Consumption): `Microsoft.Logic/workflows`, `/disable` and `/enable`.
+    LogicApp,
+    /// A workflow in a Logic App (Standard) site: the app setting `Workflows.<name>.FlowState`.
+    LogicAppStandard,
+    /// An App Service or Functions site: `/stop` and `/start`.
+    Site,
+    /// Anything else, by the calls given in `generic`.
+    Generic,
+}
+
+/// The workload's trigger type (see the rules in DESIGN: each allows some roles).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum Trigger {
+    /// Runs on a schedule.
+    Recurrence,
+    /// Polls a source whose position the client keeps (a mailbox, an FTP folder): two copies
+    /// would both take the same items.
+    PollingClientState,
+    /// Polls a source that keeps the position itself (a queue): copies compete for messages.
+    PollingServerState,
+    /// Answers requests sent to it.
+    Request,
+    /// Subscribed to a sender that calls back one subscriber.
+    Webhook,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum Role {
+    /// Only the primary runs; activation moves the work to the secondary.
+    ActivePassive,
+    /// Both run (competing consumers, or behind a router).
+    ActiveActive,
+    /// Recurrence split across regions: each runs every other slot.
+    SplitSchedule,
+}
+
+/// A resource switched by explicit ARM calls.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GenericResource {
+    pub api_version: String,
+    /// The property that says whether a copy is enabled, e.g. `properties.state`.
+    pub property: String,
+    pub enabled_value: serde_json::Value,
+    pub disabled_value: serde_json::Value,
+}
+
+/// The router in front of request-triggered copies.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Router {
+    pub kind: RouterKind,
+    /// The primary's endpoint (Traffic Manager) or origin (Front Door).
+    pub primary: ResourceId,
+    pub secondary: ResourceId,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum RouterKind {
+    /// `Microsoft.Network/trafficManagerProfiles/{azureEndpoints|externalEndpoints}`: `endpointStatus`.
+    TrafficManager,
+    /// `Microsoft.Cdn/profiles/originGroups/origins`: `enabledState`.
+    FrontDoor,
+}
+
+/// The resources' rules, each problem at its path under `$.resources`; the resources whose kind
+/// has what it needs and whose role the trigger allows.
+pub(super) fn parse(resources: Vec<ResourceJson>, behind_router: bool, p: &mut Problems) -> Vec<Resource> {
+    let mut names = HashSet::new();
+    let mut parsed = Vec::with_capacity(resources.len());
+    for (i, r) in resources.into_iter().enumerate() {
+        let at = format!("$.resources[{i}]");
+        if r.name.trim().is_empty() {
+            p.push(format!("{at}.name"), Some(&r.name), "must not be empty");
+        } else if !names.insert(r.name.clone()) {
+            p.push(format!("{at}.name"), Some(&r.name), "is used by an earlier resource");
+        }
+        parsed.extend(r.parse(&at, behind_router, p));
+    }
+    parsed
+}
+
+impl ResourceJson {
+    /// One resource; `None` when its role is refused or its kind lacks what it needs.
+    fn parse(self, at: &str, behind_router: bool, p: &mut Problems) -> Option<Resource> {
+        if self.primary == self.secondary {
+            p.push(
+                format!("{at}.secondary"),
+                Some(self.secondary.as_str()),
+                "must be a different copy from the primary",
+            );
+        }
+        let switch = trigger_rule(self.trigger, self.role, self.ordered && !self.sessions, behind_router)
+            .map_err(|refused| p.push(format!("{at}.role"), Some(role_label(self.role)), refused))
+            .ok();
+        let expected = match self.kind {
+            ResourceKindJson::LogicApp => Some("Microsoft.Logic/workflows"),
+            ResourceKindJson::LogicAppStandard | ResourceKindJson::Site => Some("Microsoft.Web/sites"),
+            ResourceKindJson::Generic => None,
+        };
+        if let Some(t) = expected {
+            for (field, id) in [("primary", &self.primary), ("secondary", &self.secondary)] {
+                if !id.is_type(t) {
+                    p.push(
+                        format!("{at}.{field}"),
+                        Some(id.as_str()),
+                        format!("must be a {t} resource for kind {}", kind_label(self.kind)),
+                    );
+                }
+            }
+        }
+        let kind = self.kind(at, p);
+        if (self.ordered || self.sessions) && self.trigger != Trigger::PollingServerState {
+            p.push(format!("{at}.ordered"), None, "ordered and sessions apply only to trigger pollingServerState");
+        }
+        Some(Resource {
+            name: self.name,
+            kind: kind?,
+            trigger: self.trigger,
+            role: self.role,
+            primary: self.primary,
+            secondary: self.secondary,
+            switch: switch?,
+        })
+    }
+
+    /// The kind with what it needs: a Standard resource's workflow, a generic one's calls.
+    fn kind(&self, at: &str, p: &mut Problems) -> Option<ResourceKind> {
+        let workflow = match (self.kind, &self.workflow) {
+            (ResourceKindJson::LogicAppStandard, None) => {
+                p.push(format!("{at}.workflow"), None, "is required for kind logicAppStandard");
+                None
+            }
+            (ResourceKindJson::LogicAppStandard, Some(w)) if !is_workflow_name(w) => {
+                p.push(format!("{at}.workflow"), Some(w), "must be a workflow name (letters, digits, '-', '_')");
+                None
+            }
+            (ResourceKindJson::LogicAppStandard, Some(w)) => Some(w.clone()),
+            (_, Some(w)) => {
+                p.push(format!("{at}.workflow"), Some(w), "applies only to kind logicAppStandard");
+                None
+            }
+            (_, None) => None,
+        };
+        let generic = match (self.kind, &self.generic) {
+            (ResourceKindJson::Generic, None) => {
+                p.push(format!("{at}.generic"), None, "is required for kind generic");
+                None
+            }
+            (ResourceKindJson::Generic, Some(g)) => check_generic(g, &format!("{at}.generic"), p).then(|| g.clone()),
+            (_, Some(_)) => {
+                p.push(format!("{at}.generic"), None, "applies only to kind generic");
+                None
+            }
+            (_, None) => None,
+        };
+        match self.kind {
+            ResourceKindJson::LogicApp => Some(ResourceKind::LogicApp),
+            ResourceKindJson::LogicAppStandard => Some(ResourceKind::LogicAppStandard { workflow: workflow? }),
+            ResourceKindJson::Site => Some(ResourceKind::Site),
+            ResourceKindJson::Generic => Some(ResourceKind::Generic(generic?)),
+        }
+    }
+}
+
+/// A generic resource's calls, each problem at its path under `at`; whether there were none.
+fn check_generic(g: &GenericResource, at: &str, p: &mut Problems) -> bool {
+    let mut fine = true;
+    let mut push = |field: &str, value: Option<&str>, message: &str| {
+        p.push(format!("{at}.{field}"), value, message);
+        fine = false;
+    };
+    if !is_api_version(&g.api_version) {
+        push("apiVersion", Some(&g.api_version), "must look like 2023-01-01 or 2023-01-01-preview");
+    }
+    if g.enabled_value == g.disabled_value {
+        push("disabledValue", None, "must differ from enabledValue");
+    }
+    // Activation writes the value as a merge patch of nested objects, which can name object keys
+    // only.
+    if g.property.contains(['[', ']']) {
+        push(
+            "property",
+            Some(&g.property),
+            "must be a dotted path without [n] items: activation writes it as a merge patch, which cannot address array items",
+        );
+    } else if g.property.split('.').any(str::is_empty) {
+        push("property", Some(&g.property), "must be a dotted path of names like properties.state");
+    }
+    fine
+}
+
+/// The router's rules, each problem at its path under `$.router`.
+pub(super) fn check_router(router: &Router, p: &mut Problems) {
+    let t = match router.kind {
+        RouterKind::TrafficManager => "Microsoft.Network/trafficManagerProfiles",
+        RouterKind::FrontDoor => "Microsoft.Cdn/profiles/originGroups/origins",
+    };
+    for (field, id) in [("primary", &router.primary), ("secondary", &router.secondary)] {
+        let ok = match router.kind {
+            RouterKind::TrafficManager => ["azureEndpoints", "externalEndpoints", "nestedEndpoints"]
+                .iter()
+                .any(|e| id.is_type(&format!("{t}/{e}"))),
+            RouterKind::FrontDoor => id.is_type(t),
+        };
+        if !ok {
+            p.push(format!("$.router.{field}"), Some(id.as_str()), format!("must be a {t} endpoint or origin"));
+        }
+    }
+    if router.primary == router.secondary {
+        p.push("$.router.secondary", Some(router.secondary.as_str()), "must differ from the primary");
+    }
+}
+
+fn is_workflow_name(name: &str) -> bool {
+    !name.is_empty() && name.len() <= 80 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+fn role_label(role: Role) -> &'static str {
+    match role {
+        Role::ActivePassive => "activePassive",
+        Role::ActiveActive => "activeActive",
+        Role::SplitSchedule => "splitSchedule",
+    }
+}
+
+fn kind_label(kind: ResourceKindJson) -> &'static str {
+    match kind {
+        ResourceKindJson::LogicApp => "logicApp",
+        ResourceKindJson::LogicAppStandard => "logicAppStandard",
+        ResourceKindJson::Site => "site",
+        ResourceKindJson::Generic => "generic",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{plan_with_checks, problems};
+    use super::super::FailoverPlan;
+    use super::*;
+    use serde_json::json;
+
+    const WF1: &str = "/subscriptions/s/resourceGroups/rg-weu/providers/Microsoft.Logic/workflows/intake";
+    const WF2: &str = "/subscriptions/s/resourceGroups/rg-neu/providers/Microsoft.Logic/workflows/intake";
+
+    /// A plan holding one resource `extra` merged over a logic app pair.
+    fn plan_with_resource(extra: serde_json::Value, router: bool) -> String {
+        let mut r = json!({"name": "intake", "kind": "logicApp", "primary": WF1, "secondary": WF2});
+        r.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        let mut plan: serde_json::Value =
+            serde_json::from_str(&plan_with_checks(json!([{"name": "d", "dns": {"host": "h"}}]))).unwrap();
+        plan["resources"] = json!([r]);
+        if router {
+            plan["router"] = json!({"kind": "trafficManager",
+                "primary": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/trafficManagerProfiles/tm/azureEndpoints/weu",
+                "secondary": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/trafficManagerProfiles/tm/azureEndpoints/neu"});
+        }
+        plan.to_string()
+    }
+
+    /// The problems of a plan holding one resource `extra` merged over a logic app pair.
+    fn resource_problems(extra: serde_json::Value, router: bool) -> String {
+        problems(&plan_with_resource(extra, router))
+    }
+
+    #[test]
+    fn trigger_types_allow_only_their_roles() {
+        let cases = [
+            (json!({"trigger": "recurrence", "role": "activePassive"}), false, "ok"),
+            (json!({"trigger": "recurrence", "role": "splitSchedule"}), false, "ok"),
+            (json!({"trigger": "recurrence", "role": "activeActive"}), false, "$.resources[0].role = \"activeActive\": a recurrence runs active-passive or on a split schedule: two full copies would run every slot twice"),
+            (json!({"trigger": "pollingClientState", "role": "activePassive"}), false, "ok"),
+            (json!({"trigger": "pollingClientState", "role": "activeActive"}), false, "$.resources[0].role = \"activeActive\": a client-state poller (e.g. a mailbox) runs active-passive only: two copies would both take every item"),
+            (json!({"trigger": "pollingServerState", "role": "activeActive"}), false, "ok"),
+            (json!({"trigger": "pollingServerState", "role": "activeActive", "ordered": true, "sessions": true}), false, "ok"),
+            (json!({"trigger": "pollingServerState", "role": "activeActive", "ordered": true}), false, "$.resources[0].role = \"activeActive\": ordered reading with competing consumers needs sessions; without them run active-passive"),
+            (json!({"trigger": "pollingServerState", "role": "activePassive", "ordered": true}), false, "ok"),
+            (json!({"trigger": "request", "role": "activePassive"}), false, "ok"),
+            (json!({"trigger": "request", "role": "activeActive"}), true, "ok"),
+            (json!({"trigger": "request", "role": "activeActive"}), false, "$.resources[0].role = \"activeActive\": request-triggered copies run active-active only behind a router ($.router)"),
+            (json!({"trigger": "webhook", "role": "activePassive"}), false, "ok"),
+            (json!({"trigger": "webhook", "role": "activeActive"}), true, "$.resources[0].role = \"activeActive\": a webhook has one subscriber: it runs active-passive only"),
+            (json!({"trigger": "webhook", "role": "activePassive", "ordered": true}), false, "$.resources[0].ordered: ordered and sessions apply only to trigger pollingServerState"),
+        ];
+        for (extra, router, expect) in cases {
+            assert_eq!(resource_problems(extra.clone(), router), expect, "{extra}");
+        }
+    }
+
+    #[test]
+    fn each_allowed_pair_says_what_activation_does() {
+        let cases = [
+            ("recurrence", "activePassive", false, Switch::Move),
+            (
+                "recurrence",
+                "splitSchedule",
+                false,
+                Switch::Nothing("split schedule: each region already runs its own slots"),
+            ),
+            ("pollingClientState", "activePassive", false, Switch::FenceFirst),
+            ("pollingServerState", "activePassive", false, Switch::Move),
+            ("pollingServerState", "activeActive", false, Switch::KeepEnabled),
+            ("request", "activePassive", false, Switch::Move),
+            ("request", "activeActive", true, Switch::KeepEnabled),
+            ("webhook", "activePassive", false, Switch::FenceFirst),
+        ];
+        for (trigger, role, router, expect) in cases {
+            let text = plan_with_resource(json!({"trigger": trigger, "role": role}), router);
+            let plan = FailoverPlan::from_json(&text).unwrap();
+            assert_eq!(plan.resources[0].switch, expect, "{trigger} {role}");
+        }
+    }
+
+    #[test]
+    fn generic_properties_are_paths_activation_can_write() {
+        let generic = |property: &str| {
+            json!({"trigger": "recurrence", "role": "activePassive", "kind": "generic",
+                   "generic": {"apiVersion": "2023-01-01", "property": property, "enabledValue": "On", "disabledValue": "Off"}})
+        };
+        let cases = [
+            ("properties.state", "ok"),
+            ("properties.items[0].state", "$.resources[0].generic.property = \"properties.items[0].state\": must be a dotted path without [n] items: activation writes it as a merge patch, which cannot address array items"),
+            ("properties..state", "$.resources[0].generic.property = \"properties..state\": must be a dotted path of names like properties.state"),
+            ("", "$.resources[0].generic.property = \"\": must be a dotted path of names like properties.state"),
+        ];
+        for (property, expect) in cases {
+            assert_eq!(resource_problems(generic(property), false), expect, "{property}");
+        }
+    }
+
+    #[test]
+    fn kinds_carry_what_they_need() {
+        let site = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Web/sites/app";
+        let site2 = "/subscriptions/s/resourceGroups/rg2/providers/Microsoft.Web/sites/app";
+        let standard = json!({"trigger": "recurrence", "role": "activePassive", "kind": "logicAppStandard",
+                              "primary": site, "secondary": site2, "workflow": "orders"});
+        let plan = FailoverPlan::from_json(&plan_with_resource(standard, false)).unwrap();
+        assert_eq!(plan.resources[0].kind, ResourceKind::LogicAppStandard { workflow: "orders".into() });
+        let generic = json!({"trigger": "recurrence", "role": "activePassive", "kind": "generic",
+                             "generic": {"apiVersion": "2023-01-01", "property": "properties.state", "enabledValue": "On", "disabledValue": "Off"}});
+        let plan = FailoverPlan::from_json(&plan_with_resource(generic, false)).unwrap();
+        let ResourceKind::Generic(g) = &plan.resources[0].kind else { panic!("{:?}", plan.resources[0].kind) };
+        assert_eq!(g.property, "properties.state");
+        assert_eq!(
+            resource_problems(json!({"trigger": "recurrence", "role": "activePassive", "kind": "generic"}), false),
+            "$.resources[0].generic: is required for kind generic"
+        );
+        assert_eq!(
+            resource_problems(json!({"trigger": "recurrence", "role": "activePassive", "workflow": "orders"}), false),
+            "$.resources[0].workflow = \"orders\": applies only to kind logicAppStandard"
+        );
+    }
+
+    #[test]
+    fn resources_name_both_copies_of_the_right_type() {
+        let site = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Web/sites/app";
+        assert_eq!(
+            resource_problems(json!({"trigger": "recurrence", "role": "activePassive", "secondary": WF1}), false),
+            format!("$.resources[0].secondary = \"{WF1}\": must be a different copy from the primary")
+        );
+        assert_eq!(
+            resource_problems(json!({"trigger": "recurrence", "role": "activePassive", "kind": "logicAppStandard", "primary": site}), false),
+            format!("$.resources[0].secondary = \"{WF2}\": must be a Microsoft.Web/sites resource for kind logicAppStandard\n$.resources[0].workflow: is required for kind logicAppStandard")
+        );
+        assert_eq!(
+            resource_problems(json!({"trigger": "recurrence", "role": "activePassive", "secondary": "/subscriptions/s/resourceGroups/rg"}), false),
+            "the plan is not valid JSON of the expected shape: at $.resources[0].secondary: not a resource ID (its prefix is not /subscriptions/…/resourceGroups/…/providers/…); expected /subscriptions/<id>/resourceGroups/<group>/providers/<Namespace>/<type>/<name> at line 1 column 363"
+        );
+    }
+}
