@@ -21,8 +21,8 @@ mod activation_time {
 
     use async_trait::async_trait;
     use azure_sim::{ArmDouble, ArmOptions, Fault, Matcher, RegistryCredential, TokenRegistry};
-    use bcdr_core::activation::{run, Direction, RunOptions};
     use bcdr_core::arm::{ArmClient, ArmError, Called, ManagementApi};
+    use bcdr_core::failover::{run, Direction, RunOptions};
     use bcdr_core::plan::FailoverPlan;
     use serde_json::{json, Value};
 

@@ -181,13 +181,13 @@ fn handler_reads(app: &App, bicep: &BTreeSet<String>) -> (BTreeSet<String>, Resu
     let started = match app.name {
         "health-check" => ::health_check::Config::from_settings(&settings, &beside)
             .map_err(|e| e.to_string())
-            .map(|config| drop(config.service(&settings))),
+            .map(|config| drop(config.service())),
         "watchdog" => ::watchdog::Config::from_settings(&settings, &beside)
             .map_err(|e| e.to_string())
-            .and_then(|config| config.watchdog(&settings).map(drop)),
+            .and_then(|config| config.watchdog().map(drop)),
         "activation" => ::activation::Config::from_settings(&settings, &beside)
             .map_err(|e| e.to_string())
-            .and_then(|config| config.service(&settings).map(drop)),
+            .and_then(|config| config.service().map(drop)),
         other => panic!("no handler {other}"),
     };
     let asked = settings.asked.into_inner().unwrap();

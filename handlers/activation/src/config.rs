@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bcdr_core::arm::{ArmClient, DEFAULT_ARM_ENDPOINT};
-use bcdr_core::identity;
+use bcdr_core::identity::{self, Identity};
 use bcdr_core::outbound::{self, Purpose};
 use bcdr_core::plan::FailoverPlan;
 use bcdr_core::runtime;
@@ -22,6 +22,8 @@ pub struct Config {
     pub arm_endpoint: String,
     pub store: StoreConfig,
     pub verifier: Verifier,
+    /// The managed identity, for ARM and the store, read with the rest of the settings.
+    pub identity: Identity,
 }
 
 impl Config {
@@ -43,14 +45,14 @@ impl Config {
         let (Some(port), Some(plan), Some(store), Some(verifier)) = (port, plan, store, verifier) else {
             return Err(r.finish(()).expect_err("a missing value was recorded as a problem"));
         };
-        r.finish(Config { port, plan, plan_file, arm_endpoint, store, verifier })
+        let identity = identity::managed_identity(settings);
+        r.finish(Config { port, plan, plan_file, arm_endpoint, store, verifier, identity })
     }
 
     /// The app with real clients: ARM through the managed identity, and the store.
-    pub fn service(self, settings: &dyn Settings) -> Result<Activation, String> {
-        let store = self.store.open(identity::managed_identity(settings), DEFAULT_TIMEOUT)?;
-        let arm =
-            ArmClient::new(&self.arm_endpoint, outbound::client(Purpose::Arm), identity::managed_identity(settings));
+    pub fn service(self) -> Result<Activation, String> {
+        let store = self.store.open(self.identity.clone(), DEFAULT_TIMEOUT)?;
+        let arm = ArmClient::new(&self.arm_endpoint, outbound::client(Purpose::Arm), self.identity);
         Ok(Activation {
             plan: self.plan,
             arm: Arc::new(arm),

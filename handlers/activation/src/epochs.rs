@@ -1,7 +1,7 @@
 //! Per watch, the epoch activation last ran for, so a request for an older epoch is refused and
 //! the same epoch again is the same run (its first start is what the fence grace counts from).
 
-use bcdr_core::activation::Report;
+use bcdr_core::failover::Report;
 use bcdr_core::signature::ActivationRequest;
 use bcdr_core::store::{self, StateStore, StoreError, UpdateError};
 use chrono::{DateTime, Utc};

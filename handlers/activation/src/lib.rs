@@ -1,6 +1,6 @@
 //! The activation function app: `activate` (`POST /api/activate`) runs the failover plan on a
 //! signed request, at most once per epoch, and records a report; `ready` (`GET /api/ready`) checks
-//! that it could (token, permissions, targets). The plan's logic is `bcdr_core::activation`; this
+//! that it could (token, permissions, targets). The plan's logic is `bcdr_core::failover`; this
 //! crate is the shell: signatures, epochs, reports, HTTP answers.
 
 mod config;
@@ -12,8 +12,8 @@ pub use epochs::{record_key, reports_key, EpochRecord};
 use std::sync::Arc;
 use std::time::Duration;
 
-use bcdr_core::activation::{self as plan_run, Direction, Outcome, Report, RunOptions};
 use bcdr_core::arm::ManagementApi;
+use bcdr_core::failover::{self, Direction, Outcome, Report, RunOptions};
 use bcdr_core::plan::FailoverPlan;
 use bcdr_core::runtime::{self, FunctionApp, Request, Response};
 use bcdr_core::signature::{ActivationRequest, Verifier};
@@ -69,14 +69,14 @@ impl Activation {
         // The signature covers the path the caller signed: the function's public path.
         if let Err(e) = self.verifier.verify("POST", &req.path, &req.headers, &req.body, Utc::now()) {
             tracing::warn!(reason = %e, code = e.code(), "activation request refused");
-            return refuse(StatusCode::UNAUTHORIZED, &e.to_string(), e.code());
+            return runtime::coded_problem(StatusCode::UNAUTHORIZED, &e.to_string(), e.code());
         }
         let request = match ActivationRequest::from_json(&req.body) {
             Ok(r) => r,
-            Err(e) => return refuse(StatusCode::BAD_REQUEST, &e.to_string(), "bad-request"),
+            Err(e) => return runtime::coded_problem(StatusCode::BAD_REQUEST, &e.to_string(), "bad-request"),
         };
         if self.plan.watch(&request.watch).is_none() {
-            return refuse(
+            return runtime::coded_problem(
                 StatusCode::NOT_FOUND,
                 &format!("the plan has no watch {:?}", request.watch),
                 "unknown-watch",
@@ -96,14 +96,14 @@ impl Activation {
             match begun {
                 Ok(r) => Some(r),
                 Err(epochs::BeginError::Stale { current }) => {
-                    return refuse(
+                    return runtime::coded_problem(
                         StatusCode::CONFLICT,
                         &format!("epoch {} is older than epoch {current}, which already ran", request.epoch),
                         "stale-epoch",
                     )
                 }
                 Err(epochs::BeginError::FailedBack { epoch }) => {
-                    return refuse(
+                    return runtime::coded_problem(
                         StatusCode::CONFLICT,
                         &format!("epoch {epoch} was failed back; a new outage is a new epoch"),
                         "failed-back",
@@ -114,10 +114,14 @@ impl Activation {
                         Some(c) => format!("failback is for the epoch that failed over ({c}), not {}", request.epoch),
                         None => "nothing was failed over for this watch".to_owned(),
                     };
-                    return refuse(StatusCode::CONFLICT, &why, "not-failed-over");
+                    return runtime::coded_problem(StatusCode::CONFLICT, &why, "not-failed-over");
                 }
                 Err(epochs::BeginError::Store(e)) => {
-                    return refuse(StatusCode::SERVICE_UNAVAILABLE, &format!("state store: {e}"), "store-unavailable")
+                    return runtime::coded_problem(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        &format!("state store: {e}"),
+                        "store-unavailable",
+                    )
                 }
             }
         };
@@ -134,7 +138,7 @@ impl Activation {
             now,
             deadline: self.deadline(),
         };
-        let report = plan_run::run(&self.plan, self.arm.as_ref(), &options).await;
+        let report = failover::run(&self.plan, self.arm.as_ref(), &options).await;
         tracing::warn!(watch = %request.watch, epoch = request.epoch, outcome = ?report.outcome, actions = report.actions.len(), "activation finished");
         let answer = Answer {
             watch: &request.watch,
@@ -162,12 +166,8 @@ impl Activation {
     }
 
     async fn ready(&self) -> Response {
-        let readiness = plan_run::ready(&self.plan, self.arm.as_ref(), self.deadline()).await;
+        let readiness = failover::ready(&self.plan, self.arm.as_ref(), self.deadline()).await;
         let status = if readiness.ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
         runtime::json(status, &readiness)
     }
-}
-
-fn refuse(status: StatusCode, message: &str, code: &str) -> Response {
-    runtime::json(status, &serde_json::json!({ "error": message, "code": code }))
 }

@@ -21,7 +21,7 @@ async fn run() -> anyhow::Result<()> {
     let config = Config::from_settings(&Environment, &runtime::executable_dir())?;
     let port = config.port;
     let resources = config.plan.resources.len();
-    let service = config.service(&Environment).map_err(|e| anyhow::anyhow!("cannot open the state store: {e}"))?;
+    let service = config.service().map_err(|e| anyhow::anyhow!("cannot open the state store: {e}"))?;
     let listener = runtime::bind(port).await.with_context(|| format!("cannot listen on 127.0.0.1:{port}"))?;
     tracing::info!(port, resources, "activation ready");
     runtime::serve(app(service), listener, runtime::shutdown_signal()).await;

@@ -39,7 +39,8 @@ impl Health {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Outcome {
+/// How one check went.
+pub enum CheckStatus {
     Pass,
     Fail,
     Timeout,
@@ -52,7 +53,7 @@ pub struct CheckResult {
     pub name: String,
     pub kind: String,
     pub critical: bool,
-    pub status: Outcome,
+    pub status: CheckStatus,
     pub duration_ms: u64,
     pub reason: String,
 }
@@ -70,7 +71,7 @@ pub struct HealthReport {
 
 /// Folds check results: a failing critical check is unhealthy, a failing other one degraded.
 pub fn verdict(results: &[CheckResult]) -> Health {
-    let failing = |critical: bool| results.iter().any(|r| r.critical == critical && r.status != Outcome::Pass);
+    let failing = |critical: bool| results.iter().any(|r| r.critical == critical && r.status != CheckStatus::Pass);
     if failing(true) {
         Health::Unhealthy
     } else if failing(false) {
@@ -95,9 +96,9 @@ impl Checker {
         let started = Instant::now();
         let outcome = tokio::time::timeout(timeout, self.probe(check)).await;
         let (status, reason) = match outcome {
-            Ok(Ok(detail)) => (Outcome::Pass, detail),
-            Ok(Err(reason)) => (Outcome::Fail, reason),
-            Err(_) => (Outcome::Timeout, outbound::no_answer_within(timeout)),
+            Ok(Ok(detail)) => (CheckStatus::Pass, detail),
+            Ok(Err(reason)) => (CheckStatus::Fail, reason),
+            Err(_) => (CheckStatus::Timeout, outbound::no_answer_within(timeout)),
         };
         CheckResult {
             name: check.name.clone(),
@@ -219,18 +220,18 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 
 /// A report ready to send: the status code and its serialized body.
 #[derive(Debug, Clone)]
-pub struct Answer {
+pub struct HealthAnswer {
     pub report: Arc<HealthReport>,
     pub status: StatusCode,
     pub body: Bytes,
 }
 
-type Evaluation = Shared<BoxFuture<'static, Arc<Answer>>>;
+type Evaluation = Shared<BoxFuture<'static, Arc<HealthAnswer>>>;
 
 enum Slot {
     Empty,
     Running(Evaluation),
-    Done { at: Instant, answer: Arc<Answer> },
+    Done { at: Instant, answer: Arc<HealthAnswer> },
 }
 
 struct Inner {
@@ -257,7 +258,7 @@ impl HealthService {
     }
 
     /// The current answer: reused if fresh, joined if one is being computed, else computed.
-    pub async fn answer(&self) -> Arc<Answer> {
+    pub async fn answer(&self) -> Arc<HealthAnswer> {
         let evaluation = {
             let mut slot = self.0.slot.lock().unwrap_or_else(|p| p.into_inner());
             match &*slot {
@@ -300,7 +301,7 @@ impl HealthService {
 }
 
 impl Inner {
-    async fn evaluate(&self) -> Answer {
+    async fn evaluate(&self) -> HealthAnswer {
         let started = Instant::now();
         let deadline = self.plan.deadline();
         let runs = self.plan.checks.iter().map(|c| self.checker.run(c, c.timeout(deadline)));
@@ -308,7 +309,7 @@ impl Inner {
         self.report_of(results, started.elapsed(), None)
     }
 
-    fn report_of(&self, checks: Vec<CheckResult>, took: Duration, failure: Option<String>) -> Answer {
+    fn report_of(&self, checks: Vec<CheckResult>, took: Duration, failure: Option<String>) -> HealthAnswer {
         let status = if failure.is_some() { Health::Unhealthy } else { verdict(&checks) };
         let report = HealthReport {
             status,
@@ -322,10 +323,10 @@ impl Inner {
             tracing::error!(error = %f, "health evaluation failed");
         }
         let failing: Vec<&str> =
-            report.checks.iter().filter(|c| c.status != Outcome::Pass).map(|c| c.name.as_str()).collect();
+            report.checks.iter().filter(|c| c.status != CheckStatus::Pass).map(|c| c.name.as_str()).collect();
         tracing::info!(status = ?report.status, duration_ms = report.duration_ms, failing = ?failing, "health evaluated");
         let body = serde_json::to_vec(&report).expect("plain data serializes").into();
-        Answer { status: status.status_code(), report: Arc::new(report), body }
+        HealthAnswer { status: status.status_code(), report: Arc::new(report), body }
     }
 }
 
@@ -333,14 +334,14 @@ impl Inner {
 mod tests {
     use super::*;
 
-    fn result(critical: bool, status: Outcome) -> CheckResult {
+    fn result(critical: bool, status: CheckStatus) -> CheckResult {
         CheckResult { name: "c".into(), kind: "tcp".into(), critical, status, duration_ms: 1, reason: String::new() }
     }
 
     #[test]
     fn verdicts() {
-        use Outcome::*;
-        let cases: [(&[(bool, Outcome)], Health); 6] = [
+        use CheckStatus::*;
+        let cases: [(&[(bool, CheckStatus)], Health); 6] = [
             (&[], Health::Healthy),
             (&[(true, Pass), (false, Pass)], Health::Healthy),
             (&[(true, Pass), (false, Fail)], Health::Degraded),

@@ -10,6 +10,9 @@ use azure_identity::{ManagedIdentityCredential, ManagedIdentityCredentialOptions
 
 use crate::settings::Settings;
 
+/// A credential, or why there is none (a call that needs a token then fails with that reason).
+pub type Identity = Result<Arc<dyn TokenCredential>, String>;
+
 /// Scope of tokens for the Azure Resource Manager.
 pub const ARM_SCOPE: &str = "https://management.azure.com/.default";
 
@@ -18,7 +21,7 @@ pub const ARM_SCOPE: &str = "https://management.azure.com/.default";
 /// Without `IDENTITY_ENDPOINT` this is not running under App Service, and the only other source
 /// of a managed identity would be the VM metadata endpoint, which a Functions app never uses:
 /// rather than probe it, report that no identity is available, so checks fail with a clear reason.
-pub fn managed_identity(settings: &dyn Settings) -> Result<Arc<dyn TokenCredential>, String> {
+pub fn managed_identity(settings: &dyn Settings) -> Identity {
     if settings.get("IDENTITY_ENDPOINT").is_none() || settings.get("IDENTITY_HEADER").is_none() {
         return Err("no managed identity: IDENTITY_ENDPOINT and IDENTITY_HEADER are not set".to_owned());
     }

@@ -1,10 +1,10 @@
 //! The shared core of the failover bundle: the plan, settings, the custom-handler runtime, the
 //! health evaluation and the Azure clients. The binaries in `handlers/` are thin shells over it.
 
-pub mod activation;
 pub mod activation_client;
 pub mod alert;
 pub mod arm;
+pub mod failover;
 pub mod health;
 pub mod identity;
 pub mod invocation;

@@ -261,9 +261,16 @@ pub fn json_response(status: StatusCode, body: Bytes) -> Response {
     res
 }
 
-/// The one shape of every error answer: `{"error": "<what went wrong>"}`.
+/// The one shape of every error answer: `{"error": "<what went wrong>"}`, with a `code` where
+/// the caller can act on it ([`coded_problem`]).
 pub fn problem(status: StatusCode, message: &str) -> Response {
     json_response(status, json!({ "error": message }).to_string().into())
+}
+
+/// [`problem`] with a stable `code` a caller can act on (`stale-epoch`, `bad-signature`): the same
+/// shape, `{"error": "...", "code": "..."}`.
+pub fn coded_problem(status: StatusCode, message: &str, code: &str) -> Response {
+    json_response(status, json!({ "error": message, "code": code }).to_string().into())
 }
 
 fn empty(status: StatusCode) -> Response {

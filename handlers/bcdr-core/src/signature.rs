@@ -22,7 +22,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use http::{HeaderMap, HeaderName, HeaderValue};
 use serde::{Deserialize, Serialize};
 
-use crate::activation::Direction;
+use crate::failover::Direction;
 use sha2::{Digest, Sha256};
 
 use crate::settings::{ConfigError, Problem, Reader, Settings};

@@ -10,8 +10,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use azure_core::credentials::TokenCredential;
 use azure_sim::{ArmDouble, ArmOptions, Fault, Matcher, RegistryCredential, TokenRegistry};
-use bcdr_core::activation::{self, ActionStatus, Direction, FenceOverride, Outcome, Report, RunOptions};
 use bcdr_core::arm::{ArmClient, ArmError, Called, ManagementApi, RetryPolicy};
+use bcdr_core::failover::{self, ActionStatus, Direction, FenceOverride, Outcome, Report, RunOptions};
 use bcdr_core::plan::FailoverPlan;
 use chrono::{TimeDelta, Utc};
 use serde_json::{json, Value};
@@ -302,11 +302,11 @@ async fn activation_every_kind_switches_over_and_back_with_either_router() {
         );
 
         let report =
-            activation::run(&plan, &api, &options(Direction::Failover, false, false, Duration::from_secs(20))).await;
+            failover::run(&plan, &api, &options(Direction::Failover, false, false, Duration::from_secs(20))).await;
         assert_eq!(report.outcome, Outcome::Succeeded, "{router}:\n{}", summary(&report));
         assert_eq!(states(&arm, router), AFTER, "{router}");
         assert_eq!(api.violations(), Vec::<String>::new());
-        let mail = report.actions.iter().find(|a| a.resource == "mail" && a.copy == activation::Side::Primary).unwrap();
+        let mail = report.actions.iter().find(|a| a.resource == "mail" && a.copy == failover::Side::Primary).unwrap();
         assert!(mail.attempts >= 4, "read, the accepted POST and its polls, read back: {mail:?}");
 
         // The site's other settings survive both workflows' writes.
@@ -327,14 +327,14 @@ async fn activation_every_kind_switches_over_and_back_with_either_router() {
         // The same activation again finds everything done and writes nothing.
         arm.clear_calls();
         let again =
-            activation::run(&plan, &api, &options(Direction::Failover, false, false, Duration::from_secs(20))).await;
+            failover::run(&plan, &api, &options(Direction::Failover, false, false, Duration::from_secs(20))).await;
         assert_eq!(again.outcome, Outcome::Succeeded, "{}", summary(&again));
         assert_eq!(writes(&arm), Vec::<String>::new());
         assert!(again.actions.iter().all(|a| matches!(a.status, ActionStatus::AlreadyDone | ActionStatus::Skipped)));
 
         // Failback: the plan in reverse, with the same fence rule.
         let back =
-            activation::run(&plan, &api, &options(Direction::Failback, false, false, Duration::from_secs(20))).await;
+            failover::run(&plan, &api, &options(Direction::Failback, false, false, Duration::from_secs(20))).await;
         assert_eq!(back.outcome, Outcome::Succeeded, "{}", summary(&back));
         assert_eq!(states(&arm, router), BEFORE, "{router}");
         assert_eq!(api.violations(), Vec::<String>::new());
@@ -349,8 +349,7 @@ async fn activation_a_hung_primary_region_waits_for_the_fence_until_forced() {
     let api = Watched::new(&arm, &registry);
     arm.inject(Matcher::any_method("/resourceGroups/rg-weu/"), Fault::Hang, 10_000);
 
-    let report =
-        activation::run(&plan, &api, &options(Direction::Failover, false, false, Duration::from_secs(4))).await;
+    let report = failover::run(&plan, &api, &options(Direction::Failover, false, false, Duration::from_secs(4))).await;
     assert_eq!(report.outcome, Outcome::WaitingForFence, "{}", summary(&report));
     let status = |name: &str| {
         report.actions.iter().filter(|a| a.resource == name).map(|a| a.status.to_string()).collect::<Vec<_>>().join(" ")
@@ -385,11 +384,11 @@ router: weu Disabled, neu Enabled"
     assert_eq!(api.violations(), Vec::<String>::new());
 
     // The operator forces it: the secondaries run although their primaries may still.
-    let forced = activation::run(&plan, &api, &options(Direction::Failover, false, true, Duration::from_secs(4))).await;
+    let forced = failover::run(&plan, &api, &options(Direction::Failover, false, true, Duration::from_secs(4))).await;
     assert_eq!(forced.outcome, Outcome::Succeeded, "{}", summary(&forced));
     for fenced in ["mail", "hook", "orders", "widget"] {
         let enable =
-            forced.actions.iter().find(|a| a.resource == fenced && a.copy == activation::Side::Secondary).unwrap();
+            forced.actions.iter().find(|a| a.resource == fenced && a.copy == failover::Side::Secondary).unwrap();
         assert_eq!(enable.status, ActionStatus::Done, "{enable}");
         assert_eq!(enable.fence_overridden, Some(FenceOverride::Forced), "{enable}");
     }
@@ -406,11 +405,11 @@ async fn activation_a_failing_primary_region_lets_the_grace_period_decide() {
     arm.inject(Matcher::any_method("/resourceGroups/rg-weu/"), Fault::ServerError, 10_000);
     let mut opts = options(Direction::Failover, false, false, Duration::from_secs(3));
     opts.first_started_at = opts.now - TimeDelta::minutes(31);
-    let report = activation::run(&plan, &api, &opts).await;
+    let report = failover::run(&plan, &api, &opts).await;
     assert_eq!(report.outcome, Outcome::Succeeded, "{}", summary(&report));
-    let mail = report.actions.iter().find(|a| a.resource == "mail" && a.copy == activation::Side::Secondary).unwrap();
+    let mail = report.actions.iter().find(|a| a.resource == "mail" && a.copy == failover::Side::Secondary).unwrap();
     assert_eq!(mail.fence_overridden, Some(FenceOverride::GracePeriodPassed));
-    let fence = report.actions.iter().find(|a| a.resource == "mail" && a.copy == activation::Side::Primary).unwrap();
+    let fence = report.actions.iter().find(|a| a.resource == "mail" && a.copy == failover::Side::Primary).unwrap();
     assert_eq!(fence.status, ActionStatus::Unconfirmed, "{fence}");
     assert!(fence.attempts > 1, "the 500s were retried: {fence}");
     assert!(arm.calls().iter().filter(|c| c.status == Some(500)).count() > 1);
@@ -423,8 +422,7 @@ async fn activation_throttling_on_a_tenth_of_the_calls_still_switches_everything
     let plan = plan("trafficManager");
     let mut api = Watched::new(&arm, &registry);
     api.throttle_every = Some(10);
-    let report =
-        activation::run(&plan, &api, &options(Direction::Failover, false, false, Duration::from_secs(30))).await;
+    let report = failover::run(&plan, &api, &options(Direction::Failover, false, false, Duration::from_secs(30))).await;
     assert_eq!(report.outcome, Outcome::Succeeded, "{}", summary(&report));
     assert_eq!(states(&arm, "trafficManager"), AFTER);
     assert_eq!(api.violations(), Vec::<String>::new());
@@ -439,8 +437,7 @@ async fn activation_practice_reads_every_target_and_writes_nothing() {
     seed(&arm, "frontDoor");
     let plan = plan("frontDoor");
     let api = Watched::new(&arm, &registry);
-    let report =
-        activation::run(&plan, &api, &options(Direction::Failover, true, false, Duration::from_secs(10))).await;
+    let report = failover::run(&plan, &api, &options(Direction::Failover, true, false, Duration::from_secs(10))).await;
     assert_eq!(report.outcome, Outcome::Practiced, "{}", summary(&report));
     assert_eq!(writes(&arm), Vec::<String>::new());
     assert_eq!(states(&arm, "frontDoor"), BEFORE);
@@ -471,14 +468,14 @@ async fn activation_readiness_names_missing_targets_and_permissions() {
     let api = client(&arm, &registry);
     let deadline = || Instant::now() + Duration::from_secs(5);
 
-    let ready = activation::ready(&plan, &api, deadline()).await;
+    let ready = failover::ready(&plan, &api, deadline()).await;
     assert!(ready.ready, "{ready}");
     assert_eq!(ready.checks.len(), 22, "both copies of ten resources and the router");
     assert_eq!(writes(&arm), Vec::<String>::new());
 
     arm.remove_resource(&workflow("neu", "nightly"));
     arm.inject(Matcher::new("POST", &format!("{}/config/appsettings/list", site("neu", "flows"))), Fault::Forbidden, 2);
-    let ready = activation::ready(&plan, &api, deadline()).await;
+    let ready = failover::ready(&plan, &api, deadline()).await;
     assert!(!ready.ready);
     let failed: Vec<String> =
         ready.checks.iter().filter(|c| !c.ok).map(|c| format!("{} {:?}: {}", c.resource, c.copy, c.detail)).collect();
@@ -492,6 +489,6 @@ async fn activation_readiness_names_missing_targets_and_permissions() {
 
     // Without a token nothing can be read, and each line says so.
     let no_identity = ArmClient::new(arm.base_url(), reqwest::Client::new(), Err("no managed identity".into()));
-    let ready = activation::ready(&plan, &no_identity, deadline()).await;
+    let ready = failover::ready(&plan, &no_identity, deadline()).await;
     assert!(ready.checks.iter().all(|c| c.detail == "no token for ARM: no managed identity"), "{ready}");
 }

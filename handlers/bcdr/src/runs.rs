@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail};
 use async_trait::async_trait;
-use bcdr_core::activation::Direction;
 use bcdr_core::activation_client::{outcome_of, ActivationApi, SignedActivation};
+use bcdr_core::failover::Direction;
 use bcdr_core::outbound::{self, Purpose};
 use bcdr_core::plan::Watch;
 use bcdr_core::prober::{HttpProber, Prober};

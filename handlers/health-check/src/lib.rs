@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use bcdr_core::arm::{ArmClient, DEFAULT_ARM_ENDPOINT};
 use bcdr_core::health::{Checker, HealthService};
-use bcdr_core::identity;
+use bcdr_core::identity::{self, Identity};
 use bcdr_core::outbound::{self, Purpose};
 use bcdr_core::plan::{setting_reference, CheckKind, FailoverPlan};
 use bcdr_core::runtime::{self, FunctionApp};
@@ -22,6 +22,8 @@ pub struct Config {
     pub arm_endpoint: String,
     /// Per check name, its request headers with setting references resolved.
     pub headers: HashMap<String, HeaderMap>,
+    /// The managed identity for ARM checks, read with the rest of the settings.
+    pub identity: Identity,
 }
 
 impl Config {
@@ -39,13 +41,13 @@ impl Config {
         let (Some(port), Some(plan)) = (port, plan) else {
             return Err(r.finish(()).expect_err("a missing value was recorded as a problem"));
         };
-        r.finish(Config { port, plan, plan_file, arm_endpoint, headers })
+        let identity = identity::managed_identity(settings);
+        r.finish(Config { port, plan, plan_file, arm_endpoint, headers, identity })
     }
 
     /// The engine with real clients: reqwest for `http`, the managed identity for ARM checks.
-    pub fn service(&self, settings: &dyn Settings) -> HealthService {
-        let arm =
-            ArmClient::new(&self.arm_endpoint, outbound::client(Purpose::Arm), identity::managed_identity(settings));
+    pub fn service(&self) -> HealthService {
+        let arm = ArmClient::new(&self.arm_endpoint, outbound::client(Purpose::Arm), self.identity.clone());
         let http = outbound::client(Purpose::HealthChecks);
         let checker = Checker { http, arm: Arc::new(arm), headers: self.headers.clone() };
         HealthService::new(checker, self.plan.health.clone(), &self.plan.name, &self.plan.regions.primary)

@@ -22,6 +22,6 @@ async fn run() -> anyhow::Result<()> {
     let listener =
         runtime::bind(config.port).await.with_context(|| format!("cannot listen on 127.0.0.1:{}", config.port))?;
     tracing::info!(port = config.port, plan = %config.plan_file.display(), checks = config.plan.health.checks.len(), "health-check ready");
-    runtime::serve(app(config.service(&Environment)), listener, runtime::shutdown_signal()).await;
+    runtime::serve(app(config.service()), listener, runtime::shutdown_signal()).await;
     Ok(())
 }

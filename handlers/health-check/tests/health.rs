@@ -191,7 +191,7 @@ async fn reports_carry_no_keys_or_query_strings() {
         ("KEY", "HEADERSECRET"),
     ]);
     let config = Config::from_settings(&settings, &dir).unwrap();
-    let answer = config.service(&settings).answer().await;
+    let answer = config.service().answer().await;
     let body = String::from_utf8(answer.body.to_vec()).unwrap();
     // The key did reach the target...
     assert!(t.seen_headers.lock().unwrap().iter().any(|(k, v)| k == "x-functions-key" && v == "HEADERSECRET"));

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bcdr_core::alert::AlertChannels;
-use bcdr_core::identity;
+use bcdr_core::identity::{self, Identity};
 use bcdr_core::outbound::{self, Purpose};
 use bcdr_core::plan::{FailoverPlan, Watch};
 use bcdr_core::runtime;
@@ -31,6 +31,8 @@ pub struct Config {
     /// This watcher's name in votes and decisions; distinct per deployment for a quorum.
     pub watcher: String,
     pub alerts: AlertChannels,
+    /// The managed identity for the state store, read with the rest of the settings.
+    pub identity: Identity,
 }
 
 impl Config {
@@ -93,13 +95,14 @@ impl Config {
             activation_secret,
             watcher,
             alerts,
+            identity: identity::managed_identity(settings),
         })
     }
 
     /// The watchdog with real clients: the store, HTTP probes, the signed activation client, and
     /// the alert channels.
-    pub fn watchdog(&self, settings: &dyn Settings) -> Result<Watchdog, String> {
-        let store = self.store.open(identity::managed_identity(settings), DEFAULT_TIMEOUT)?;
+    pub fn watchdog(&self) -> Result<Watchdog, String> {
+        let store = self.store.open(self.identity.clone(), DEFAULT_TIMEOUT)?;
         let longest = self.watches.iter().map(|w| w.policy.activation_timeout_ms).max().unwrap_or(60_000);
         Ok(Watchdog {
             watches: self.watches.clone(),

@@ -19,7 +19,7 @@ async fn main() -> ExitCode {
 
 async fn run() -> anyhow::Result<()> {
     let config = Config::from_settings(&Environment, &runtime::executable_dir())?;
-    let watchdog = config.watchdog(&Environment).map_err(|e| anyhow::anyhow!("cannot open the state store: {e}"))?;
+    let watchdog = config.watchdog().map_err(|e| anyhow::anyhow!("cannot open the state store: {e}"))?;
     let listener =
         runtime::bind(config.port).await.with_context(|| format!("cannot listen on 127.0.0.1:{}", config.port))?;
     tracing::info!(port = config.port, watcher = %config.watcher, watches = config.watches.len(), "watchdog ready");

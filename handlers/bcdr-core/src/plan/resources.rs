@@ -138,7 +138,7 @@ enum ResourceKindJson {
     Generic,
 }
 
-/// The workload's trigger type (see the rules in DESIGN: each allows some roles).
+/// The workload's trigger type (each allows some roles: see `plan::trigger_rule` and the README's trigger table).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum Trigger {

@@ -1,6 +1,6 @@
-//! Activation: carries a failover plan out through ARM (fence the old copies, enable the new
-//! ones, switch the router) and reports every action; and readiness, the same reads without
-//! the writes.
+//! The failover plan executor, which the activation function runs: carries a plan out through
+//! ARM (fence the old copies, enable the new ones, switch the router) and reports every action;
+//! and readiness, the same reads without the writes.
 //!
 //! [`run`] takes the plan, the [`ManagementApi`](crate::arm::ManagementApi) and [`RunOptions`]
 //! (direction, practice, force, the epoch's first start, now, one deadline) and returns a
@@ -55,5 +55,5 @@ mod target;
 mod tests;
 
 pub use ready::{ready, Readiness, TargetCheck};
-pub use report::{ActionReport, ActionStatus, Direction, FenceOverride, Outcome, Phase, Report, Side};
+pub use report::{ActionReport, ActionStatus, Direction, FenceOverride, Outcome, Report, Side, Stage};
 pub use run::{run, RunOptions};

@@ -38,10 +38,10 @@ pub enum Outcome {
     Practiced,
 }
 
-/// The step of the failover an action belongs to.
+/// The stage of the failover an action belongs to (the report's `phase` field).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub enum Phase {
+pub enum Stage {
     /// Disable the copy the work moves away from.
     Fence,
     /// Enable the copy the work moves to.
@@ -97,7 +97,7 @@ pub struct ActionReport {
     /// The plan's name for the resource, or `router`.
     pub resource: String,
     pub copy: Side,
-    pub phase: Phase,
+    pub phase: Stage,
     /// What the action brings about: `disable`, `enable`, `stop`, `start`, `disableWorkflow`,
     /// `enableWorkflow`, `setProperty`, `disableEndpoint`, `enableEndpoint`, `disableOrigin`,
     /// `enableOrigin`.
@@ -151,12 +151,12 @@ impl Outcome {
     }
 }
 
-impl fmt::Display for Phase {
+impl fmt::Display for Stage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            Phase::Fence => "fence",
-            Phase::Enable => "enable",
-            Phase::Route => "route",
+            Stage::Fence => "fence",
+            Stage::Enable => "enable",
+            Stage::Route => "route",
         })
     }
 }

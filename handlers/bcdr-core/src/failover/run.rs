@@ -9,7 +9,7 @@ use futures::future::{self, join, join_all, BoxFuture, FutureExt};
 use serde_json::Value;
 use tokio::time::Instant;
 
-use super::report::{ActionReport, ActionStatus, Direction, FenceOverride, Outcome, Phase, Report, Side};
+use super::report::{ActionReport, ActionStatus, Direction, FenceOverride, Outcome, Report, Side, Stage};
 use super::target::{Reading, Request, Target, TargetKind, Want};
 use crate::arm::{ArmError, ManagementApi};
 use crate::plan::{FailoverPlan, Resource, ResourceKind, Router, Switch, Trigger};
@@ -124,7 +124,7 @@ enum Gate {
 #[derive(Debug, Clone)]
 struct Step<'a> {
     resource: &'a str,
-    phase: Phase,
+    phase: Stage,
     side: Side,
     target: Target<'a>,
     want: Want,
@@ -193,7 +193,7 @@ impl<'a> Run<'a> {
         let [(from_side, from), (to_side, to)] = self.sides(&r.primary, &r.secondary);
         let fence = Step {
             resource: &r.name,
-            phase: Phase::Fence,
+            phase: Stage::Fence,
             side: from_side,
             target: Target::copy(r, from),
             want: Want::Disabled,
@@ -203,7 +203,7 @@ impl<'a> Run<'a> {
         };
         let enable = Step {
             resource: &r.name,
-            phase: Phase::Enable,
+            phase: Stage::Enable,
             side: to_side,
             target: Target::copy(r, to),
             want: Want::Enabled,
@@ -237,7 +237,7 @@ impl<'a> Run<'a> {
         let [(from_side, from), (to_side, to)] = self.sides(&router.primary, &router.secondary);
         let step = |side, id, want, on_failure| Step {
             resource: "router",
-            phase: Phase::Route,
+            phase: Stage::Route,
             side,
             target: Target::endpoint(router, id),
             want,
