@@ -1,7 +1,8 @@
 //! No secret reaches an error text: requests through every client the bundle builds (each
 //! [`Purpose`], and each client of the core built on one), with a secret in the query string and
 //! in a header, key or token where the client sends one, against a closed port, a server that
-//! hangs, and servers that answer 4xx and 5xx quoting the request line back, as some do.
+//! hangs, and servers that answer 4xx and 5xx quoting the request line back, as some do. The
+//! watchdog's prober is among them.
 
 mod alert_support;
 mod arm_support;
@@ -18,10 +19,11 @@ use bcdr_core::alert::{AlertSink, Alerter, SlackSink, TeamsSink, WebhookSink};
 use bcdr_core::arm::{ArmClient, ManagementApi};
 use bcdr_core::health::Checker;
 use bcdr_core::outbound::{self, Purpose, Secret};
-use bcdr_core::plan::{Check, CheckKind};
+use bcdr_core::plan::{Check, CheckKind, Watch};
+use bcdr_core::prober::{HttpProber, Prober};
 use bcdr_core::signature::ActivationRequest;
 use bcdr_core::store::{BlobAuth, BlobStore, StateStore};
-use bcdr_core::watch::ActivationOutcome;
+use bcdr_core::watch::{ActivationOutcome, Observation};
 use reqwest::Url;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -191,6 +193,20 @@ async fn alert(base: &str, kind: &str) -> String {
     settled.into_iter().map(|(_, r)| r.err().map(|e| format!("{e} {e:?}")).unwrap_or_default()).collect()
 }
 
+/// The watchdog's probe of a health-check, with the function key and a code in the query.
+async fn probe(base: &str) -> String {
+    let watch: Watch = serde_json::from_value(json!({
+        "name": "orders",
+        "target": format!("{base}/api/health?code={SECRET}"),
+        "policy": {"probeTimeoutMs": 300, "probeAttempts": 1}
+    }))
+    .unwrap();
+    match HttpProber::new(Some(SECRET.to_owned())).observe(&watch).await {
+        Observation::Up { .. } => String::new(),
+        Observation::Down { reason } | Observation::Inconclusive { reason } => reason,
+    }
+}
+
 #[tokio::test]
 async fn secrets_never_reach_error_texts() {
     let key = base64::engine::general_purpose::STANDARD.encode(format!("{SECRET}-account-key"));
@@ -216,6 +232,7 @@ async fn secrets_never_reach_error_texts() {
         let bearer = BlobAuth::Bearer(Arc::new(FixedToken(SECRET.to_owned())));
         texts.push(("store, bearer".into(), store(&base, bearer).await));
         texts.push(("activation request".into(), activation_request(&base).await));
+        texts.push(("prober".into(), probe(&base).await));
         for kind in ["webhook", "teams", "slack"] {
             texts.push((format!("{kind} alert"), alert(&base, kind).await));
         }
@@ -237,6 +254,9 @@ async fn secrets_never_reach_error_texts() {
         "Refused store, Shared Key: state store unavailable: cannot connect: Connection refused",
         "Hangs activation request: activation did not answer: timed out",
         "Answers(503) activation request: activation answered 503: no route for POST /api/activate?[redacted] HTTP/1.1",
+        "Refused prober: no answer in 1 attempt (last: cannot connect: Connection refused)",
+        "Hangs prober: no answer in 1 attempt (last: timed out)",
+        "Answers(503) prober: no answer in 1 attempt (last: status 503 without a health report)",
     ] {
         assert!(seen.iter().any(|s| s == expect), "missing {expect:?} in\n{shown}");
     }

@@ -3,6 +3,10 @@
 //!
 //! Everything here is synchronous and clock-free (time comes in as `Context::now`); the HTTP
 //! server, fault injection and the call log live in the module above.
+//!
+//! Longer than most files on purpose: one request's whole path through ARM (authentication,
+//! routing, api-version, the operation, its long-running tail) reads in order in one place, and
+//! the resource shapes it routes by live in `catalog.rs`.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 

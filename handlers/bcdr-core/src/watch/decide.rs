@@ -1,6 +1,9 @@
 //! The watch's decisions as one pure function: [`step`] takes the stored state, one input, the
 //! policy and the time, and returns the next state with the decision (actions and log record).
 //! It reads no clock and does no I/O, so every rule can be tested by replaying a script.
+//!
+//! Longer than most files on purpose: the rules are one function's branches, and keeping them in
+//! one file keeps their order (commands, then observations, then housekeeping) visible.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
