@@ -30,8 +30,6 @@ const TOKEN_PATH: &str = "/msi/token";
 /// The only api-version of the App Service protocol that `azure_identity` 1.x speaks, and the
 /// one that uses `X-IDENTITY-HEADER` (the older 2017-09-01 used a `secret` header).
 const API_VERSION: &str = "2019-08-01";
-/// Client id reported for the system-assigned identity unless the options say otherwise.
-const SYSTEM_CLIENT_ID: &str = "00000000-0000-0000-0000-00000000a55e";
 
 /// How the identity double behaves.
 #[derive(Debug, Clone)]
@@ -42,8 +40,10 @@ pub struct IdentityOptions {
     /// any other client id is refused with 400, as App Service does. Empty: any client id is
     /// accepted.
     pub assigned_client_ids: Vec<String>,
-    /// Client id reported when no identity is named (the system-assigned identity).
-    pub system_client_id: String,
+    /// The client id of the app's system-assigned identity, which answers a request that names
+    /// no identity. `None` (the default, as the Bicep deploys the apps: user-assigned identities
+    /// only): such a request is refused with 400, as App Service refuses it.
+    pub system_client_id: Option<String>,
     /// How long issued tokens stay valid. `azure_identity` refreshes a token when less than five
     /// minutes remain, so keep this well above that unless refreshing is what is under test.
     pub token_lifetime: Duration,
@@ -52,13 +52,14 @@ pub struct IdentityOptions {
 }
 
 impl Default for IdentityOptions {
-    /// A random header secret, no assigned user identities (any client id is accepted), tokens
-    /// valid for a day, a new registry.
+    /// A random header secret, no assigned user identities (any client id is accepted), no
+    /// system-assigned identity (a request must name its identity), tokens valid for a day, a
+    /// new registry.
     fn default() -> Self {
         Self {
             header_secret: format!("sim-secret-{}", uuid::Uuid::new_v4().simple()),
             assigned_client_ids: Vec::new(),
-            system_client_id: SYSTEM_CLIENT_ID.to_owned(),
+            system_client_id: None,
             // App Service tokens live about a day.
             token_lifetime: Duration::from_secs(24 * 3600),
             tokens: TokenRegistry::new(),
@@ -254,7 +255,10 @@ impl Shared {
                 return error(400, "Unable to load the proper Managed Identity.");
             }
             Some(id) => id.clone(),
-            None => self.options.system_client_id.clone(),
+            None => match &self.options.system_client_id {
+                Some(system) => system.clone(),
+                None => return error(400, "Unable to load the proper Managed Identity."),
+            },
         };
         let issued = self.options.tokens.issue(resource, &client_id, self.options.token_lifetime);
         Answer::json(

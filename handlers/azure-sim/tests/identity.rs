@@ -52,7 +52,7 @@ async fn issues_registered_tokens_for_the_requested_resource() {
 #[tokio::test]
 async fn without_a_client_id_the_system_assigned_identity_answers() {
     let identity = IdentityDouble::start(IdentityOptions {
-        system_client_id: "system-id".into(),
+        system_client_id: Some("system-id".into()),
         ..IdentityOptions::new("s3cret")
     })
     .await
@@ -79,6 +79,9 @@ async fn refuses_what_app_service_refuses() {
             400,
         ),
         ("selection by object id", &format!("{good}&object_id=abc"), Some("s3cret"), 400),
+        // The app has only user-assigned identities (as the Bicep deploys it): naming none is
+        // refused, never answered with some identity's token.
+        ("no client id and no system-assigned identity", &good, Some("s3cret"), 400),
     ];
     for (case, query, secret, expected) in cases {
         let (status, body) = ask(&identity, query, *secret).await;
@@ -100,7 +103,7 @@ async fn refuses_what_app_service_refuses() {
 async fn fail_next_answers_with_the_status_then_recovers() {
     let identity = start().await;
     identity.fail_next(2, 500);
-    let query = format!("?api-version=2019-08-01&resource={ARM}");
+    let query = format!("?api-version=2019-08-01&resource={ARM}&client_id={CLIENT_ID}");
     let statuses = [
         ask(&identity, &query, Some("s3cret")).await.0,
         ask(&identity, &query, Some("s3cret")).await.0,
