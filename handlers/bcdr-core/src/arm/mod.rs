@@ -198,8 +198,9 @@ impl ManagementApi for ArmClient {
     }
 }
 
-/// Reads ARM's error body leniently: `{"error":{"code","message"}}`, its PascalCase variant, or
-/// anything else (then the status alone speaks).
+/// Reads ARM's error body leniently: `{"error":{"code","message"}}`, its PascalCase variant,
+/// Microsoft.Web's top-level `{"Code","Message",…}`, or anything else (then the status alone
+/// speaks).
 pub fn error_from_body(status: u16, body: &[u8]) -> ArmError {
     let parsed: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     let (code, message) = error_fields(&parsed);
@@ -220,9 +221,11 @@ fn answered(status: u16, body: &[u8], url: &Url) -> ArmError {
     }
 }
 
-/// `error.code` and `error.message` of an ARM error body or operation status, in either casing.
+/// `error.code` and `error.message` of an ARM error body or operation status, in either casing;
+/// or, where there is no `error` object, the same fields at the top level, as Microsoft.Web often
+/// answers (`{"Code","Message","Target","Details","Innererror"}`).
 fn error_fields(document: &Value) -> (Option<String>, Option<String>) {
-    let error = document.get("error").or_else(|| document.get("Error"));
+    let error = document.get("error").or_else(|| document.get("Error")).or(Some(document));
     let field = |names: [&str; 2]| {
         names.iter().find_map(|n| error.and_then(|e| e.get(*n)).and_then(Value::as_str)).map(str::to_owned)
     };
@@ -259,6 +262,18 @@ mod tests {
         check(
             409,
             r#"{"Error":{"Code":"AnotherOperationInProgress","Message":"busy"}}"#,
+            "ARM answered 409 AnotherOperationInProgress: busy",
+        );
+        // Microsoft.Web's top-level PascalCase shape keeps its code, so a busy site's conflict
+        // can be told from any other.
+        check(
+            409,
+            r#"{"Code":"Conflict","Message":"The site is busy.","Target":null,"Details":[{"Message":"The site is busy."},{"Code":"Conflict"}],"Innererror":null}"#,
+            "ARM answered 409 Conflict: The site is busy.",
+        );
+        check(
+            409,
+            r#"{"Code":"AnotherOperationInProgress","Message":"busy","Target":null,"Details":null,"Innererror":null}"#,
             "ARM answered 409 AnotherOperationInProgress: busy",
         );
         check(502, "<html>Bad Gateway</html>", "ARM answered 502 Http502: <html>Bad Gateway</html>");
