@@ -63,9 +63,7 @@ impl<'a> WatchRecord<'a> {
 
     /// The current state (the default state if the watch never ran) and its version.
     pub async fn load(&self) -> Result<LoadedState, RecordError> {
-        store::load(self.store, &state_key(&self.watch.name))
-            .await
-            .map_err(|e| RecordError::of(&self.watch.name, e.refused_never()))
+        store::load(self.store, &state_key(&self.watch.name)).await.map_err(|e| RecordError::of(&self.watch.name, e))
     }
 
     /// The current state alone.

@@ -5,10 +5,10 @@
 //! path, and gives the typed plan the binaries use. A [`FailoverPlan`] exists only valid: a check
 //! has exactly one kind, a Logic Apps Standard resource carries its workflow, the watchdog's
 //! schedule is a parsed [`Schedule`](crate::schedule::Schedule), and each resource knows what
-//! activation does with it ([`Switch`], from the trigger-type table in [`resources`]).
+//! activation does with it ([`Switch`], from the trigger-type table in `resources`).
 //!
-//! One file per section of the document: [`health`], [`watchdog`], [`resources`] (with the
-//! router), [`activation`], [`alerts`]; this one holds the root, loading and the schema.
+//! One file per section of the document: `health`, `watchdog`, `resources` (with the
+//! router), `activation`, `alerts`; this one holds the root, loading and the schema.
 
 mod activation;
 mod alerts;

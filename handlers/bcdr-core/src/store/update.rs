@@ -46,8 +46,9 @@ pub enum UpdateError<E> {
     Refused(E),
 }
 
-/// Reads the JSON value under `key`, and the version it was read at.
-pub async fn load<T: DeserializeOwned>(store: &dyn StateStore, key: &str) -> Result<Loaded<T>, UpdateError<()>> {
+/// Reads the JSON value under `key`, and the version it was read at. A load never refuses, so
+/// `E` is whatever the caller's decisions refuse with.
+pub async fn load<T: DeserializeOwned, E>(store: &dyn StateStore, key: &str) -> Result<Loaded<T>, UpdateError<E>> {
     match store.load(key).await? {
         None => Ok(Loaded { value: None, etag: None }),
         Some(v) => match serde_json::from_slice(&v.bytes) {
@@ -77,7 +78,7 @@ where
         }
         let loaded = match first.take() {
             Some(l) => l,
-            None => load(store, key).await.map_err(|e| e.refused_never())?,
+            None => load(store, key).await?,
         };
         let expect = loaded.expect();
         let (next, out) = decide(loaded.value).map_err(UpdateError::Refused)?;
@@ -89,18 +90,6 @@ where
         }
     }
     Err(UpdateError::Contended(MAX_CONFLICTS))
-}
-
-impl UpdateError<()> {
-    /// The same error for a caller whose decisions can refuse: a plain load never refuses.
-    pub fn refused_never<E>(self) -> UpdateError<E> {
-        match self {
-            UpdateError::Store(e) => UpdateError::Store(e),
-            UpdateError::Unreadable { key, message } => UpdateError::Unreadable { key, message },
-            UpdateError::Contended(n) => UpdateError::Contended(n),
-            UpdateError::Refused(()) => unreachable!("a load has no decision to refuse"),
-        }
-    }
 }
 
 /// A random pause of up to 4 ms times the attempt, without a random-number crate: the clock's
@@ -176,7 +165,7 @@ mod tests {
         // Nothing stored; the rival writes 100, then 200; our +1 lands on 200.
         assert_eq!(increment(&store, &decisions).await.unwrap(), 201);
         assert_eq!(decisions.load(Ordering::SeqCst), 3);
-        let stored: Loaded<u64> = load(&store, "counter.json").await.unwrap();
+        let stored: Loaded<u64> = load::<_, ()>(&store, "counter.json").await.unwrap();
         assert_eq!(stored.value, Some(201));
     }
 
@@ -187,7 +176,7 @@ mod tests {
         let err = increment(&store, &decisions).await.unwrap_err();
         assert_eq!(err.to_string(), format!("lost the write to other writers {MAX_CONFLICTS} times in a row"));
         assert_eq!(decisions.load(Ordering::SeqCst), MAX_CONFLICTS);
-        let stored: Loaded<u64> = load(&store, "counter.json").await.unwrap();
+        let stored: Loaded<u64> = load::<_, ()>(&store, "counter.json").await.unwrap();
         assert_eq!(stored.value, Some(100 * MAX_CONFLICTS as u64));
     }
 
@@ -211,7 +200,7 @@ mod tests {
     async fn a_value_loaded_first_is_used_once() {
         let (_dir, store) = contested(1);
         store.inner.save("counter.json", b"5", &Expect::Absent).await.unwrap();
-        let first: Loaded<u64> = load(&store, "counter.json").await.unwrap();
+        let first: Loaded<u64> = load::<_, ()>(&store, "counter.json").await.unwrap();
         let decisions = Arc::new(AtomicUsize::new(0));
         let got = update(&store, "counter.json", Some(first), |n: Option<u64>| {
             decisions.fetch_add(1, Ordering::SeqCst);

@@ -84,8 +84,8 @@ const MINUTE_MS: u64 = 60 * SECOND_MS;
 const HOUR_MS: u64 = 60 * MINUTE_MS;
 const DAY_MS: u64 = 24 * HOUR_MS;
 
-/// A retry after a failure that came back at once (connection refused) waits this long first, so
-/// the attempts of one observation are not all spent on the same instant.
+/// The attempts of one observation start at least this far apart, so a failure that comes back
+/// at once (connection refused) does not spend them all on the same instant ([`super::attempts`]).
 pub const RETRY_PAUSE: Duration = Duration::from_millis(500);
 
 impl Default for WatchPolicy {
