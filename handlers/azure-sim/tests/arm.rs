@@ -534,3 +534,121 @@ async fn the_call_log_records_every_request() {
     assert_eq!(sim.arm.calls().len(), 1);
     assert_eq!(sim.arm.calls()[0].status, Some(200));
 }
+
+/// Waits up to five seconds for `done`.
+async fn until(what: &str, mut done: impl FnMut() -> bool) {
+    for _ in 0..200 {
+        if done() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("timed out waiting until {what}");
+}
+
+fn mailbox_trigger(run_ms: u64) -> azure_sim::PollingTrigger {
+    azure_sim::PollingTrigger {
+        name: "When_a_new_email_arrives".into(),
+        source: "mailbox".into(),
+        interval: Duration::from_millis(50),
+        run_duration: Duration::from_millis(run_ms),
+        concurrency: None,
+    }
+}
+
+#[tokio::test]
+async fn a_disabled_workflow_drains_its_runs_and_lists_them_page_by_page() {
+    let sim = Sim::start_with(ArmOptions { runs_page_size: 2, ..ArmOptions::default() }).await;
+    let id = workflow("mailbox");
+    sim.arm.add_logic_app(&id, "Enabled", "westeurope");
+    sim.arm.add_polling_trigger(&id, mailbox_trigger(600));
+    sim.arm.push_items("mailbox", 5);
+    let running = format!("{id}/runs?api-version={LOGIC}&$filter=status%20eq%20'Running'");
+    let first = loop {
+        let reply = sim.call("GET", &running, None).await;
+        if reply.body["nextLink"].is_string() {
+            break reply;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(first.body["value"].as_array().unwrap().len(), 2);
+
+    // Disabled at once (200, no body, as Workflows_Disable answers), yet the runs go on.
+    let disable = sim.call("POST", &format!("{id}/disable?api-version={LOGIC}"), None).await;
+    assert_eq!(disable.status, 200);
+    let mut names = Vec::new();
+    let mut next = Some(first);
+    while let Some(page) = next.take() {
+        names.extend(page.body["value"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap().to_owned()));
+        if let Some(link) = page.body["nextLink"].as_str() {
+            next = Some(sim.poll(link).await);
+        }
+    }
+    assert_eq!(names.len(), 5, "every page followed: {names:?}");
+
+    // Cancel one: it ends Cancelled and its item is never processed; the rest drain.
+    let cancel = format!("{id}/runs/{}/cancel?api-version={LOGIC}", names[0]);
+    assert_eq!(sim.call("POST", &cancel, None).await.status, 200);
+    let again = sim.call("POST", &cancel, None).await;
+    assert_eq!((again.status, again.code()), (409, "WorkflowRunNotInProgress"));
+    let run = sim.call("GET", &format!("{id}/runs/{}?api-version={LOGIC}", names[0]), None).await;
+    assert_eq!(run.body["properties"]["status"], "Cancelled");
+    until("the other four runs drained", || {
+        sim.arm.source("mailbox").is_some_and(|s| s.processed_per_workflow().values().sum::<usize>() == 4)
+    })
+    .await;
+    let report = sim.arm.source("mailbox").unwrap();
+    assert_eq!(report.unprocessed().len(), 1);
+    assert!(report.duplicated().is_empty());
+    let left = sim.call("GET", &running, None).await;
+    assert_eq!(left.body["value"].as_array().unwrap().len(), 0, "{:?}", left.body);
+}
+
+#[tokio::test]
+async fn trigger_state_is_copied_or_reset_only_on_a_disabled_copy() {
+    let sim = Sim::start().await;
+    let (a, b) = (workflow("mailbox-a"), workflow("mailbox-b"));
+    sim.arm.add_logic_app(&a, "Enabled", "westeurope");
+    sim.arm.add_logic_app(&b, "Enabled", "northeurope");
+    sim.arm.add_polling_trigger(&a, mailbox_trigger(10));
+    sim.arm.add_polling_trigger(&b, mailbox_trigger(10));
+    let triggers = sim.call("GET", &format!("{b}/triggers?api-version={LOGIC}"), None).await;
+    let trigger = &triggers.body["value"][0];
+    assert_eq!(trigger["name"], "When_a_new_email_arrives");
+    assert_eq!(trigger["type"], "Microsoft.Logic/workflows/triggers");
+    let source_id = format!("{a}/triggers/When_a_new_email_arrives");
+    let set_state = format!("{b}/triggers/When_a_new_email_arrives/setState?api-version={LOGIC}");
+    let body = json!({"source": {"id": source_id}}).to_string();
+    let refused = sim.call("POST", &set_state, Some(&body)).await;
+    assert_eq!((refused.status, refused.code()), (409, "WorkflowTriggerStateChangeNotAllowed"));
+
+    assert_eq!(sim.call("POST", &format!("{b}/disable?api-version={LOGIC}"), None).await.status, 200);
+    sim.arm.push_items("mailbox", 3);
+    until("a processed three", || sim.arm.source("mailbox").is_some_and(|s| s.unprocessed().is_empty())).await;
+    assert_eq!(sim.call("POST", &set_state, Some(&body)).await.status, 200);
+    let missing = sim.call("POST", &set_state, Some(&json!({"source": {}}).to_string())).await;
+    assert_eq!(missing.status, 400);
+    let other = json!({"source": {"id": format!("{a}/triggers/nope")}}).to_string();
+    assert_eq!(sim.call("POST", &set_state, Some(&other)).await.code(), "WorkflowTriggerNotFound");
+
+    // b takes over from a's position: nothing is processed twice.
+    assert_eq!(sim.call("POST", &format!("{a}/disable?api-version={LOGIC}"), None).await.status, 200);
+    assert_eq!(sim.call("POST", &format!("{b}/enable?api-version={LOGIC}"), None).await.status, 200);
+    sim.arm.push_items("mailbox", 2);
+    until("b processed the two new items", || {
+        sim.arm.source("mailbox").is_some_and(|s| s.unprocessed().is_empty() && s.items.len() == 5)
+    })
+    .await;
+    let report = sim.arm.source("mailbox").unwrap();
+    assert!(report.duplicated().is_empty(), "{:?}", report.duplicated());
+    assert_eq!(report.processed_per_workflow().get(&b.to_ascii_lowercase()), Some(&2));
+
+    // a's region loses its control plane: a setState naming a's trigger cannot read it.
+    assert_eq!(sim.call("POST", &format!("{b}/disable?api-version={LOGIC}"), None).await.status, 200);
+    sim.arm.set_control_plane("West Europe", false);
+    let cut = sim.call("POST", &set_state, Some(&body)).await;
+    assert_eq!((cut.status, cut.code()), (504, "GatewayTimeout"));
+    assert_eq!(sim.call("GET", &format!("{a}?api-version={LOGIC}"), None).await.status, 504);
+    let reset = format!("{b}/triggers/When_a_new_email_arrives/reset?api-version={LOGIC}");
+    assert_eq!(sim.call("POST", &reset, None).await.status, 200);
+}

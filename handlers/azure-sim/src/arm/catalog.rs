@@ -26,7 +26,8 @@ pub(crate) struct ResourceKind {
     pub operations: &'static [Operation],
 }
 
-/// One operation on a resource: a method and the path segments after the resource id.
+/// One operation on a resource: a method and the path segments after the resource id (`{}`
+/// stands for any one segment, such as a run's name).
 #[derive(Debug)]
 pub(crate) struct Operation {
     pub method: &'static str,
@@ -40,8 +41,20 @@ pub(crate) enum OpKind {
     Get,
     /// A POST action that sets `properties.<property>` and answers 200 with no body.
     SetProperty { property: &'static str, value: &'static str },
-    /// `GET .../workflows/{name}/runs`, newest first, honouring `$top`.
+    /// `GET .../workflows/{name}/runs`: newest first, `$filter`, `$top`, `nextLink`.
     ListRuns,
+    /// `GET .../workflows/{name}/runs/{run}`.
+    GetRun,
+    /// `POST .../workflows/{name}/runs/{run}/cancel`.
+    CancelRun,
+    /// `GET .../workflows/{name}/triggers`.
+    ListTriggers,
+    /// `GET .../workflows/{name}/triggers/{trigger}`.
+    GetTrigger,
+    /// `POST .../workflows/{name}/triggers/{trigger}/reset`.
+    ResetTrigger,
+    /// `POST .../workflows/{name}/triggers/{trigger}/setState`.
+    SetTriggerState,
     /// `POST .../sites/{name}/config/appsettings/list`.
     ListAppSettings,
     /// `PUT .../sites/{name}/config/appsettings`: replaces the whole set.
@@ -77,8 +90,9 @@ const TRAFFIC_MANAGER_ENDPOINT: &[Operation] = &[
 ];
 
 pub(crate) const KINDS: &[ResourceKind] = &[
-    // Logic Apps (Consumption): Workflows_Get, Workflows_Disable, Workflows_Enable,
-    // WorkflowRuns_List.
+    // Logic Apps (Consumption): Workflows_Get, Workflows_Disable, Workflows_Enable (both 200
+    // only), WorkflowRuns_List, WorkflowRuns_Get, WorkflowRuns_Cancel, WorkflowTriggers_List,
+    // WorkflowTriggers_Get, WorkflowTriggers_Reset, WorkflowTriggers_SetState.
     ResourceKind {
         type_name: "Microsoft.Logic/workflows",
         operations: &[
@@ -86,6 +100,12 @@ pub(crate) const KINDS: &[ResourceKind] = &[
             op("POST", &["disable"], OpKind::SetProperty { property: "state", value: "Disabled" }),
             op("POST", &["enable"], OpKind::SetProperty { property: "state", value: "Enabled" }),
             op("GET", &["runs"], OpKind::ListRuns),
+            op("GET", &["runs", "{}"], OpKind::GetRun),
+            op("POST", &["runs", "{}", "cancel"], OpKind::CancelRun),
+            op("GET", &["triggers"], OpKind::ListTriggers),
+            op("GET", &["triggers", "{}"], OpKind::GetTrigger),
+            op("POST", &["triggers", "{}", "reset"], OpKind::ResetTrigger),
+            op("POST", &["triggers", "{}", "setState"], OpKind::SetTriggerState),
         ],
     },
     // App Service / Functions / Logic Apps Standard: WebApps_Get, WebApps_Start, WebApps_Stop,

@@ -12,7 +12,10 @@
 //! the request body.
 
 mod catalog;
+mod flows;
 mod store;
+
+pub use flows::{PollingTrigger, SourceItem, SourceReport};
 
 use std::collections::BTreeMap;
 use std::io;
@@ -45,11 +48,14 @@ pub struct ArmOptions {
     /// `Retry-After` seconds sent with 202 answers and in-progress `Location` polls. `None`
     /// leaves the header out, so pollers fall back to their own interval.
     pub poll_retry_after_secs: Option<u64>,
+    /// Most runs one page of a runs list holds when the request's `$top` does not say; further
+    /// pages are reached through `nextLink`.
+    pub runs_page_size: usize,
 }
 
 impl Default for ArmOptions {
     fn default() -> Self {
-        Self { tokens: None, native_async_polls: 1, poll_retry_after_secs: None }
+        Self { tokens: None, native_async_polls: 1, poll_retry_after_secs: None, runs_page_size: 30 }
     }
 }
 
@@ -132,6 +138,9 @@ pub enum Fault {
     },
 }
 
+/// How often the simulated Logic Apps runtime moves on by itself.
+const RUNTIME_TICK: Duration = Duration::from_millis(25);
+
 /// The running ARM double. Stops serving when dropped.
 #[derive(Debug)]
 pub struct ArmDouble {
@@ -204,6 +213,19 @@ impl ArmDouble {
             .unify()
             .boxed();
         let server = Server::serve(listener, routes, stop);
+        // The Logic Apps runtime runs on its own clock, whether anyone calls ARM or not.
+        let runtime = Arc::downgrade(&shared);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(RUNTIME_TICK);
+            loop {
+                tick.tick().await;
+                let Some(shared) = runtime.upgrade() else { return };
+                if *shared.stop.borrow() {
+                    return;
+                }
+                lock(&shared.state).store.advance(Utc::now());
+            }
+        });
         Ok(Self { base_url, shared, server })
     }
 
@@ -294,6 +316,36 @@ impl ArmDouble {
                 }
             }),
         );
+    }
+
+    /// Gives a Consumption workflow a polling trigger with client-side state that reads the
+    /// shared source `trigger.source`: while the workflow is enabled it fires one run per new
+    /// item; see [`PollingTrigger`] and the runtime's rules in the README's table.
+    pub fn add_polling_trigger(&self, workflow_id: &str, trigger: PollingTrigger) {
+        lock(&self.shared.state).store.add_polling_trigger(workflow_id, trigger, Utc::now());
+    }
+
+    /// Puts `count` new items on the shared source `source`; returns their ids.
+    pub fn push_items(&self, source: &str, count: usize) -> Vec<u64> {
+        lock(&self.shared.state).store.push_items(source, count, Utc::now())
+    }
+
+    /// The shared source as it stands now: every item and who processed it.
+    pub fn source(&self, source: &str) -> Option<SourceReport> {
+        lock(&self.shared.state).store.source(source, Utc::now())
+    }
+
+    /// Takes a location's Logic Apps runtime down (`false`: nothing there polls, and runs stop
+    /// where they are) or brings it back. Its control plane is not affected.
+    pub fn set_runtime(&self, location: &str, up: bool) {
+        lock(&self.shared.state).store.set_runtime(location, up);
+    }
+
+    /// Takes a location's control plane down (`false`: every request to a resource located there,
+    /// and a `setState` whose source is there, answers 504) or brings it back. Its runtime is not
+    /// affected.
+    pub fn set_control_plane(&self, location: &str, up: bool) {
+        lock(&self.shared.state).store.set_control_plane(location, up);
     }
 
     /// Replaces a site's app settings. For Logic Apps Standard, the setting
@@ -437,6 +489,7 @@ impl Shared {
                     tokens: self.options.tokens.as_ref(),
                     native_async_polls: self.options.native_async_polls,
                     poll_retry_after_secs: self.options.poll_retry_after_secs,
+                    runs_page_size: self.options.runs_page_size,
                     base_url: &self.base_url,
                     now: Utc::now(),
                 };

@@ -10,10 +10,11 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Map, Value};
 
 use super::catalog::{self, EnumCheck, OpKind, ResourceKind, KINDS};
+use super::flows::{self, run_document, Flows, PollingTrigger, RunFilter, SourceReport, WorkflowView};
 use crate::answer::Answer;
 use crate::token::{TokenRegistry, TokenRejection};
 
@@ -36,6 +37,8 @@ pub(crate) struct Context<'a> {
     /// Polls a natively long-running operation answers "InProgress" before it succeeds.
     pub native_async_polls: u32,
     pub poll_retry_after_secs: Option<u64>,
+    /// Most runs one page of WorkflowRuns_List holds when `$top` does not say.
+    pub runs_page_size: usize,
     /// Where the double listens, for the polling URLs it hands out.
     pub base_url: &'a str,
     pub now: DateTime<Utc>,
@@ -54,18 +57,11 @@ pub(crate) struct Store {
 struct Data {
     resources: HashMap<String, Value>,
     groups: HashSet<String>,
-    /// Workflow runs, newest first.
-    runs: HashMap<String, Vec<WorkflowRun>>,
     app_settings: HashMap<String, BTreeMap<String, String>>,
-    run_sequence: u64,
-}
-
-#[derive(Debug, Clone)]
-struct WorkflowRun {
-    name: String,
-    status: String,
-    start: DateTime<Utc>,
-    end: Option<DateTime<Utc>>,
+    /// The Logic Apps runtime: runs, polling triggers, shared sources.
+    flows: Flows,
+    /// Locations (as `flows::location_key`) whose control plane does not answer.
+    control_plane_down: HashSet<String>,
 }
 
 /// A change to the resources, applied at once or when its long-running operation completes.
@@ -103,6 +99,7 @@ impl Store {
         context: &Context<'_>,
         accepted: &mut dyn FnMut() -> Option<u32>,
     ) -> (Answer, Option<String>) {
+        self.data.advance(context.now);
         match authenticate(request.authorization, context) {
             Ok(client_id) => (self.route(request, context, accepted), client_id),
             Err(answer) => (answer, None),
@@ -122,6 +119,9 @@ impl Store {
         if let Some(answer) = self.poll(request, &segments, context) {
             return answer;
         }
+        if let Some(answer) = self.data.control_plane_outage(&segments) {
+            return answer;
+        }
         let resolved = resolve(&segments);
         let operation = resolved.and_then(|(kind, id_len)| {
             let suffix = &segments[id_len..];
@@ -130,7 +130,7 @@ impl Store {
                 .find(|op| {
                     op.method.eq_ignore_ascii_case(request.method)
                         && op.suffix.len() == suffix.len()
-                        && op.suffix.iter().zip(suffix).all(|(a, b)| a.eq_ignore_ascii_case(b))
+                        && op.suffix.iter().zip(suffix).all(|(a, b)| *a == "{}" || a.eq_ignore_ascii_case(b))
                 })
                 .map(|op| (kind, id_len, op.kind))
         });
@@ -171,7 +171,42 @@ impl Store {
                 let mutation = Mutation::SetProperty { key, property, value };
                 self.commit(mutation, false, resource_segments, &api_version, context, accepted)
             }
-            OpKind::ListRuns => self.list_runs(request, resource_segments),
+            OpKind::ListRuns => self.list_runs(request, resource_segments, &api_version, context),
+            OpKind::GetRun | OpKind::CancelRun => {
+                let workflow = match self.data.find(resource_segments) {
+                    Ok(workflow) => workflow.clone(),
+                    Err(answer) => return answer,
+                };
+                let name = segments[id_len + 1];
+                let Some(run) = self.data.flows.run(&key, name) else {
+                    return Answer::arm_error(
+                        404,
+                        "WorkflowRunNotFound",
+                        format!("The workflow '{}' run '{name}' could not be found.", resource_segments[7]),
+                    );
+                };
+                if matches!(op, OpKind::GetRun) {
+                    return Answer::json(200, run_document(&workflow, run));
+                }
+                match self.data.flows.cancel(&key, name, context.now) {
+                    Some(true) => Answer::empty(200),
+                    _ => Answer::arm_error(
+                        409,
+                        "WorkflowRunNotInProgress",
+                        format!("The workflow run '{name}' cannot be cancelled: it is not in progress."),
+                    ),
+                }
+            }
+            OpKind::ListTriggers => match self.data.find(resource_segments) {
+                Ok(workflow) => {
+                    let value: Vec<Value> = self.data.flows.trigger_document(&key, workflow).into_iter().collect();
+                    Answer::json(200, json!({ "value": value }))
+                }
+                Err(answer) => answer,
+            },
+            OpKind::GetTrigger | OpKind::ResetTrigger | OpKind::SetTriggerState => {
+                self.trigger_operation(op, request, &segments, id_len, context)
+            }
             OpKind::ListAppSettings => match self.data.find(resource_segments) {
                 Ok(_) => Answer::json(200, self.data.app_settings_document(&key)),
                 Err(answer) => answer,
@@ -346,15 +381,23 @@ impl Store {
         Some(answer)
     }
 
-    fn list_runs(&self, request: &Request<'_>, workflow_segments: &[&str]) -> Answer {
+    /// WorkflowRuns_List: newest first, `$filter` on status and start time, pages of `$top` (or
+    /// the double's page size) linked by `nextLink`.
+    fn list_runs(
+        &self,
+        request: &Request<'_>,
+        workflow_segments: &[&str],
+        api_version: &str,
+        context: &Context<'_>,
+    ) -> Answer {
         let workflow = match self.data.find(workflow_segments) {
             Ok(workflow) => workflow,
             Err(answer) => return answer,
         };
-        let top = match request.query.get("$top") {
-            None => None,
+        let page = match request.query.get("$top") {
+            None => context.runs_page_size.max(1),
             Some(top) => match top.parse::<usize>() {
-                Ok(n) if n >= 1 => Some(n),
+                Ok(n) if n >= 1 => n,
                 _ => {
                     return Answer::arm_error(
                         400,
@@ -364,29 +407,124 @@ impl Store {
                 }
             },
         };
-        let status_filter = match request.query.get("$filter") {
-            None => None,
-            Some(filter) => match status_filter(filter) {
-                Some(status) => Some(status),
+        let filter = match request.query.get("$filter") {
+            None => RunFilter::default(),
+            Some(filter) => match RunFilter::parse(filter) {
+                Some(filter) => filter,
                 None => {
                     return Answer::arm_error(
                         400,
-                        "BadRequest",
-                        format!("The $filter '{filter}' is not simulated; only \"status eq '<status>'\" is."),
+                        "InvalidFilterExpression",
+                        format!("The filter expression '{filter}' is not valid: it may combine with 'and' only \"status eq '<status>'\" and \"startTime ge|gt|le|lt <time>\"."),
                     )
                 }
             },
         };
-        let workflow_id = workflow["id"].as_str().unwrap_or_default();
+        let skip = match request.query.get("$skiptoken").map(|t| t.parse::<usize>()) {
+            None => 0,
+            Some(Ok(skip)) => skip,
+            Some(Err(_)) => return Answer::arm_error(400, "InvalidSkipToken", "The skip token is not valid."),
+        };
         let key = resource_key(workflow_segments);
-        let runs = self.data.runs.get(&key).map(Vec::as_slice).unwrap_or(&[]);
-        let value: Vec<Value> = runs
-            .iter()
-            .filter(|run| status_filter.as_deref().is_none_or(|status| run.status.eq_ignore_ascii_case(status)))
-            .take(top.unwrap_or(usize::MAX))
-            .map(|run| run_document(workflow_id, run))
-            .collect();
-        Answer::json(200, json!({ "value": value }))
+        let runs = self.data.flows.runs.get(&key).map(Vec::as_slice).unwrap_or(&[]);
+        let matching: Vec<_> = runs.iter().filter(|run| filter.matches(run)).collect();
+        let value: Vec<Value> = matching.iter().skip(skip).take(page).map(|run| run_document(workflow, run)).collect();
+        let mut body = json!({ "value": value });
+        if skip + page < matching.len() {
+            let mut link = format!(
+                "{}{}?api-version={api_version}&$top={page}&$skiptoken={}",
+                context.base_url,
+                request.path,
+                skip + page
+            );
+            if let Some(filter) = request.query.get("$filter") {
+                link.push_str(&format!("&$filter={}", encode_query_value(filter)));
+            }
+            body["nextLink"] = json!(link);
+        }
+        Answer::json(200, body)
+    }
+
+    /// WorkflowTriggers_Get, WorkflowTriggers_Reset and WorkflowTriggers_SetState. The double
+    /// resets or copies trigger state only while the workflow is disabled (the stricter reading:
+    /// the service documents these for a stopped copy).
+    fn trigger_operation(
+        &mut self,
+        op: OpKind,
+        request: &Request<'_>,
+        segments: &[&str],
+        id_len: usize,
+        context: &Context<'_>,
+    ) -> Answer {
+        let workflow_segments = &segments[..id_len];
+        let key = resource_key(workflow_segments);
+        let workflow = match self.data.find(workflow_segments) {
+            Ok(workflow) => workflow.clone(),
+            Err(answer) => return answer,
+        };
+        let name = segments[id_len + 1];
+        let not_found = |workflow: &str, trigger: &str| {
+            Answer::arm_error(
+                404,
+                "WorkflowTriggerNotFound",
+                format!("The workflow '{workflow}' trigger '{trigger}' could not be found."),
+            )
+        };
+        if !self.data.flows.trigger_name(&key).is_some_and(|t| t.eq_ignore_ascii_case(name)) {
+            return not_found(workflow_segments[7], name);
+        }
+        if matches!(op, OpKind::GetTrigger) {
+            return match self.data.flows.trigger_document(&key, &workflow) {
+                Some(document) => Answer::json(200, document),
+                None => not_found(workflow_segments[7], name),
+            };
+        }
+        if !workflow["properties"]["state"].as_str().is_some_and(|s| s.eq_ignore_ascii_case("Disabled")) {
+            return Answer::arm_error(
+                409,
+                "WorkflowTriggerStateChangeNotAllowed",
+                format!(
+                    "The state of trigger '{name}' can be changed only while workflow '{}' is disabled.",
+                    workflow_segments[7]
+                ),
+            );
+        }
+        if matches!(op, OpKind::ResetTrigger) {
+            self.data.flows.reset(&key, context.now);
+            return Answer::empty(200);
+        }
+        // {"source": {"id": ".../workflows/{w}/triggers/{t}"}}
+        let body = match parse_object(request.body) {
+            Ok(body) => body,
+            Err(answer) => return answer,
+        };
+        let Some(source) = body["source"]["id"].as_str() else {
+            return Answer::arm_error(
+                400,
+                "InvalidRequestContent",
+                "The request content was invalid and could not be deserialized: 'source.id is required'.",
+            );
+        };
+        let source_segments: Vec<&str> = source.split('/').filter(|s| !s.is_empty()).collect();
+        let source_is_trigger = source_segments.len() == 10
+            && is_provider_path(&source_segments)
+            && source_segments[8].eq_ignore_ascii_case("triggers");
+        if !source_is_trigger {
+            return Answer::arm_error(
+                400,
+                "InvalidTriggerReference",
+                format!("The source trigger id '{source}' is not a workflow trigger id."),
+            );
+        }
+        if let Some(answer) = self.data.control_plane_outage(&source_segments) {
+            return answer;
+        }
+        let source_key = resource_key(&source_segments[..8]);
+        if !self.data.flows.trigger_name(&source_key).is_some_and(|t| t.eq_ignore_ascii_case(source_segments[9])) {
+            return not_found(source_segments[7], source_segments[9]);
+        }
+        self.data.flows.copy_state(&key, &source_key, context.now);
+        Answer::empty(200)
     }
 
     pub fn put_resource(&mut self, id: &str, resource: Value) {
@@ -399,33 +537,56 @@ impl Store {
 
     pub fn remove_resource(&mut self, id: &str) -> Option<Value> {
         let key = id_key(id);
-        self.data.runs.remove(&key);
+        self.data.flows.remove(&key);
         self.data.app_settings.remove(&key);
         self.data.resources.remove(&key)
     }
 
     /// Adds runs to a workflow, `statuses` newest first; they are newer than any runs it has.
     pub fn add_workflow_runs(&mut self, workflow_id: &str, statuses: &[&str], now: DateTime<Utc>) {
-        let data = &mut self.data;
-        let runs = data.runs.entry(id_key(workflow_id)).or_default();
-        // Spread the new runs evenly between the newest existing run (or an hour ago) and now,
-        // so start times agree with the newest-first order.
-        let since = runs.first().map(|run| run.start).unwrap_or(now - TimeDelta::hours(1));
-        let step = (now - since) / (statuses.len() as i32 + 1);
-        let mut added = Vec::with_capacity(statuses.len());
-        for (i, status) in statuses.iter().enumerate() {
-            data.run_sequence += 1;
-            let start = now - step * (i as i32 + 1);
-            let finished = !matches!(*status, "Running" | "Waiting" | "Suspended");
-            added.push(WorkflowRun {
-                // Real run names are 29 characters: digits, then "CU" and a two-digit suffix.
-                name: format!("08584{:022}CU{:02}", data.run_sequence, data.run_sequence % 100),
-                status: (*status).to_owned(),
-                start,
-                end: finished.then(|| start + step / 2),
+        self.data.flows.add_runs(&id_key(workflow_id), statuses, now);
+    }
+
+    pub fn add_polling_trigger(&mut self, workflow_id: &str, trigger: PollingTrigger, now: DateTime<Utc>) {
+        let key = id_key(workflow_id);
+        if let Some(definition) = self.data.resources.get_mut(&key).and_then(|w| w["properties"].get_mut("definition"))
+        {
+            definition["triggers"] = json!({
+                trigger.name.clone(): {
+                    "type": "ApiConnection",
+                    "recurrence": {"frequency": "Second", "interval": trigger.interval.as_secs().max(1)},
+                    "splitOn": "@triggerBody()?['value']",
+                    "inputs": {"method": "get", "path": format!("/{}/items", trigger.source)},
+                }
             });
         }
-        runs.splice(0..0, added);
+        self.data.flows.add_trigger(&key, trigger, now);
+    }
+
+    pub fn push_items(&mut self, source: &str, count: usize, now: DateTime<Utc>) -> Vec<u64> {
+        self.data.flows.push_items(source, count, now)
+    }
+
+    pub fn source(&mut self, source: &str, now: DateTime<Utc>) -> Option<SourceReport> {
+        self.data.advance(now);
+        self.data.flows.source(source)
+    }
+
+    pub fn advance(&mut self, now: DateTime<Utc>) {
+        self.data.advance(now);
+    }
+
+    pub fn set_runtime(&mut self, location: &str, up: bool) {
+        self.data.flows.set_runtime(location, up);
+    }
+
+    pub fn set_control_plane(&mut self, location: &str, up: bool) {
+        let location = flows::location_key(location);
+        if up {
+            self.data.control_plane_down.remove(&location);
+        } else {
+            self.data.control_plane_down.insert(location);
+        }
     }
 
     pub fn set_app_settings(&mut self, site_id: &str, settings: BTreeMap<String, String>) {
@@ -439,6 +600,41 @@ impl Store {
 }
 
 impl Data {
+    /// Brings the Logic Apps runtime up to `now`.
+    fn advance(&mut self, now: DateTime<Utc>) {
+        let workflows: Vec<WorkflowView<'_>> = self
+            .resources
+            .values()
+            .filter(|r| r["type"].as_str().is_some_and(|t| t.eq_ignore_ascii_case("Microsoft.Logic/workflows")))
+            .map(|r| WorkflowView {
+                id: r["id"].as_str().unwrap_or_default(),
+                enabled: r["properties"]["state"].as_str().is_some_and(|s| s.eq_ignore_ascii_case("Enabled")),
+                location: r["location"].as_str().unwrap_or_default().to_owned(),
+            })
+            .collect();
+        self.flows.advance(&workflows, now);
+    }
+
+    /// A request to a resource in a location whose control plane is out: the gateway gives up on
+    /// the regional resource provider.
+    fn control_plane_outage(&self, segments: &[&str]) -> Option<Answer> {
+        if self.control_plane_down.is_empty() || segments.len() < 8 {
+            return None;
+        }
+        let resource = self.resources.get(&resource_key(&segments[..8]))?;
+        let location = flows::location_key(resource["location"].as_str()?);
+        self.control_plane_down.contains(&location).then(|| {
+            Answer::arm_error(
+                504,
+                "GatewayTimeout",
+                format!(
+                    "The gateway did not receive a response from '{}' within the specified time period.",
+                    segments[5]
+                ),
+            )
+        })
+    }
+
     fn put_resource(&mut self, id: &str, resource: Value) {
         let id = normalize_id(id);
         let segments: Vec<&str> = id.split('/').filter(|s| !s.is_empty()).collect();
@@ -825,36 +1021,15 @@ fn app_settings(body: &Value) -> Result<BTreeMap<String, String>, Answer> {
         .collect()
 }
 
-/// `status eq 'Failed'` → `Failed`.
-fn status_filter(filter: &str) -> Option<String> {
-    let mut words = filter.split_whitespace();
-    let (field, op, value) = (words.next()?, words.next()?, words.next()?);
-    let value = value.strip_prefix('\'')?.strip_suffix('\'')?;
-    (words.next().is_none() && field.eq_ignore_ascii_case("status") && op.eq_ignore_ascii_case("eq"))
-        .then(|| value.to_owned())
-}
-
-fn run_document(workflow_id: &str, run: &WorkflowRun) -> Value {
-    let mut properties = json!({
-        "startTime": timestamp(run.start),
-        "status": run.status,
-        "correlation": { "clientTrackingId": run.name },
-        "trigger": {
-            "name": "Recurrence",
-            "startTime": timestamp(run.start),
-            "status": "Succeeded",
-        },
-        "outputs": {},
-    });
-    if let Some(end) = run.end {
-        properties["endTime"] = json!(timestamp(end));
-    }
-    json!({
-        "id": format!("{workflow_id}/runs/{}", run.name),
-        "name": run.name,
-        "type": "Microsoft.Logic/workflows/runs",
-        "properties": properties,
-    })
+/// A query parameter value as a URL carries it.
+fn encode_query_value(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// ARM's timestamps: RFC 3339 in UTC with fractional seconds.
@@ -884,14 +1059,6 @@ mod tests {
         assert_eq!(kind.type_name, "Microsoft.Cdn/profiles/origingroups/origins");
         assert_eq!(id_len, segments.len());
         assert_eq!(resource_type(&segments), "Microsoft.Cdn/profiles/originGroups/origins");
-    }
-
-    #[test]
-    fn status_filters() {
-        assert_eq!(status_filter("status eq 'Failed'").as_deref(), Some("Failed"));
-        assert_eq!(status_filter("Status EQ 'Running'").as_deref(), Some("Running"));
-        assert_eq!(status_filter("startTime gt 2020-01-01"), None);
-        assert_eq!(status_filter("status eq Failed"), None);
     }
 
     #[test]
