@@ -293,6 +293,6 @@ what-if:
 # committed file differs.
 .PHONY: plan-schema
 plan-schema:
-	$(CARGO) run -q -p bcdr -- plan schema > infra/failover-plan.schema.json.tmp
+	$(CARGO) run -q -p bcdr $(DEMO_FEATURES) -- plan schema > infra/failover-plan.schema.json.tmp
 	mv infra/failover-plan.schema.json.tmp infra/failover-plan.schema.json
 	@echo "wrote infra/failover-plan.schema.json"

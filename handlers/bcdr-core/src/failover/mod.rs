@@ -46,6 +46,7 @@
 //! Logic Apps Standard site are switched one at a time, since each write sends the site's whole
 //! app settings back.
 
+mod handover;
 mod ready;
 mod report;
 mod run;

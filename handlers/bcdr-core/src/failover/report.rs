@@ -44,6 +44,11 @@ pub enum Outcome {
 pub enum Stage {
     /// Disable the copy the work moves away from.
     Fence,
+    /// Let the disabled copy's runs finish (or cancel them): a Consumption workflow keeps
+    /// running what it started after it is disabled.
+    Drain,
+    /// Settle where the new copy's client-state trigger starts reading, before it is enabled.
+    TriggerState,
     /// Enable the copy the work moves to.
     Enable,
     /// Switch the router to the copy the work moves to.
@@ -100,7 +105,7 @@ pub struct ActionReport {
     pub phase: Stage,
     /// What the action brings about: `disable`, `enable`, `stop`, `start`, `disableWorkflow`,
     /// `enableWorkflow`, `setProperty`, `disableEndpoint`, `enableEndpoint`, `disableOrigin`,
-    /// `enableOrigin`.
+    /// `enableOrigin`, `drainRuns`, `takeOver`, `reset`, `backlog`.
     pub operation: String,
     /// The resource id of the copy or endpoint.
     pub target: String,
@@ -110,6 +115,9 @@ pub struct ActionReport {
     pub call: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fence_overridden: Option<FenceOverride>,
+    /// For a drain: the runs still in progress when it ended (left, or cancelled).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub runs: Vec<String>,
     /// HTTP attempts over all of the action's calls, retries included.
     pub attempts: u32,
     pub duration_ms: u64,
@@ -155,6 +163,8 @@ impl fmt::Display for Stage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Stage::Fence => "fence",
+            Stage::Drain => "drain",
+            Stage::TriggerState => "triggerState",
             Stage::Enable => "enable",
             Stage::Route => "route",
         })

@@ -9,6 +9,7 @@ use futures::future::{self, join, join_all, BoxFuture, FutureExt};
 use serde_json::Value;
 use tokio::time::Instant;
 
+use super::handover;
 use super::report::{ActionReport, ActionStatus, Direction, FenceOverride, Outcome, Report, Side, Stage};
 use super::target::{Reading, Request, Target, TargetKind, Want};
 use crate::arm::{ArmError, ManagementApi};
@@ -48,7 +49,7 @@ pub async fn run(plan: &FailoverPlan, arm: &dyn ManagementApi, opts: &RunOptions
     for (i, r) in plan.resources.iter().enumerate() {
         let (fence, enable) = match run.steps(r) {
             Steps::FenceFirst(fence, enable) => {
-                independent.push(run.fence_first(fence, enable).map(move |actions| tag(i, actions)).boxed());
+                independent.push(run.fence_first(r, fence, enable).map(move |actions| tag(i, actions)).boxed());
                 continue;
             }
             Steps::Move(fence, enable) => (Some(fence), enable),
@@ -136,16 +137,18 @@ struct Step<'a> {
 }
 
 /// How one step ended, before timing and attempts are added.
-struct Ended {
-    status: ActionStatus,
-    call: Option<String>,
-    detail: String,
-    fence_overridden: Option<FenceOverride>,
+pub(super) struct Ended {
+    pub status: ActionStatus,
+    pub call: Option<String>,
+    pub detail: String,
+    pub fence_overridden: Option<FenceOverride>,
+    /// Runs the step left in progress or cancelled (a drain).
+    pub runs: Vec<String>,
 }
 
 impl Ended {
-    fn new(status: ActionStatus, call: Option<String>, detail: String) -> Self {
-        Ended { status, call, detail, fence_overridden: None }
+    pub fn new(status: ActionStatus, call: Option<String>, detail: String) -> Self {
+        Ended { status, call, detail, fence_overridden: None, runs: Vec::new() }
     }
 }
 
@@ -219,16 +222,79 @@ impl<'a> Run<'a> {
         }
     }
 
-    /// The fence, then the enable only if the fence is confirmed (or overridden).
-    async fn fence_first(&self, fence: Step<'a>, enable: Step<'a>) -> Vec<ActionReport> {
+    /// The fence; for a Consumption workflow the drain of its runs and the new copy's trigger
+    /// state; then the enable only if the fence (and drain) is confirmed, or overridden.
+    async fn fence_first(&self, r: &'a Resource, fence: Step<'a>, enable: Step<'a>) -> Vec<ActionReport> {
         let side = fence.side;
-        let fence = self.act(fence, Gate::Open).await;
-        let gate = match fence.status {
-            ActionStatus::Done | ActionStatus::AlreadyDone | ActionStatus::WouldDo => Gate::Open,
-            _ => self.unconfirmed_fence(side),
-        };
-        let enable = self.act(enable, gate).await;
-        vec![fence, enable]
+        let (from, to) = (fence.target.id, enable.target.id);
+        let fenced_report = self.act(fence.clone(), Gate::Open).await;
+        let fenced = ok(fenced_report.status);
+        let mut gate = if fenced { Gate::Open } else { self.unconfirmed_fence(side, "is not confirmed disabled") };
+        let mut reports = vec![fenced_report];
+        if let Some(drain) = r.drain {
+            let step = Step { phase: Stage::Drain, ..fence.clone() };
+            let report = if fenced {
+                let started = Instant::now();
+                let mut calls = Calls { arm: self.arm, attempts: 0 };
+                let ended = handover::drain(&mut calls, from, drain, self.opts.practice, self.fence_deadline).await;
+                self.reported(&step, "drainRuns", ended, calls.attempts, started)
+            } else {
+                ActionReport {
+                    operation: "drainRuns".into(),
+                    ..not_attempted(
+                        &step,
+                        ActionStatus::Skipped,
+                        "not drained: the copy is not confirmed disabled".into(),
+                    )
+                }
+            };
+            if fenced && !ok(report.status) {
+                gate = self.unconfirmed_fence(side, "still has runs in progress");
+            }
+            reports.push(report);
+        }
+        if let Some(handover) = r.trigger_state {
+            let step = Step { phase: Stage::TriggerState, ..enable.clone() };
+            let report = match &gate {
+                Gate::Closed(why) => ActionReport {
+                    operation: handover.choice.label().to_owned(),
+                    ..not_attempted(
+                        &step,
+                        ActionStatus::WaitingForFence,
+                        format!("{why}; the trigger state is settled just before the enable"),
+                    )
+                },
+                _ => {
+                    let started = Instant::now();
+                    let mut calls = Calls { arm: self.arm, attempts: 0 };
+                    let ended = handover::settle_trigger(
+                        &mut calls,
+                        from,
+                        to,
+                        handover,
+                        fenced,
+                        self.opts.practice,
+                        self.opts.deadline,
+                    )
+                    .await;
+                    let operation = match ended.call.as_deref() {
+                        Some(call) if call.ends_with("/reset") => "reset",
+                        Some(_) => "takeOver",
+                        None if ended.status == ActionStatus::Skipped => "backlog",
+                        None => handover.choice.label(),
+                    };
+                    self.reported(&step, operation, ended, calls.attempts, started)
+                }
+            };
+            if report.status == ActionStatus::Failed {
+                gate = Gate::Closed(
+                    "the trigger state of this copy is not settled, so enabling it could process items twice".into(),
+                );
+            }
+            reports.push(report);
+        }
+        reports.push(self.act(enable, gate).await);
+        reports
     }
 
     /// Enables the new endpoint, then disables the old one as a best effort (its region may be
@@ -268,9 +334,10 @@ impl<'a> Run<'a> {
         vec![enabled, disabled]
     }
 
-    /// What happens to the enable after a fence of the `side` copy that is not confirmed.
-    fn unconfirmed_fence(&self, side: Side) -> Gate {
-        let why = format!("the {side} copy is not confirmed disabled");
+    /// What happens to the enable after a fence of the `side` copy that is not confirmed: the
+    /// copy `what` (is not confirmed disabled, still has runs in progress).
+    fn unconfirmed_fence(&self, side: Side, what: &str) -> Gate {
+        let why = format!("the {side} copy {what}");
         let grace_ends = TimeDelta::from_std(self.fence_grace)
             .ok()
             .and_then(|grace| self.opts.first_started_at.checked_add_signed(grace));
@@ -309,16 +376,29 @@ impl<'a> Run<'a> {
             None => None,
         };
         let ended = self.attempt(&mut calls, &step, target, gate).await;
+        self.reported(&step, &operation(&step), ended, calls.attempts, started)
+    }
+
+    /// The report of a step that ended, logged as it is made.
+    fn reported(
+        &self,
+        step: &Step<'_>,
+        operation: &str,
+        ended: Ended,
+        attempts: u32,
+        started: Instant,
+    ) -> ActionReport {
         let report = ActionReport {
             resource: step.resource.to_owned(),
             copy: step.side,
             phase: step.phase,
-            operation: operation(&step),
+            operation: operation.to_owned(),
             target: step.target.id.to_string(),
             status: ended.status,
             call: ended.call,
             fence_overridden: ended.fence_overridden,
-            attempts: calls.attempts,
+            runs: ended.runs,
+            attempts,
             duration_ms: millis(started.elapsed()),
             detail: ended.detail,
         };
@@ -407,6 +487,11 @@ fn not_serving(enabled: &[(usize, ActionReport)]) -> Vec<String> {
         .collect()
 }
 
+/// Whether a step left its target as wanted (or, in practice, would).
+fn ok(status: ActionStatus) -> bool {
+    matches!(status, ActionStatus::Done | ActionStatus::AlreadyDone | ActionStatus::WouldDo)
+}
+
 fn tag(i: usize, actions: Vec<ActionReport>) -> Vec<(usize, ActionReport)> {
     actions.into_iter().map(|a| (i, a)).collect()
 }
@@ -422,6 +507,7 @@ fn not_attempted(step: &Step<'_>, status: ActionStatus, detail: String) -> Actio
         status,
         call: None,
         fence_overridden: None,
+        runs: Vec::new(),
         attempts: 0,
         duration_ms: 0,
         detail,
@@ -463,6 +549,12 @@ impl Calls<'_> {
                 Err(ArmError::Transport("no answer before the activation deadline".into()))
             }
         }
+    }
+
+    /// One GET with a query, no retries (a caller that polls tries again on its next round).
+    pub async fn get(&mut self, path: &str, api_version: &str, query: &[(&str, &str)]) -> Result<Value, ArmError> {
+        self.attempts += 1;
+        self.arm.get(path, api_version, query).await
     }
 
     pub async fn read(&mut self, target: &Target<'_>, deadline: Instant) -> Result<Reading, ArmError> {

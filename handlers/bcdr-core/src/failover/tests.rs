@@ -140,6 +140,12 @@ impl Fake {
             ("POST", "/disable") => set_state(&mut w, "Disabled"),
             ("POST", "/enable") => set_state(&mut w, "Enabled"),
             ("POST", "/stop") => set_state(&mut w, "Stopped"),
+            // A Consumption workflow: no run in progress, one client-state trigger.
+            ("GET", "/runs") => Ok(json!({"value": []})),
+            ("GET", "/triggers") => Ok(json!({"value": [{"name": "When_a_new_email_arrives"}]})),
+            ("POST", "/triggers/when_a_new_email_arrives/setstate" | "/triggers/when_a_new_email_arrives/reset") => {
+                Ok(Value::Null)
+            }
             ("POST", "/start") => set_state(&mut w, "Running"),
             ("POST", "/config/appsettings/list") => {
                 Ok(json!({"properties": w.settings.get(&key).cloned().unwrap_or_default()}))
@@ -351,9 +357,11 @@ async fn client_state_fences_confirms_then_enables() {
         "",
         "",
         "fence primary mail disable: done
+         drain primary mail drainRuns: alreadyDone
+         triggerState secondary mail takeOver: done
          enable secondary mail enable: done
          outcome succeeded
-         writes: POST weu/mail/disable, POST neu/mail/enable",
+         writes: POST weu/mail/disable, POST neu/mail/triggers/When_a_new_email_arrives/setState, POST neu/mail/enable",
     )
     .await;
 }
@@ -565,6 +573,8 @@ async fn what_is_already_done_is_not_written_again() {
         "",
         "fence primary mail disable: alreadyDone
          fence primary api stop: alreadyDone
+         drain primary mail drainRuns: alreadyDone
+         triggerState secondary mail takeOver: alreadyDone
          enable secondary mail enable: alreadyDone
          enable secondary api start: alreadyDone
          route secondary router enableOrigin: alreadyDone
@@ -583,6 +593,8 @@ async fn a_client_state_copy_waits_while_the_primary_is_unreachable() {
         "weu down",
         "",
         "fence primary mail disable: unconfirmed
+         drain primary mail drainRuns: skipped
+         triggerState secondary mail takeOver: waitingForFence
          enable secondary mail enable: waitingForFence
          outcome waitingForFence
          writes: none",
@@ -590,7 +602,7 @@ async fn a_client_state_copy_waits_while_the_primary_is_unreachable() {
     .await;
     let (report, fake) = run_case(spec, "weu down", "", 30 * 60 * 1000).await;
     assert_eq!(
-        report.actions[1].detail,
+        enable_action(&report).detail,
         "the primary copy is not confirmed disabled; waiting until an operator forces it or the grace period ends \
          at 2024-05-01T12:30:00Z; this copy stays Disabled"
     );
@@ -607,6 +619,7 @@ async fn a_fence_that_does_not_hold_is_not_confirmed() {
         "weu/hook stuck",
         "",
         "fence primary hook disable: unconfirmed
+         drain primary hook drainRuns: skipped
          enable secondary hook enable: waitingForFence
          outcome waitingForFence
          writes: POST weu/hook/disable",
@@ -622,6 +635,8 @@ async fn a_missing_primary_is_not_a_confirmed_fence() {
         "weu/mail missing",
         "",
         "fence primary mail disable: unconfirmed
+         drain primary mail drainRuns: skipped
+         triggerState secondary mail takeOver: waitingForFence
          enable secondary mail enable: waitingForFence
          outcome waitingForFence
          writes: none",
@@ -637,6 +652,8 @@ async fn force_or_the_grace_period_overrides_the_fence() {
         "weu down",
         "force",
         "fence primary mail disable: unconfirmed
+         drain primary mail drainRuns: skipped
+         triggerState secondary mail backlog: skipped
          enable secondary mail enable: done (fenceOverridden: forced)
          outcome succeeded
          writes: POST neu/mail/enable",
@@ -647,6 +664,8 @@ async fn force_or_the_grace_period_overrides_the_fence() {
         "weu down",
         "graceOver",
         "fence primary mail disable: unconfirmed
+         drain primary mail drainRuns: skipped
+         triggerState secondary mail backlog: skipped
          enable secondary mail enable: done (fenceOverridden: gracePeriodPassed)
          outcome succeeded
          writes: POST neu/mail/enable",
@@ -655,14 +674,15 @@ async fn force_or_the_grace_period_overrides_the_fence() {
     // A plan without a grace period waits for an operator however long it takes.
     let (report, _) = run_case(spec, "weu down", "graceOver", 0).await;
     assert_eq!(report.outcome, Outcome::WaitingForFence);
-    assert!(report.actions[1].detail.contains("only an operator can force it"), "{}", report.actions[1].detail);
+    let enable = enable_action(&report);
+    assert!(enable.detail.contains("only an operator can force it"), "{}", enable.detail);
 }
 
 #[tokio::test]
 async fn a_secondary_already_running_without_a_fence_is_reported() {
     let (report, _) = run_case("mail logicApp pollingClientState activePassive", "weu down; neu/mail on", "", 1).await;
     assert_eq!(report.outcome, Outcome::WaitingForFence);
-    assert!(report.actions[1].detail.ends_with("this copy is already Enabled, so both copies may be running"));
+    assert!(enable_action(&report).detail.ends_with("this copy is already Enabled, so both copies may be running"));
 }
 
 #[tokio::test]
@@ -678,6 +698,8 @@ async fn practice_reads_everything_and_writes_nothing() {
         "fence primary mail disable: wouldDo
          fence primary orders disableWorkflow: wouldDo
          fence primary api stop: wouldDo
+         drain primary mail drainRuns: alreadyDone
+         triggerState secondary mail takeOver: wouldDo
          enable secondary mail enable: wouldDo
          enable secondary orders enableWorkflow: wouldDo
          enable secondary api start: wouldDo
@@ -692,14 +714,16 @@ async fn practice_reads_everything_and_writes_nothing() {
     reads.sort();
     assert_eq!(
         reads.join(", "),
-        "GET global/neu, GET global/weu, GET neu/api, GET neu/mail, GET weu/api, GET weu/mail, \
+        "GET global/neu, GET global/weu, GET neu/api, GET neu/mail, GET neu/mail, GET neu/mail/triggers, \
+         GET weu/api, GET weu/mail, GET weu/mail/runs, GET weu/mail/runs, \
          POST neu/apps/config/appsettings/list, POST weu/apps/config/appsettings/list",
         "every target read once"
     );
     let calls: Vec<String> = report.actions.iter().map(|a| short(a.call.as_deref().unwrap_or("-"), &fake)).collect();
     assert_eq!(
         calls.join(", "),
-        "POST weu/mail/disable, PUT weu/apps/config/appsettings, POST weu/api/stop, POST neu/mail/enable, \
+        "POST weu/mail/disable, PUT weu/apps/config/appsettings, POST weu/api/stop, -, \
+         POST neu/mail/triggers/When_a_new_email_arrives/setState, POST neu/mail/enable, \
          PUT neu/apps/config/appsettings, POST neu/api/start, PATCH global/neu, PATCH global/weu"
     );
     // Practice shows what a real run would meet.
@@ -708,6 +732,8 @@ async fn practice_reads_everything_and_writes_nothing() {
         "weu down",
         "practice",
         "fence primary mail disable: unconfirmed
+         drain primary mail drainRuns: skipped
+         triggerState secondary mail takeOver: waitingForFence
          enable secondary mail enable: waitingForFence
          outcome waitingForFence
          writes: none",
@@ -725,13 +751,15 @@ async fn failback_reverses_the_plan() {
         "failback",
         "fence secondary mail disable: done
          fence secondary api stop: done
+         drain secondary mail drainRuns: alreadyDone
+         triggerState primary mail takeOver: done
          enable primary mail enable: done
          enable primary api start: done
          route primary router enableEndpoint: done
          route secondary router disableEndpoint: done
          outcome succeeded
          writes: POST neu/mail/disable, POST neu/api/stop, POST weu/api/start, PATCH global/weu, \
-         POST weu/mail/enable, PATCH global/neu",
+         POST weu/mail/triggers/When_a_new_email_arrives/setState, PATCH global/neu, POST weu/mail/enable",
     )
     .await;
     // The fence rule mirrored: the secondary must be confirmed off before the primary runs.
@@ -740,6 +768,8 @@ async fn failback_reverses_the_plan() {
         "weu/mail off; neu/mail on; neu down",
         "failback",
         "fence secondary mail disable: unconfirmed
+         drain secondary mail drainRuns: skipped
+         triggerState primary mail takeOver: waitingForFence
          enable primary mail enable: waitingForFence
          outcome waitingForFence
          writes: none",
@@ -758,6 +788,8 @@ async fn one_failure_does_not_stop_the_others() {
         "fence primary mail disable: unconfirmed
          fence primary nightly disable: done
          fence primary queue stop: done
+         drain primary mail drainRuns: skipped
+         triggerState secondary mail takeOver: waitingForFence
          enable secondary mail enable: waitingForFence
          enable secondary nightly enable: failed
          enable secondary queue start: done
@@ -785,7 +817,7 @@ async fn the_report_reads_as_camel_case_json() {
     assert_eq!(json["outcome"], "succeeded");
     assert_eq!(json["direction"], "failover");
     assert_eq!(json["startedAt"], "2024-05-01T12:00:00Z");
-    let enable = &json["actions"][1];
+    let enable = &json["actions"][3];
     assert_eq!(enable["phase"], "enable");
     assert_eq!(enable["copy"], "secondary");
     assert_eq!(enable["status"], "done");
@@ -794,6 +826,11 @@ async fn the_report_reads_as_camel_case_json() {
     assert!(enable.get("durationMs").is_some());
     let back: Report = serde_json::from_value(json).unwrap();
     assert_eq!(back, report);
+}
+
+/// The enable of a run's one resource.
+fn enable_action(report: &Report) -> &ActionReport {
+    report.actions.iter().find(|a| a.phase == Stage::Enable).expect("an enable action")
 }
 
 async fn readiness(spec: &str, world: &str) -> String {

@@ -12,6 +12,7 @@
 
 mod activation;
 mod alerts;
+mod handover;
 mod health;
 mod resources;
 mod watchdog;
@@ -24,6 +25,7 @@ use crate::settings::{ConfigError, Problems, Reader};
 
 pub use activation::ActivationPlan;
 pub use alerts::AlertPlan;
+pub use handover::{AfterDrain, Drain, TriggerHandover, TriggerState};
 pub use health::{
     setting_reference, ArmResourceCheck, Check, CheckKind, DnsCheck, HealthPlan, HttpCheck, LogicAppCheck,
     StatusRanges, TcpCheck, CHECK_KINDS,

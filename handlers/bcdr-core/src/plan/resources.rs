@@ -10,6 +10,7 @@ use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
 
+use super::handover::{Drain, TriggerHandover, TriggerState};
 use super::is_api_version;
 use crate::resource_id::ResourceId;
 use crate::settings::Problems;
@@ -27,6 +28,10 @@ pub struct Resource {
     pub secondary: ResourceId,
     /// What activation does for this trigger and role.
     pub switch: Switch,
+    /// For a fenced Consumption workflow: how its runs are drained after the disable.
+    pub drain: Option<Drain>,
+    /// For a Consumption client-state poller: where the enabled copy's trigger starts.
+    pub trigger_state: Option<TriggerHandover>,
 }
 
 /// What kind of Azure resource a copy is, with what switching it needs.
@@ -122,6 +127,15 @@ pub(super) struct ResourceJson {
     /// For `generic`: how to read, enable and disable it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     generic: Option<GenericResource>,
+    /// For a `logicApp` with trigger `pollingClientState` or `webhook`: how long to let the old
+    /// copy's runs finish after it is disabled, and what then (default: 60 s, then wait).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    drain: Option<Drain>,
+    /// For a `logicApp` with trigger `pollingClientState`: where the enabled copy's trigger
+    /// starts reading (default: take over the other copy's position; if its region does not
+    /// answer, accept the backlog).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    trigger_state: Option<TriggerHandover>,
 }
 
 /// What kind of Azure resource a copy is, and so which ARM calls switch it.
@@ -246,6 +260,37 @@ impl ResourceJson {
         if (self.ordered || self.sessions) && self.trigger != Trigger::PollingServerState {
             p.push(format!("{at}.ordered"), None, "ordered and sessions apply only to trigger pollingServerState");
         }
+        let consumption = self.kind == ResourceKindJson::LogicApp;
+        let drained = consumption && switch == Some(Switch::FenceFirst);
+        if self.drain.is_some() && !drained {
+            p.push(
+                format!("{at}.drain"),
+                None,
+                "applies only to kind logicApp with trigger pollingClientState or webhook (the copies that are fenced)",
+            );
+        }
+        if let Some(drain) = self.drain.filter(|d| !(1_000..=3_600_000).contains(&d.limit_ms)) {
+            p.push(
+                format!("{at}.drain.limitMs"),
+                Some(&drain.limit_ms.to_string()),
+                "must be between 1000 and 3600000",
+            );
+        }
+        let positioned = consumption && self.trigger == Trigger::PollingClientState;
+        if self.trigger_state.is_some() && !positioned {
+            p.push(
+                format!("{at}.triggerState"),
+                None,
+                "applies only to kind logicApp with trigger pollingClientState (a trigger that keeps its own position)",
+            );
+        }
+        if let Some(handover) = self.trigger_state.filter(|h| h.if_unreachable == TriggerState::TakeOver) {
+            p.push(
+                format!("{at}.triggerState.ifUnreachable"),
+                Some(handover.if_unreachable.label()),
+                "must be backlog or reset: an unreachable copy's position cannot be taken",
+            );
+        }
         Some(Resource {
             name: self.name,
             kind: kind?,
@@ -254,6 +299,8 @@ impl ResourceJson {
             primary: self.primary,
             secondary: self.secondary,
             switch: switch?,
+            drain: drained.then(|| self.drain.unwrap_or_default()),
+            trigger_state: positioned.then(|| self.trigger_state.unwrap_or_default()),
         })
     }
 
