@@ -145,6 +145,15 @@ async fn clean_failover() {
         actions.iter().position(|a| a == "enable mailbox secondary done").unwrap_or_else(|| panic!("{actions:#?}"));
     assert!(fence < enable, "{actions:#?}");
     assert!(actions.contains(&"route router secondary done".to_owned()), "{actions:#?}");
+    // Runs were in flight at the fence: the drain waited for them, and the secondary's trigger
+    // took over the primary's position before it was enabled.
+    let drained =
+        actions.iter().position(|a| a == "drain mailbox primary done").unwrap_or_else(|| panic!("{actions:#?}"));
+    let settled = actions
+        .iter()
+        .position(|a| a == "triggerState mailbox secondary done")
+        .unwrap_or_else(|| panic!("{actions:#?}"));
+    assert!(fence < drained && drained < settled && settled < enable, "{actions:#?}");
 
     still_one_activation(&world, 3).await;
     let state = world.watch_state().await;
@@ -467,6 +476,16 @@ async fn failback_moves_the_work_back_under_a_new_epoch() {
     assert_eq!((state["phase"].as_str(), state["epoch"].as_u64()), (Some("watching"), Some(2)), "{state:#}");
     assert_eq!(world.reports().await.len(), 3);
     assert_eq!(world.copies(), on_primary());
+
+    // The promise counted in work: mail arrived all through the outage, the failover and the
+    // failback, and each item was processed exactly once, by one region or the other.
+    let mailbox = world.mailbox_settled().await;
+    let twice: Vec<u64> = mailbox.duplicated().iter().map(|i| i.id).collect();
+    let never: Vec<u64> = mailbox.unprocessed().iter().map(|i| i.id).collect();
+    assert_eq!((twice, never), (vec![], vec![]), "items processed twice, and never");
+    let per_copy = mailbox.processed_per_workflow();
+    assert_eq!(per_copy.len(), 2, "both regions processed mail: {per_copy:?}");
+    eprintln!("failback: {} items, processed once each: {per_copy:?}", mailbox.items.len());
 
     // A failover call for the old epoch that arrives only now (a watchdog's call that was slow
     // to get through) must not move the work out again.

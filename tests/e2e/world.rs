@@ -11,11 +11,11 @@ use std::fs::File;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use azure_sim::{ArmDouble, ArmOptions, IdentityDouble, IdentityOptions};
+use azure_sim::{ArmDouble, ArmOptions, IdentityDouble, IdentityOptions, PollingTrigger, SourceReport};
 use bcdr_core::store::{BlobAuth, BlobStore, StateStore};
 use serde_json::{json, Value};
 use tokio::net::{TcpListener, TcpStream};
@@ -326,8 +326,13 @@ pub struct World {
     activation: Option<Host>,
     pub activation_port: u16,
     guard: Guard,
+    /// Cleared to stop the mail arriving in the shared mailbox.
+    mail_arriving: Arc<AtomicBool>,
     started: Instant,
 }
+
+/// The shared mailbox both regions' `mailbox` copies read.
+pub const MAILBOX: &str = "orders-mailbox";
 
 impl World {
     /// Builds and starts everything, and returns once every app answers. `name` names the
@@ -349,9 +354,32 @@ impl World {
         for primary in [true, false] {
             let (state, location) = if primary { ("Enabled", "westeurope") } else { ("Disabled", "northeurope") };
             arm.add_logic_app(&Ids::mailbox(primary), state, location);
+            // The client-state poller: one run per new mail, each taking 600 ms, four at a time,
+            // so runs are in flight whenever the fence comes.
+            arm.add_polling_trigger(
+                &Ids::mailbox(primary),
+                PollingTrigger {
+                    name: "When_a_new_email_arrives".into(),
+                    source: MAILBOX.into(),
+                    interval: Duration::from_millis(100),
+                    run_duration: Duration::from_millis(600),
+                    concurrency: Some(4),
+                },
+            );
             arm.add_logic_app(&Ids::nightly(primary), state, location);
             arm.add_site(&Ids::api(primary), if primary { "Running" } else { "Stopped" });
             arm.add_traffic_manager_endpoint(&Ids::endpoint(primary), state);
+        }
+        // Mail arrives all through the scenario, one every 150 ms, until `mailbox_settled`.
+        let mail_arriving = Arc::new(AtomicBool::new(true));
+        {
+            let (arm, arriving) = (Arc::clone(&arm), Arc::clone(&mail_arriving));
+            tokio::spawn(async move {
+                while arriving.load(Ordering::SeqCst) {
+                    arm.push_items(MAILBOX, 1);
+                    tokio::time::sleep(Duration::from_millis(150)).await;
+                }
+            });
         }
         let dependency = Dependency::start().await;
         let control = control_server().await;
@@ -407,6 +435,7 @@ impl World {
             activation: None,
             activation_port,
             guard,
+            mail_arriving,
             started: Instant::now(),
         };
         if world.options.activation_running {
@@ -435,6 +464,24 @@ impl World {
         }
         world.started = Instant::now();
         world
+    }
+
+    /// Stops the mail, waits until every run that can end has ended (nothing changes for a
+    /// second), and returns the mailbox: each item with the runs that processed it.
+    pub async fn mailbox_settled(&self) -> SourceReport {
+        self.mail_arriving.store(false, Ordering::SeqCst);
+        let mut last = self.arm.source(MAILBOX).expect("the mailbox");
+        let mut quiet = 0;
+        for _ in 0..120 {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            let now = self.arm.source(MAILBOX).expect("the mailbox");
+            quiet = if now == last { quiet + 1 } else { 0 };
+            if quiet == 4 {
+                return now;
+            }
+            last = now;
+        }
+        panic!("the mailbox never settled");
     }
 
     /// Starts the activation app (at the port the watchdogs were told) and waits until it is

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context};
-use azure_sim::{ArmDouble, ArmOptions, IdentityDouble, IdentityOptions};
+use azure_sim::{ArmDouble, ArmOptions, IdentityDouble, IdentityOptions, PollingTrigger};
 use bcdr_core::watch::{Decision, Input, Phase, WatchState};
 use serde_json::{json, Value};
 use tokio::process::{Child, Command};
@@ -27,6 +27,8 @@ const PRIMARY_KEY: &str = "demo-primary-function-key";
 const SECONDARY_KEY: &str = "demo-secondary-function-key";
 const SECRET: &str = "demo-activation-secret-not-for-production";
 const WATCH: &str = "orders";
+/// The shared mailbox both regions' order-mailbox copies read.
+const MAILBOX: &str = "orders-mailbox";
 
 #[derive(Debug, clap::Args)]
 pub struct DemoArgs {
@@ -106,6 +108,20 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let (s_mail, s_nightly, s_site) = ids("rg-neu");
     for (id, on) in [(&p_mail, true), (&p_nightly, true), (&s_mail, false), (&s_nightly, false)] {
         arm.add_logic_app(id, if on { "Enabled" } else { "Disabled" }, "westeurope");
+    }
+    // The mailbox poller: one run per new mail, each taking 1.5 s, so runs are in flight when
+    // the fence comes, and Azure lets them finish after the disable.
+    for id in [&p_mail, &s_mail] {
+        arm.add_polling_trigger(
+            id,
+            PollingTrigger {
+                name: "When_a_new_email_arrives".into(),
+                source: MAILBOX.into(),
+                interval: Duration::from_millis(250),
+                run_duration: Duration::from_millis(1_500),
+                concurrency: Some(10),
+            },
+        );
     }
     arm.add_site(&p_site, "Running");
     arm.add_site(&s_site, "Stopped");
@@ -223,10 +239,28 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     )?;
     clock.say("hosts", format!("primary region: health-check on http://127.0.0.1:{primary_port}; secondary region: watchdog + activation on http://127.0.0.1:{secondary_port} (logs in {})", work.join("logs").display()));
 
+    // Orders arrive by mail all through the story, one every 400 ms.
+    let arm = Arc::new(arm);
+    let mail_arriving = Arc::new(AtomicBool::new(true));
+    {
+        let (arm, arriving) = (Arc::clone(&arm), Arc::clone(&mail_arriving));
+        tokio::spawn(async move {
+            while arriving.load(Ordering::SeqCst) {
+                arm.push_items(MAILBOX, 1);
+                tokio::time::sleep(Duration::from_millis(400)).await;
+            }
+        });
+    }
+
     let story = Story { clock: &clock, state_dir: work.join("state"), printed: 0, reports: 0 };
     let result = story
         .tell(&mut alerts, &dependency_up, &arm, &plan_file, &state_url, &activation_url, (&s_mail, &p_mail))
         .await;
+    mail_arriving.store(false, Ordering::SeqCst);
+    let result = match result {
+        Ok(()) => mailbox_tally(&clock, &arm, (&p_mail, &s_mail)).await,
+        Err(e) => Err(e),
+    };
     for host in [primary, secondary] {
         let name = host.name;
         host.stop().await;
@@ -236,6 +270,36 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     drop(identity);
     clock.say("azure", "simulated Azure stopped; nothing is left running");
     result
+}
+
+/// Waits for the mailbox runs to finish, then says who processed what: each order once.
+async fn mailbox_tally(clock: &Clock, arm: &ArmDouble, (primary, secondary): (&str, &str)) -> anyhow::Result<()> {
+    let mut last = arm.source(MAILBOX);
+    for _ in 0..40 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let now = arm.source(MAILBOX);
+        if now == last {
+            break;
+        }
+        last = now;
+    }
+    let mailbox = last.context("the mailbox")?;
+    let per_copy = mailbox.processed_per_workflow();
+    let count = |id: &str| per_copy.get(&id.to_ascii_lowercase()).copied().unwrap_or(0);
+    let (twice, never) = (mailbox.duplicated().len(), mailbox.unprocessed().len());
+    clock.say(
+        "mailbox",
+        format!(
+            "{} orders arrived by mail: {} processed in the primary, {} in the secondary; processed twice: {twice}; never processed: {never}",
+            mailbox.items.len(),
+            count(primary),
+            count(secondary)
+        ),
+    );
+    if twice > 0 || never > 0 {
+        bail!("the mailbox poller did not process every order exactly once");
+    }
+    Ok(())
 }
 
 struct Story<'a> {
@@ -382,7 +446,7 @@ impl Story<'_> {
                         self.clock.say(
                             "",
                             format!(
-                                "  {:<6} {:<17} {:<9} {:<15} {:<12} {}",
+                                "  {:<12} {:<17} {:<9} {:<15} {:<15} {}",
                                 s("phase"),
                                 s("resource"),
                                 s("copy"),
