@@ -12,15 +12,41 @@ pub(crate) struct Answer {
     pub status: u16,
     pub headers: Vec<(&'static str, String)>,
     pub body: Option<Value>,
+    /// A body that is not JSON, with its content type.
+    pub raw: Option<(&'static str, String)>,
 }
 
 impl Answer {
     pub fn json(status: u16, body: Value) -> Self {
-        Self { status, headers: Vec::new(), body: Some(body) }
+        Self { status, headers: Vec::new(), body: Some(body), raw: None }
     }
 
     pub fn empty(status: u16) -> Self {
-        Self { status, headers: Vec::new(), body: None }
+        Self { status, headers: Vec::new(), body: None, raw: None }
+    }
+
+    pub fn raw(status: u16, content_type: &'static str, body: impl Into<String>) -> Self {
+        Self { status, headers: Vec::new(), body: None, raw: Some((content_type, body.into())) }
+    }
+
+    /// Microsoft.Web's own error shape: PascalCase at the top level, the message again in
+    /// `Details`, with an `ErrorEntity` carrying an extended code.
+    pub fn web_error(status: u16, code: &str, message: &str, extended_code: &str) -> Self {
+        Self::json(
+            status,
+            json!({
+                "Code": code,
+                "Message": message,
+                "Target": null,
+                "Details": [
+                    {"Message": message},
+                    {"Code": code},
+                    {"ErrorEntity": {"ExtendedCode": extended_code, "MessageTemplate": message, "Parameters": [],
+                                     "Code": code, "Message": message}}
+                ],
+                "Innererror": null
+            }),
+        )
     }
 
     /// ARM's error envelope, the same for every resource provider and for ARM itself.
@@ -34,15 +60,22 @@ impl Answer {
     }
 
     pub fn into_response(self) -> warp::reply::Response {
-        let mut response = match &self.body {
-            Some(body) => {
+        let mut response = match (&self.body, &self.raw) {
+            (_, Some((content_type, text))) => {
+                let mut response = text.clone().into_response();
+                if let Ok(value) = HeaderValue::from_str(content_type) {
+                    response.headers_mut().insert(http::header::CONTENT_TYPE, value);
+                }
+                response
+            }
+            (Some(body), None) => {
                 let mut response = body.to_string().into_response();
                 response
                     .headers_mut()
                     .insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
                 response
             }
-            None => warp::reply().into_response(),
+            (None, None) => warp::reply().into_response(),
         };
         *response.status_mut() = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         for (name, value) in self.headers {

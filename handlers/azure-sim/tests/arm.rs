@@ -214,21 +214,56 @@ async fn sites_start_stop_and_replace_app_settings() {
     assert_eq!(listed.body["properties"]["Workflows.orders.FlowState"], "Enabled");
 
     // Turning a Logic Apps Standard workflow off: read, change one setting, write the whole set.
+    // From 2023-12-01 the write is long-running and restarts the site: 202, then the site takes
+    // no other write until it is over, and the workflow runs on until then.
     let mut settings = listed.body["properties"].clone();
     settings["Workflows.orders.FlowState"] = json!("Disabled");
     let put = json!({ "properties": settings }).to_string();
-    let replaced = sim.call("PUT", &format!("{id}/config/appsettings?api-version={WEB}"), Some(&put)).await;
-    assert_eq!(replaced.status, 200, "{:?}", replaced.body);
-    assert_eq!(replaced.body["properties"], settings);
+    let settings_url = format!("{id}/config/appsettings?api-version={WEB}");
+    let workflow = format!("{id}/workflows/orders?api-version={WEB}");
+    let accepted = sim.call("PUT", &settings_url, Some(&put)).await;
+    assert_eq!(accepted.status, 202, "{:?}", accepted.body);
+    assert!(accepted.header("azure-asyncoperation").is_none(), "the first form: Location alone");
+    let location = accepted.header("location").expect("a Location to poll").to_owned();
+    let busy = sim.call("PUT", &settings_url, Some(&put)).await;
+    assert_eq!(busy.status, 409);
+    assert_eq!(busy.body["Code"], "Conflict", "Microsoft.Web's own error shape: {:?}", busy.body);
+    assert!(busy.body["Message"].as_str().unwrap().contains("another operation is in progress"));
+    assert_eq!(busy.body["Details"][2]["ErrorEntity"]["ExtendedCode"], "59203");
+    assert_eq!(sim.call("POST", &with_version(&format!("{id}/stop"), WEB), None).await.status, 409);
+    let running = sim.call("GET", &workflow, None).await;
+    assert_eq!(running.body["properties"]["flowState"], "Enabled", "not until the restart is over");
+    assert_eq!(running.body["type"], "Microsoft.Web/sites/workflows");
+    // The operation ends on its own clock, polled or not.
+    tokio::time::sleep(Duration::from_millis(600)).await;
     assert_eq!(sim.arm.app_settings(&id).unwrap()["Workflows.orders.FlowState"], "Disabled");
+    assert_eq!(sim.call("GET", &workflow, None).await.body["properties"]["flowState"], "Disabled");
+    let done = sim.poll(&location).await;
+    assert_eq!(done.status, 200);
+    assert_eq!(done.body["properties"], settings);
+    // The second write comes in the other form: Azure-AsyncOperation and Location.
+    let second = sim.call("PUT", &settings_url, Some(&put)).await;
+    assert_eq!(second.status, 202);
+    assert!(second.header("azure-asyncoperation").is_some());
+    tokio::time::sleep(Duration::from_millis(600)).await;
 
-    // The set is replaced, not merged.
+    // There is no read of the settings but the list: a GET is 405, in XML.
+    let get = sim.call("GET", &settings_url, None).await;
+    assert_eq!(get.status, 405);
+    assert!(get.header("content-type").is_some_and(|t| t.starts_with("application/xml")));
+    assert!(get.body.as_str().is_some_and(|xml| xml.starts_with("<Error><Message>")), "{:?}", get.body);
+
+    // The set is replaced, not merged. Before 2023-12-01 the write answers 200 and the site
+    // restarts after it.
+    let older = format!("{id}/config/appsettings?api-version=2022-03-01");
     let only = json!({"properties": {"Only": "this"}}).to_string();
-    sim.call("PUT", &format!("{id}/config/appsettings?api-version={WEB}"), Some(&only)).await;
+    assert_eq!(sim.call("PUT", &older, Some(&only)).await.status, 200);
     assert_eq!(sim.call("POST", &list, None).await.body["properties"], json!({"Only": "this"}));
+    assert_eq!(sim.call("PUT", &older, Some(&only)).await.status, 409, "restarting");
+    tokio::time::sleep(Duration::from_millis(600)).await;
 
     let not_strings = json!({"properties": {"Count": 3}}).to_string();
-    let refused = sim.call("PUT", &format!("{id}/config/appsettings?api-version={WEB}"), Some(&not_strings)).await;
+    let refused = sim.call("PUT", &older, Some(&not_strings)).await;
     assert_eq!(refused.status, 400);
     assert_eq!(refused.code(), "InvalidRequestContent");
 }

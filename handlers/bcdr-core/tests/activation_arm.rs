@@ -494,3 +494,51 @@ async fn activation_readiness_names_missing_targets_and_permissions() {
     let ready = failover::ready(&plan, &no_identity, deadline()).await;
     assert!(ready.checks.iter().all(|c| c.detail == "no token for ARM: no managed identity"), "{ready}");
 }
+
+#[tokio::test]
+async fn activation_standard_workflows_share_one_settings_write_per_site_through_a_restart() {
+    let (arm, registry) = double().await;
+    seed(&arm, "trafficManager");
+    let plan = plan("trafficManager");
+    let api = Watched::new(&arm, &registry);
+    // Someone else wrote the primary site's settings a moment ago: it is restarting (and
+    // answering writes with 409) when the fence comes.
+    let primary_site = site("weu", "flows");
+    let url = format!("{}{primary_site}/config/appsettings?api-version=2023-12-01", arm.base_url());
+    let settings: serde_json::Map<String, Value> =
+        arm.app_settings(&primary_site).unwrap().into_iter().map(|(k, v)| (k, json!(v))).collect();
+    let token = registry.issue("https://management.azure.com", CLIENT_ID, Duration::from_secs(3600)).token;
+    let outside = reqwest::Client::new()
+        .put(url)
+        .bearer_auth(token)
+        .json(&json!({ "properties": settings }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(outside.status(), 202);
+    arm.clear_calls();
+
+    let report = failover::run(&plan, &api, &options(Direction::Failover, false, false, Duration::from_secs(20))).await;
+    assert_eq!(report.outcome, Outcome::Succeeded, "{}", summary(&report));
+    assert_eq!(states(&arm, "trafficManager"), AFTER);
+    assert_eq!(api.violations(), Vec::<String>::new());
+    // One settings write per site and phase, for both of its workflows, each confirmed through
+    // the workflow's flowState once the restart was over; the restart's 409s were waited out.
+    let puts = |status: u16| {
+        arm.calls()
+            .iter()
+            .filter(|c| c.method == "PUT" && c.path.ends_with("/config/appsettings") && c.status == Some(status))
+            .map(|c| c.path.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        puts(202),
+        [format!("{primary_site}/config/appsettings"), format!("{}/config/appsettings", site("neu", "flows"))]
+    );
+    assert!(!puts(409).is_empty(), "the fence met the restart");
+    for name in ["hook", "orders"] {
+        let fence = report.actions.iter().find(|a| a.resource == name && a.phase == Stage::Fence).unwrap();
+        assert!(fence.detail.contains("one settings write for 2 workflows"), "{fence}");
+        assert!(fence.detail.ends_with("flowState now Disabled, confirmed"), "{fence}");
+    }
+}

@@ -57,6 +57,10 @@ pub(crate) enum OpKind {
     SetTriggerState,
     /// `POST .../sites/{name}/config/appsettings/list`.
     ListAppSettings,
+    /// `GET .../sites/{name}/config/appsettings`: there is no such read (405, in XML).
+    NoGet,
+    /// `GET .../sites/{name}/workflows/{workflow}`: a Logic Apps Standard workflow.
+    GetSiteWorkflow,
     /// `PUT .../sites/{name}/config/appsettings`: replaces the whole set.
     ReplaceAppSettings,
     /// PATCH: a JSON merge patch. Asynchronous operations answer 202 and change the resource
@@ -64,6 +68,16 @@ pub(crate) enum OpKind {
     Patch { checks: &'static [EnumCheck], asynchronous: bool },
     /// PUT: replaces (or creates) the resource.
     Put { checks: &'static [EnumCheck] },
+}
+
+impl OpKind {
+    /// Whether the operation changes the resource itself (and so waits for any operation on it).
+    pub fn writes(self) -> bool {
+        matches!(
+            self,
+            OpKind::SetProperty { .. } | OpKind::ReplaceAppSettings | OpKind::Patch { .. } | OpKind::Put { .. }
+        )
+    }
 }
 
 /// A property under `properties` that only takes some values.
@@ -109,7 +123,8 @@ pub(crate) const KINDS: &[ResourceKind] = &[
         ],
     },
     // App Service / Functions / Logic Apps Standard: WebApps_Get, WebApps_Start, WebApps_Stop,
-    // WebApps_ListApplicationSettings, WebApps_UpdateApplicationSettings.
+    // WebApps_ListApplicationSettings, WebApps_UpdateApplicationSettings (long-running from
+    // 2023-12-01), and a site's workflow (Workflows_Get of Microsoft.Web: `flowState`).
     ResourceKind {
         type_name: "Microsoft.Web/sites",
         operations: &[
@@ -118,6 +133,8 @@ pub(crate) const KINDS: &[ResourceKind] = &[
             op("POST", &["stop"], OpKind::SetProperty { property: "state", value: "Stopped" }),
             op("POST", &["config", "appsettings", "list"], OpKind::ListAppSettings),
             op("PUT", &["config", "appsettings"], OpKind::ReplaceAppSettings),
+            op("GET", &["config", "appsettings"], OpKind::NoGet),
+            op("GET", &["workflows", "{}"], OpKind::GetSiteWorkflow),
         ],
     },
     // Traffic Manager: Endpoints_Get, Endpoints_Update, Endpoints_CreateOrUpdate; the

@@ -51,11 +51,20 @@ pub struct ArmOptions {
     /// Most runs one page of a runs list holds when the request's `$top` does not say; further
     /// pages are reached through `nextLink`.
     pub runs_page_size: usize,
+    /// How long an App Service site restarts after its app settings are written: it refuses
+    /// writes meanwhile (409) and its workflows keep their old `flowState` until it is over.
+    pub site_restart: Duration,
 }
 
 impl Default for ArmOptions {
     fn default() -> Self {
-        Self { tokens: None, native_async_polls: 1, poll_retry_after_secs: None, runs_page_size: 30 }
+        Self {
+            tokens: None,
+            native_async_polls: 1,
+            poll_retry_after_secs: None,
+            runs_page_size: 30,
+            site_restart: Duration::from_millis(400),
+        }
     }
 }
 
@@ -490,6 +499,7 @@ impl Shared {
                     native_async_polls: self.options.native_async_polls,
                     poll_retry_after_secs: self.options.poll_retry_after_secs,
                     runs_page_size: self.options.runs_page_size,
+                    site_restart: chrono::TimeDelta::from_std(self.options.site_restart).unwrap_or_default(),
                     base_url: &self.base_url,
                     now: Utc::now(),
                 };

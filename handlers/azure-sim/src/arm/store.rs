@@ -10,7 +10,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use serde_json::{json, Map, Value};
 
 use super::catalog::{self, EnumCheck, OpKind, ResourceKind, KINDS};
@@ -39,6 +39,8 @@ pub(crate) struct Context<'a> {
     pub poll_retry_after_secs: Option<u64>,
     /// Most runs one page of WorkflowRuns_List holds when `$top` does not say.
     pub runs_page_size: usize,
+    /// How long a site restarts after its app settings are written.
+    pub site_restart: TimeDelta,
     /// Where the double listens, for the polling URLs it hands out.
     pub base_url: &'a str,
     pub now: DateTime<Utc>,
@@ -62,6 +64,13 @@ struct Data {
     flows: Flows,
     /// Locations (as `flows::location_key`) whose control plane does not answer.
     control_plane_down: HashSet<String>,
+    /// Sites restarting, until when.
+    restarting: HashMap<String, DateTime<Utc>>,
+    /// The app settings a site's running instances use: a written set takes effect only when
+    /// the restart it causes is over.
+    live_settings: HashMap<String, BTreeMap<String, String>>,
+    /// Long-running operations started, to alternate the two header forms a 202 comes in.
+    started_operations: u64,
 }
 
 /// A change to the resources, applied at once or when its long-running operation completes.
@@ -87,6 +96,22 @@ struct PendingOperation {
     result: Option<Value>,
     started: DateTime<Utc>,
     ended: Option<DateTime<Utc>>,
+    /// Completes on its own clock at this time (polled or not), rather than after `polls`.
+    ready_at: Option<DateTime<Utc>>,
+    /// The resource it changes, which takes no other write until it is done.
+    resource: String,
+}
+
+/// How a write is answered.
+#[derive(Debug, Clone, Copy)]
+enum Completion {
+    /// At once, 200 or 201.
+    Now,
+    /// 202; done after this many polls (a fault, or a test device).
+    AfterPolls(u32),
+    /// 202; done at this time whoever polls. `location_only`: the 202 carries `Location` and
+    /// no `Azure-AsyncOperation`, one of the two forms Microsoft.Web answers in.
+    At { ready: DateTime<Utc>, location_only: bool },
 }
 
 impl Store {
@@ -99,7 +124,7 @@ impl Store {
         context: &Context<'_>,
         accepted: &mut dyn FnMut() -> Option<u32>,
     ) -> (Answer, Option<String>) {
-        self.data.advance(context.now);
+        self.advance(context.now);
         match authenticate(request.authorization, context) {
             Ok(client_id) => (self.route(request, context, accepted), client_id),
             Err(answer) => (answer, None),
@@ -162,14 +187,29 @@ impl Store {
             Err(answer) => return answer,
         };
         let key = resource_key(resource_segments);
+        if op.writes() {
+            if let Some(answer) = self.busy(&key, kind, context.now) {
+                return answer;
+            }
+        }
         match op {
             OpKind::Get => self.read(request, &segments, Some(kind)),
+            OpKind::NoGet => Answer::raw(
+                405,
+                "application/xml; charset=utf-8",
+                "<Error><Message>The requested resource does not support http method 'GET'.</Message></Error>",
+            )
+            .with_header("allow", "PUT"),
+            OpKind::GetSiteWorkflow => match self.data.find(resource_segments) {
+                Ok(site) => Answer::json(200, self.data.site_workflow(&key, site, segments[id_len + 1])),
+                Err(answer) => answer,
+            },
             OpKind::SetProperty { property, value } => {
                 if let Err(answer) = self.data.find(resource_segments) {
                     return answer;
                 }
                 let mutation = Mutation::SetProperty { key, property, value };
-                self.commit(mutation, false, resource_segments, &api_version, context, accepted)
+                self.commit(mutation, Completion::Now, resource_segments, &api_version, context, accepted)
             }
             OpKind::ListRuns => self.list_runs(request, resource_segments, &api_version, context),
             OpKind::GetRun | OpKind::CancelRun => {
@@ -219,8 +259,19 @@ impl Store {
                     Ok(settings) => settings,
                     Err(answer) => return answer,
                 };
-                let mutation = Mutation::AppSettings { key, settings };
-                self.commit(mutation, false, resource_segments, &api_version, context, accepted)
+                let mutation = Mutation::AppSettings { key: key.clone(), settings };
+                // From 2023-12-01 the write is declared long-running: it ends when the restart
+                // it causes is over, answering 202 with `Location` alone or with
+                // `Azure-AsyncOperation` too. Before, it answers 200 and the site restarts after.
+                let ready = context.now + context.site_restart;
+                let completion = if api_version.as_str() >= "2023-12-01" {
+                    self.data.started_operations += 1;
+                    Completion::At { ready, location_only: self.data.started_operations % 2 == 1 }
+                } else {
+                    self.data.restart_site(&key, ready);
+                    Completion::Now
+                };
+                self.commit(mutation, completion, resource_segments, &api_version, context, accepted)
             }
             OpKind::Patch { checks, asynchronous } => {
                 if let Err(answer) = self.data.find(resource_segments) {
@@ -231,7 +282,9 @@ impl Store {
                     Err(answer) => return answer,
                 };
                 let mutation = Mutation::Patch { key, patch };
-                self.commit(mutation, asynchronous, resource_segments, &api_version, context, accepted)
+                let completion =
+                    if asynchronous { Completion::AfterPolls(context.native_async_polls) } else { Completion::Now };
+                self.commit(mutation, completion, resource_segments, &api_version, context, accepted)
             }
             OpKind::Put { checks } => {
                 if let Err(answer) = self.data.find_group(resource_segments) {
@@ -243,7 +296,7 @@ impl Store {
                 };
                 let resource = normalize(&format!("/{}", resource_segments.join("/")), body);
                 let mutation = Mutation::Put { key, resource };
-                self.commit(mutation, false, resource_segments, &api_version, context, accepted)
+                self.commit(mutation, Completion::Now, resource_segments, &api_version, context, accepted)
             }
         }
     }
@@ -266,16 +319,20 @@ impl Store {
     fn commit(
         &mut self,
         mutation: Mutation,
-        natively_asynchronous: bool,
+        completion: Completion,
         resource_segments: &[&str],
         api_version: &str,
         context: &Context<'_>,
         accepted: &mut dyn FnMut() -> Option<u32>,
     ) -> Answer {
-        let polls = match accepted() {
-            Some(polls) => Some(polls),
-            None if natively_asynchronous => Some(context.native_async_polls),
-            None => None,
+        let completion = match accepted() {
+            Some(polls) => Completion::AfterPolls(polls),
+            None => completion,
+        };
+        let (polls, ready_at, location_only) = match completion {
+            Completion::Now => (None, None, false),
+            Completion::AfterPolls(polls) => (Some(polls), None, false),
+            Completion::At { ready, location_only } => (Some(u32::MAX), Some(ready), location_only),
         };
         let Some(polls) = polls else {
             let created = matches!(&mutation, Mutation::Put { key, .. } if !self.data.resources.contains_key(key));
@@ -306,13 +363,18 @@ impl Store {
                 result: None,
                 started: context.now,
                 ended: None,
+                ready_at,
+                resource: resource_key(resource_segments),
             },
         );
         let mut answer = match preview {
             Some(body) => Answer::json(202, body),
             None => Answer::empty(202),
         };
-        answer = answer.with_header("azure-asyncoperation", status_url).with_header("location", location_url);
+        if !location_only {
+            answer = answer.with_header("azure-asyncoperation", status_url);
+        }
+        answer = answer.with_header("location", location_url);
         if let Some(seconds) = context.poll_retry_after_secs {
             answer = answer.with_header("retry-after", seconds.to_string());
         }
@@ -344,7 +406,7 @@ impl Store {
             return Some(answer);
         }
         operation.seen += 1;
-        if !operation.done && operation.seen > operation.polls {
+        if !operation.done && operation.ready_at.is_none() && operation.seen > operation.polls {
             operation.result = self.data.apply(&operation.mutation, context.now);
             operation.done = true;
             operation.ended = Some(context.now);
@@ -538,6 +600,8 @@ impl Store {
     pub fn remove_resource(&mut self, id: &str) -> Option<Value> {
         let key = id_key(id);
         self.data.flows.remove(&key);
+        self.data.live_settings.remove(&key);
+        self.data.restarting.remove(&key);
         self.data.app_settings.remove(&key);
         self.data.resources.remove(&key)
     }
@@ -572,8 +636,46 @@ impl Store {
         self.data.flows.source(source)
     }
 
+    /// Brings everything on its own clock up to `now`: long-running operations whose time has
+    /// come complete (polled or not), restarts end, and the Logic Apps runtime moves on.
     pub fn advance(&mut self, now: DateTime<Utc>) {
+        for operation in self.operations.values_mut() {
+            if !operation.done && operation.ready_at.is_some_and(|ready| ready <= now) {
+                operation.result = self.data.apply(&operation.mutation, now);
+                operation.done = true;
+                operation.ended = operation.ready_at;
+            }
+        }
+        self.data.end_restarts(now);
         self.data.advance(now);
+    }
+
+    /// A write to a resource while an operation on it is still running, or while it (a site)
+    /// restarts, is refused with 409: in ARM's shape, or Microsoft.Web's own.
+    fn busy(&self, key: &str, kind: &ResourceKind, now: DateTime<Utc>) -> Option<Answer> {
+        let pending = self.operations.values().find(|o| !o.done && o.resource == key);
+        let restarting = self.data.restarting.get(key).is_some_and(|until| *until > now);
+        if pending.is_none() && !restarting {
+            return None;
+        }
+        if kind.type_name.starts_with("Microsoft.Web/") {
+            let detail = format!(
+                "Id: {}, OperationName: Update, CreatedTime: {}, EntityType: 1",
+                pending.map_or_else(|| uuid::Uuid::new_v4().to_string(), |o| o.name.clone()),
+                timestamp(pending.map_or(now, |o| o.started))
+            );
+            return Some(Answer::web_error(
+                409,
+                "Conflict",
+                &format!("Cannot modify this site because another operation is in progress. Details: {detail}"),
+                "59203",
+            ));
+        }
+        Some(Answer::arm_error(
+            409,
+            "AnotherOperationInProgress",
+            format!("Another operation is in progress on the resource '{key}'. Please retry later."),
+        ))
     }
 
     pub fn set_runtime(&mut self, location: &str, up: bool) {
@@ -590,6 +692,7 @@ impl Store {
     }
 
     pub fn set_app_settings(&mut self, site_id: &str, settings: BTreeMap<String, String>) {
+        self.data.live_settings.insert(id_key(site_id), settings.clone());
         self.data.app_settings.insert(id_key(site_id), settings);
     }
 
@@ -600,6 +703,44 @@ impl Store {
 }
 
 impl Data {
+    /// The site restarts until `until`: it takes no writes, and its instances keep the settings
+    /// they started with until then.
+    fn restart_site(&mut self, key: &str, until: DateTime<Utc>) {
+        self.restarting.insert(key.to_owned(), until);
+    }
+
+    fn end_restarts(&mut self, now: DateTime<Utc>) {
+        let ended: Vec<String> =
+            self.restarting.iter().filter(|(_, until)| **until <= now).map(|(k, _)| k.clone()).collect();
+        for key in ended {
+            self.restarting.remove(&key);
+            let settings = self.app_settings.get(&key).cloned().unwrap_or_default();
+            self.live_settings.insert(key, settings);
+        }
+    }
+
+    /// `GET …/sites/{s}/workflows/{w}` of a Logic Apps Standard site: its `flowState` as the
+    /// running instances see it (a written setting counts only once the restart is over).
+    fn site_workflow(&self, key: &str, site: &Value, workflow: &str) -> Value {
+        let settings = self.live_settings.get(key).or_else(|| self.app_settings.get(key));
+        let flow_state = settings
+            .and_then(|s| s.iter().find(|(k, _)| k.eq_ignore_ascii_case(&format!("Workflows.{workflow}.FlowState"))))
+            .map_or("Enabled", |(_, v)| v.as_str());
+        let site_id = site["id"].as_str().unwrap_or(key);
+        let site_name = site["name"].as_str().unwrap_or_default();
+        json!({
+            "id": format!("{site_id}/workflows/{workflow}"),
+            "name": format!("{site_name}/{workflow}"),
+            "type": "Microsoft.Web/sites/workflows",
+            "kind": "Stateful",
+            "location": site["location"],
+            "properties": {
+                "flowState": flow_state,
+                "health": {"state": if self.restarting.contains_key(key) { "Unknown" } else { "Healthy" }},
+            },
+        })
+    }
+
     /// Brings the Logic Apps runtime up to `now`.
     fn advance(&mut self, now: DateTime<Utc>) {
         let workflows: Vec<WorkflowView<'_>> = self
@@ -700,6 +841,9 @@ impl Data {
             }
             Mutation::AppSettings { key, settings } => {
                 self.app_settings.insert(key.clone(), settings.clone());
+                if !self.restarting.contains_key(key) {
+                    self.live_settings.insert(key.clone(), settings.clone());
+                }
                 Some(self.app_settings_document(key))
             }
         }

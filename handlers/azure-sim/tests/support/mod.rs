@@ -131,8 +131,12 @@ pub async fn send(
     let status = response.status().as_u16();
     let headers = response.headers().clone();
     let text = response.text().await?;
+    let json = headers.get("content-type").and_then(|t| t.to_str().ok()).is_none_or(|t| t.contains("json"));
     let body = if text.is_empty() {
         Value::Null
+    } else if !json {
+        // Not every answer is JSON (Microsoft.Web's 405 is XML): keep it as text.
+        Value::String(text)
     } else {
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("body is JSON ({e}): {text}"))
     };

@@ -4,8 +4,10 @@
 //! Long-running operations follow ARM's asynchronous API contract: a 201/202 answer carries
 //! `Azure-AsyncOperation` (an operation resource whose `status` ends `Succeeded`, `Failed` or
 //! `Canceled`) and/or `Location` (202 while running, then the operation's own result). When both
-//! are given the operation resource is the one to watch. Once it succeeded, a PUT or PATCH is
-//! answered by a GET of the resource and a POST by its `Location`.
+//! are given the operation resource is the one to watch. Once it succeeded, the final answer is
+//! read where the operation's specification says (`catalog::final_state_via`): a GET of the
+//! resource for most PUTs and PATCHes, the `Location` for actions and for writes whose target
+//! has no GET (a site's app settings).
 
 use std::time::Duration;
 
@@ -16,6 +18,7 @@ use reqwest::Url;
 use serde_json::Value;
 use tokio::time::{sleep, Instant};
 
+use super::catalog::{final_state_via, FinalState};
 use super::retry::{self, jitter};
 use super::{answered, error_fields, ArmClient, ArmError, Called};
 use crate::outbound;
@@ -76,15 +79,16 @@ impl<'a> Call<'a> {
             (Some(operation), location) => {
                 let operation = self.poll_url(&operation)?;
                 self.await_operation(&operation, retry_after).await?;
-                if *method == Method::PUT || *method == Method::PATCH {
-                    self.send(&Method::GET, url, None).await
-                } else if let (true, Some(location)) = (*method == Method::POST, location) {
-                    // An action's result, if it has one, is at its Location once done.
-                    let location = self.poll_url(&location)?;
-                    self.await_location(location, None, false).await
-                } else {
+                match (final_state_via(method, url.path()), location) {
+                    (FinalState::OriginalUri, _) => self.send(&Method::GET, url, None).await,
+                    // An action's result, if it has one (or a write's whose target cannot be
+                    // read), is at its Location once done.
+                    (FinalState::Location, Some(location)) if *method != Method::DELETE => {
+                        let location = self.poll_url(&location)?;
+                        self.await_location(location, None, false).await
+                    }
                     // A DELETE (or an action without Location) has nothing more to show.
-                    Ok(Reply { status: 200, headers: HeaderMap::new(), body: Bytes::new() })
+                    _ => Ok(Reply { status: 200, headers: HeaderMap::new(), body: Bytes::new() }),
                 }
             }
             (None, Some(location)) => {

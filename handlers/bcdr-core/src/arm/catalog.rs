@@ -13,6 +13,28 @@ pub const TRAFFIC_MANAGER_API_VERSION: &str = "2022-04-01";
 /// `Microsoft.Cdn/profiles` and its origin groups and origins.
 pub const FRONT_DOOR_API_VERSION: &str = "2024-02-01";
 
+/// Where a long-running operation's final answer is read once it has succeeded, as its REST
+/// specification declares (`x-ms-long-running-operation-options.final-state-via`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FinalState {
+    /// A GET of the request's own URL (a PUT or PATCH of a resource that can be read).
+    OriginalUri,
+    /// The `Location` URL's answer (an action's result; a write whose target has no GET).
+    Location,
+}
+
+/// The final read of an operation `method path` that ran long.
+pub fn final_state_via(method: &http::Method, path: &str) -> FinalState {
+    let put_or_patch = *method == http::Method::PUT || *method == http::Method::PATCH;
+    // WebApps_UpdateApplicationSettings (long-running from 2023-12-01): `config/appsettings`
+    // has no GET (405), so its final state is at the Location.
+    if put_or_patch && !path.to_ascii_lowercase().trim_end_matches('/').ends_with("/config/appsettings") {
+        FinalState::OriginalUri
+    } else {
+        FinalState::Location
+    }
+}
+
 /// A workflow's state (`Enabled`, `Disabled`, ...), and a site's (`Running`, `Stopped`, ...).
 pub const STATE: &str = "properties.state";
 /// A workflow run's status (`Succeeded`, `Failed`, `Running`, ...).

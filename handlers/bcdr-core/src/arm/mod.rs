@@ -56,9 +56,14 @@ impl ArmError {
     /// saying a resource is busy with an earlier change.
     pub fn is_transient(&self) -> bool {
         match self {
-            ArmError::Status { status, code, .. } => {
+            ArmError::Status { status, code, message } => {
                 matches!(status, 408 | 429 | 500 | 502 | 503 | 504)
-                    || (*status == 409 && code.eq_ignore_ascii_case("AnotherOperationInProgress"))
+                    || (*status == 409
+                        && (code.eq_ignore_ascii_case("AnotherOperationInProgress")
+                            // Microsoft.Web's busy site (a restart after a settings write):
+                            // `{"Code":"Conflict","Message":"Cannot modify this site because
+                            // another operation is in progress. …"}`.
+                            || message.to_ascii_lowercase().contains("another operation is in progress")))
             }
             ArmError::Transport(_) => true,
             // A deadline already spent every retry; an operation that failed would fail again.
@@ -287,6 +292,12 @@ mod tests {
         assert!(status(503, "ServiceUnavailable").is_transient());
         assert!(status(409, "AnotherOperationInProgress").is_transient());
         assert!(!status(409, "Conflict").is_transient());
+        let busy_site = ArmError::Status {
+            status: 409,
+            code: "Conflict".into(),
+            message: "Cannot modify this site because another operation is in progress. Details: Id: 1".into(),
+        };
+        assert!(busy_site.is_transient());
         assert!(!status(403, "AuthorizationFailed").is_transient());
         assert!(status(408, "RequestTimeout").is_transient());
         assert!(status(504, "GatewayTimeout").is_transient());

@@ -168,7 +168,7 @@ pub(super) async fn settle_trigger(
         Err(e) => return Ended::new(ActionStatus::Failed, None, format!("cannot list its triggers: {e}")),
     };
     let Some(trigger) = trigger else {
-        return Ended::new(ActionStatus::Skipped, None, "the workflow has no trigger".into());
+        return Ended::new(ActionStatus::Skipped, None, "the workflow has no trigger, so no position to settle".into());
     };
     let (choice, mut why) = match handover.choice {
         TriggerState::TakeOver if !from_answers => (

@@ -43,13 +43,15 @@
 //! nothing that is already done. In practice mode every target is read and each write a real
 //! run would make is reported as `wouldDo` with its method and path; nothing is written (the app
 //! settings list of a Logic Apps Standard site is a POST, but a read). The workflows of one
-//! Logic Apps Standard site are switched one at a time, since each write sends the site's whole
-//! app settings back.
+//! Logic Apps Standard site that a phase switches share one settings write (`site`): each write
+//! sends the site's whole app settings back and restarts it; each workflow is then confirmed
+//! through its `flowState`, which changes only when the restart is over.
 
 mod handover;
 mod ready;
 mod report;
 mod run;
+mod site;
 mod target;
 
 #[cfg(test)]

@@ -39,7 +39,7 @@ pub enum Outcome {
 }
 
 /// The stage of the failover an action belongs to (the report's `phase` field).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum Stage {
     /// Disable the copy the work moves away from.

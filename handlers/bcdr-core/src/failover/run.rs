@@ -2,6 +2,7 @@
 //! every action.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
@@ -11,6 +12,7 @@ use tokio::time::Instant;
 
 use super::handover;
 use super::report::{ActionReport, ActionStatus, Direction, FenceOverride, Outcome, Report, Side, Stage};
+use super::site::{Arrival, SiteBatch};
 use super::target::{Reading, Request, Target, TargetKind, Want};
 use crate::arm::{ArmError, ManagementApi};
 use crate::plan::{FailoverPlan, Resource, ResourceKind, Router, Switch, Trigger};
@@ -162,6 +164,8 @@ struct Run<'a> {
     /// Workflows of one Logic Apps Standard site share its app settings, which are written
     /// whole: one read-modify-write at a time per site, or one would undo another.
     site_locks: HashMap<String, tokio::sync::Mutex<()>>,
+    /// The workflows each (site, phase) switches, which share one settings write.
+    site_batches: HashMap<(String, Stage), SiteBatch>,
 }
 
 impl<'a> Run<'a> {
@@ -174,12 +178,27 @@ impl<'a> Run<'a> {
             .flat_map(|r| [&r.primary, &r.secondary])
             .map(|id| (id.as_str().to_ascii_lowercase(), tokio::sync::Mutex::new(())))
             .collect();
+        let mut members: HashMap<(String, Stage), usize> = HashMap::new();
+        for r in plan.resources.iter().filter(|r| matches!(r.kind, ResourceKind::LogicAppStandard { .. })) {
+            let (from, to) = match opts.direction {
+                Direction::Failover => (&r.primary, &r.secondary),
+                Direction::Failback => (&r.secondary, &r.primary),
+            };
+            let key = |id: &ResourceId| id.as_str().to_ascii_lowercase();
+            if matches!(r.switch, Switch::FenceFirst | Switch::Move) {
+                *members.entry((key(from), Stage::Fence)).or_default() += 1;
+            }
+            if matches!(r.switch, Switch::FenceFirst | Switch::Move | Switch::KeepEnabled) {
+                *members.entry((key(to), Stage::Enable)).or_default() += 1;
+            }
+        }
         Run {
             arm,
             opts,
             fence_grace: Duration::from_millis(plan.activation.fence_grace_ms),
             fence_deadline: started + left / 2,
             site_locks,
+            site_batches: members.into_iter().map(|(key, n)| (key, SiteBatch::new(n))).collect(),
         }
     }
 
@@ -277,10 +296,11 @@ impl<'a> Run<'a> {
                         self.opts.deadline,
                     )
                     .await;
+                    // The choice carried out, which a fallback may have changed.
                     let operation = match ended.call.as_deref() {
                         Some(call) if call.ends_with("/reset") => "reset",
                         Some(_) => "takeOver",
-                        None if ended.status == ActionStatus::Skipped => "backlog",
+                        None if ended.detail.contains("backlog is accepted") => "backlog",
                         None => handover.choice.label(),
                     };
                     self.reported(&step, operation, ended, calls.attempts, started)
@@ -367,16 +387,88 @@ impl<'a> Run<'a> {
         let started = Instant::now();
         let mut calls = Calls { arm: self.arm, attempts: 0 };
         let target = &step.target;
-        let lock = match target.kind {
-            TargetKind::Workflow(_) => self.site_locks.get(&target.id.as_str().to_ascii_lowercase()),
+        let arrived = AtomicBool::new(false);
+        let ended = self.attempt(&mut calls, &step, target, gate, &arrived).await;
+        // A Standard workflow that wanted no write still arrives at its site's batch, and if it
+        // is the last, writes for the others.
+        if let Some(batch) = self.batch(&step) {
+            if !arrived.load(Ordering::SeqCst) {
+                if let Arrival::Write(changes) = batch.arrive(None) {
+                    let result = self.write_batch(&mut calls, target, &changes, step.deadline).await;
+                    batch.finish(result);
+                }
+            }
+        }
+        self.reported(&step, &operation(&step), ended, calls.attempts, started)
+    }
+
+    /// The settings batch a Standard workflow's step belongs to.
+    fn batch(&self, step: &Step<'_>) -> Option<&SiteBatch> {
+        match step.target.kind {
+            TargetKind::Workflow(_) => {
+                self.site_batches.get(&(step.target.id.as_str().to_ascii_lowercase(), step.phase))
+            }
             _ => None,
-        };
+        }
+    }
+
+    /// The one settings write of a site's batch: read the whole set, change each workflow's flow
+    /// state, write it back; one at a time per site. The write is long-running (it ends when the
+    /// site's restart does) and answered 409 while another runs; the client waits out both.
+    async fn write_batch(
+        &self,
+        calls: &mut Calls<'_>,
+        target: &Target<'_>,
+        changes: &[(String, Want)],
+        deadline: Instant,
+    ) -> Result<String, String> {
+        let lock = self.site_locks.get(&target.id.as_str().to_ascii_lowercase());
         let _held = match lock {
             Some(lock) => Some(lock.lock().await),
             None => None,
         };
-        let ended = self.attempt(&mut calls, &step, target, gate).await;
-        self.reported(&step, &operation(&step), ended, calls.attempts, started)
+        let reading =
+            calls.read(target, deadline).await.map_err(|e| format!("cannot read the site's settings: {e}"))?;
+        let write = target.settings_write(&reading, changes)?;
+        calls.send(&write, deadline).await.map_err(|e| e.to_string())?;
+        let n = changes.len();
+        Ok(format!("one settings write for {n} workflow{} of the site, which restarted", if n == 1 { "" } else { "s" }))
+    }
+
+    /// Polls a Standard workflow's `flowState` until it is as wanted (the site's restart is
+    /// over) or the step's deadline passes.
+    async fn confirm_flow_state(
+        &self,
+        calls: &mut Calls<'_>,
+        step: &Step<'_>,
+        target: &Target<'_>,
+        was: &str,
+        line: Option<String>,
+        written: String,
+    ) -> Ended {
+        let Some(read) = target.flow_state_read() else {
+            return Ended::new(ActionStatus::Done, line, format!("was {was}; {written}"));
+        };
+        loop {
+            let last = match calls.send(&read, step.deadline).await {
+                Ok(body) => match Target::flow_state(&body) {
+                    Some((state, shown)) if state == Some(step.want) => {
+                        return Ended::new(
+                            ActionStatus::Done,
+                            line,
+                            format!("was {was}; {written}; flowState now {shown}, confirmed"),
+                        );
+                    }
+                    Some((_, shown)) => format!("flowState {shown}"),
+                    None => "no flowState in the answer".to_owned(),
+                },
+                Err(e) => format!("cannot read it: {e}"),
+            };
+            if Instant::now() + FLOW_STATE_POLL >= step.deadline {
+                return Ended::new(step.on_failure, line, format!("was {was}; {written}; but still {last}"));
+            }
+            tokio::time::sleep(FLOW_STATE_POLL).await;
+        }
     }
 
     /// The report of a step that ended, logged as it is made.
@@ -416,8 +508,16 @@ impl<'a> Run<'a> {
     }
 
     /// Read; if already as wanted, stop. Otherwise write (or in practice, say what would be
-    /// written) and, for a fence, read back. A closed gate stops after the read.
-    async fn attempt(&self, calls: &mut Calls<'_>, step: &Step<'_>, target: &Target<'_>, gate: Gate) -> Ended {
+    /// written) and, for a fence, read back. A closed gate stops after the read. `arrived` is
+    /// set when a Standard workflow has joined its site's settings write.
+    async fn attempt(
+        &self,
+        calls: &mut Calls<'_>,
+        step: &Step<'_>,
+        target: &Target<'_>,
+        gate: Gate,
+        arrived: &AtomicBool,
+    ) -> Ended {
         let reading = calls.read(target, step.deadline).await;
         let mut ended = match (&gate, reading) {
             (Gate::Closed(why), Ok(reading)) if reading.state == Some(step.want) => Ended::new(
@@ -432,7 +532,7 @@ impl<'a> Run<'a> {
                 Ended::new(ActionStatus::WaitingForFence, None, format!("{why}; this copy cannot be read: {e}"))
             }
             (_, Err(e)) => Ended::new(step.on_failure, None, format!("cannot read it: {e}")),
-            (_, Ok(reading)) => self.switch(calls, step, target, &reading).await,
+            (_, Ok(reading)) => self.switch(calls, step, target, &reading, arrived).await,
         };
         if let Gate::Overridden(how, why) = gate {
             ended.detail = format!("{why}: {}", ended.detail);
@@ -441,7 +541,14 @@ impl<'a> Run<'a> {
         ended
     }
 
-    async fn switch(&self, calls: &mut Calls<'_>, step: &Step<'_>, target: &Target<'_>, reading: &Reading) -> Ended {
+    async fn switch(
+        &self,
+        calls: &mut Calls<'_>,
+        step: &Step<'_>,
+        target: &Target<'_>,
+        reading: &Reading,
+        arrived: &AtomicBool,
+    ) -> Ended {
         if reading.state == Some(step.want) {
             return Ended::new(ActionStatus::AlreadyDone, None, format!("already {}", reading.shown));
         }
@@ -452,6 +559,25 @@ impl<'a> Run<'a> {
         let line = Some(write.line());
         if self.opts.practice {
             return Ended::new(ActionStatus::WouldDo, line, format!("is {}", reading.shown));
+        }
+        if let (Some(batch), TargetKind::Workflow(workflow)) = (self.batch(step), target.kind) {
+            arrived.store(true, Ordering::SeqCst);
+            let result = match batch.arrive(Some((workflow.to_owned(), step.want))) {
+                Arrival::Write(changes) => {
+                    let result = self.write_batch(calls, target, &changes, step.deadline).await;
+                    batch.finish(result.clone());
+                    result
+                }
+                Arrival::Wait | Arrival::Nothing => batch.outcome(step.deadline).await,
+            };
+            return match result {
+                Ok(written) => self.confirm_flow_state(calls, step, target, &reading.shown, line, written).await,
+                Err(e) => Ended::new(
+                    step.on_failure,
+                    line,
+                    format!("was {}; the site's settings write failed: {e}", reading.shown),
+                ),
+            };
         }
         if let Err(e) = calls.send(&write, step.deadline).await {
             return Ended::new(step.on_failure, line, format!("was {}; the write failed: {e}", reading.shown));
@@ -517,6 +643,9 @@ fn not_attempted(step: &Step<'_>, status: ActionStatus, detail: String) -> Actio
 fn operation(step: &Step<'_>) -> String {
     step.target.operation(step.want).to_owned()
 }
+
+/// How often a Standard workflow's `flowState` is read while its site restarts.
+const FLOW_STATE_POLL: Duration = Duration::from_millis(250);
 
 /// How long after the deadline a call is cut off. The client stops at the deadline by itself,
 /// with an error that names what it was retrying; this only guards against one that overruns.

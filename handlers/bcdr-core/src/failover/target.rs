@@ -170,6 +170,47 @@ impl<'a> Target<'a> {
         }
     }
 
+    /// For a Logic Apps Standard workflow, the read that says whether the site runs it as its
+    /// settings now say: `GET …/sites/{s}/workflows/{w}`, whose `properties.flowState` changes
+    /// only once the restart a settings write causes is over.
+    pub fn flow_state_read(&self) -> Option<Request> {
+        let TargetKind::Workflow(workflow) = self.kind else { return None };
+        Some(Request {
+            method: Method::GET,
+            path: format!("{}/workflows/{workflow}", self.id),
+            api_version: self.api_version().to_owned(),
+            body: None,
+        })
+    }
+
+    /// The state in the answer to [`Target::flow_state_read`].
+    pub fn flow_state(body: &Value) -> Option<(Option<Want>, String)> {
+        let shown = property(body, "properties.flowState")?.as_str()?.to_owned();
+        let state = if shown.eq_ignore_ascii_case("Enabled") {
+            Some(Want::Enabled)
+        } else if shown.eq_ignore_ascii_case("Disabled") {
+            Some(Want::Disabled)
+        } else {
+            None
+        };
+        Some((state, shown))
+    }
+
+    /// The one settings write for several workflows of this site: the whole set as `reading`
+    /// found it, with each workflow's flow state changed.
+    pub fn settings_write(&self, reading: &Reading, changes: &[(String, Want)]) -> Result<Request, String> {
+        let mut settings = reading.settings.clone().ok_or("the app settings were not read")?;
+        for (workflow, want) in changes {
+            settings.insert(flow_state_setting(workflow), json!(pick(*want == Want::Enabled, "Enabled", "Disabled")));
+        }
+        Ok(Request {
+            method: Method::PUT,
+            path: format!("{}/config/appsettings", self.id),
+            api_version: self.api_version().to_owned(),
+            body: Some(json!({ "properties": settings })),
+        })
+    }
+
     /// What the action that brings the target to `want` is called in reports.
     pub fn operation(&self, want: Want) -> &'static str {
         let on = want == Want::Enabled;
