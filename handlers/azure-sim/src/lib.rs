@@ -52,7 +52,7 @@ pub mod identity;
 mod server;
 mod token;
 
-pub use arm::{ArmDouble, ArmOptions, Call, Fault, Matcher, PollingTrigger, SourceItem, SourceReport};
+pub use arm::{ArmDouble, ArmOptions, Call, Fault, Matcher, NativeAsync, PollingTrigger, SourceItem, SourceReport};
 pub use credential::RegistryCredential;
 pub use identity::{IdentityDouble, IdentityOptions, IdentityRequest};
 pub use token::{IssuedToken, TokenRegistry, TokenRejection};

@@ -323,6 +323,10 @@ async fn front_door_origin_patch_is_a_long_running_operation() {
 
     let first = sim.poll(&status_url).await;
     assert_eq!((first.status, first.body["status"].as_str()), (200, Some("InProgress")));
+    // It completes on the service's clock (300 ms here), however often it is polled.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let during_nothing = sim.arm.resource(&id).unwrap();
+    assert_eq!(during_nothing["properties"]["enabledState"], "Disabled", "done without a poll");
     let second = sim.poll(&status_url).await;
     assert_eq!((second.status, second.body["status"].as_str()), (200, Some("Succeeded")));
     assert!(second.body["endTime"].is_string());

@@ -6,7 +6,7 @@ mod arm_support;
 
 use std::time::Duration;
 
-use azure_sim::{ArmDouble, ArmOptions, Fault, Matcher, TokenRegistry};
+use azure_sim::{ArmDouble, ArmOptions, Fault, Matcher, NativeAsync, TokenRegistry};
 use bcdr_core::arm::{ArmClient, ArmError, Called, ManagementApi};
 use http::Method;
 use serde_json::{json, Value};
@@ -108,7 +108,7 @@ async fn transient_failures_are_retried_and_others_are_not() {
 
 #[tokio::test]
 async fn every_request_carries_the_identitys_token_and_api_version() {
-    let azure = azure(ArmOptions { native_async_polls: 1, ..ArmOptions::default() }).await;
+    let azure = azure(ArmOptions { native_async: NativeAsync::AfterPolls(1), ..ArmOptions::default() }).await;
     let patch = json!({"properties": {"enabledState": "Disabled"}});
     azure.client.call(Method::PATCH, ORIGIN, CDN, Some(&patch), in_secs(10)).await.unwrap();
     let seen = azure.arm.calls();
@@ -165,7 +165,7 @@ async fn throttled_until_the_deadline_gives_up_without_sleeping_past_it() {
 
 #[tokio::test]
 async fn a_front_door_origin_patch_is_followed_to_the_final_resource() {
-    let azure = azure(ArmOptions { native_async_polls: 2, ..ArmOptions::default() }).await;
+    let azure = azure(ArmOptions { native_async: NativeAsync::AfterPolls(2), ..ArmOptions::default() }).await;
     let patch = json!({"properties": {"enabledState": "Disabled"}});
     let called = azure.client.call(Method::PATCH, ORIGIN, CDN, Some(&patch), in_secs(10)).await.unwrap();
     assert_eq!(
@@ -179,8 +179,28 @@ async fn a_front_door_origin_patch_is_followed_to_the_final_resource() {
 }
 
 #[tokio::test]
+async fn a_poll_url_outside_the_role_does_not_lose_the_write() {
+    // The origin PATCH's operation status lives under the resource group's provider scope; an
+    // identity whose role is granted on the profile alone is refused there. The write was
+    // accepted, and completes on the service's clock: the client reads the origin instead.
+    let azure = azure(ArmOptions::default()).await;
+    azure.arm.inject(Matcher::new("GET", "/operationStatuses/"), Fault::Forbidden, 100);
+    let patch = json!({"properties": {"enabledState": "Disabled"}});
+    let called = azure.client.call(Method::PATCH, ORIGIN, CDN, Some(&patch), in_secs(10)).await.unwrap();
+    assert_eq!(called.body["properties"]["enabledState"], "Disabled");
+    assert_eq!(called.body["properties"]["provisioningState"], "Succeeded");
+    let seen = calls(&azure.arm);
+    assert_eq!(seen[..2], ["PATCH west 202", "GET status 403"], "{seen:?}");
+    assert_eq!(seen.last().map(String::as_str), Some("GET west 200"));
+}
+
+#[tokio::test]
 async fn poll_retry_after_is_honoured() {
-    let options = ArmOptions { native_async_polls: 0, poll_retry_after_secs: Some(1), ..ArmOptions::default() };
+    let options = ArmOptions {
+        native_async: NativeAsync::AfterPolls(0),
+        poll_retry_after_secs: Some(1),
+        ..ArmOptions::default()
+    };
     let azure = azure(options).await;
     let patch = json!({"properties": {"enabledState": "Disabled"}});
     azure.client.call(Method::PATCH, ORIGIN, CDN, Some(&patch), in_secs(10)).await.unwrap();

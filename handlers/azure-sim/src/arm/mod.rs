@@ -42,9 +42,10 @@ pub struct ArmOptions {
     /// Where to check bearer tokens: only unexpired tokens issued for ARM by the identity double
     /// sharing this registry are accepted. `None` accepts any bearer token.
     pub tokens: Option<TokenRegistry>,
-    /// How many polls an operation that is long-running in Azure itself (a Front Door origin
-    /// PATCH) answers `InProgress` before it succeeds.
-    pub native_async_polls: u32,
+    /// When an operation that is long-running in Azure itself (a Front Door origin PATCH)
+    /// completes: on its own clock (the default), or after a number of polls (a test device for
+    /// exact call sequences).
+    pub native_async: NativeAsync,
     /// `Retry-After` seconds sent with 202 answers and in-progress `Location` polls. `None`
     /// leaves the header out, so pollers fall back to their own interval.
     pub poll_retry_after_secs: Option<u64>,
@@ -60,12 +61,21 @@ impl Default for ArmOptions {
     fn default() -> Self {
         Self {
             tokens: None,
-            native_async_polls: 1,
+            native_async: NativeAsync::After(Duration::from_millis(300)),
             poll_retry_after_secs: None,
             runs_page_size: 30,
             site_restart: Duration::from_millis(400),
         }
     }
+}
+
+/// When a natively long-running operation completes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NativeAsync {
+    /// This long after it was accepted, polled or not, as in Azure.
+    After(Duration),
+    /// After this many polls answered `InProgress`.
+    AfterPolls(u32),
 }
 
 /// One request the ARM double received, with the status it answered.
@@ -496,7 +506,7 @@ impl Shared {
                 let request = Request { method, path, query: &query, authorization, body: &body };
                 let context = Context {
                     tokens: self.options.tokens.as_ref(),
-                    native_async_polls: self.options.native_async_polls,
+                    native_async: self.options.native_async,
                     poll_retry_after_secs: self.options.poll_retry_after_secs,
                     runs_page_size: self.options.runs_page_size,
                     site_restart: chrono::TimeDelta::from_std(self.options.site_restart).unwrap_or_default(),

@@ -34,8 +34,8 @@ pub(crate) struct Request<'a> {
 pub(crate) struct Context<'a> {
     /// `None` accepts any bearer token.
     pub tokens: Option<&'a TokenRegistry>,
-    /// Polls a natively long-running operation answers "InProgress" before it succeeds.
-    pub native_async_polls: u32,
+    /// When a natively long-running operation completes.
+    pub native_async: super::NativeAsync,
     pub poll_retry_after_secs: Option<u64>,
     /// Most runs one page of WorkflowRuns_List holds when `$top` does not say.
     pub runs_page_size: usize,
@@ -282,8 +282,14 @@ impl Store {
                     Err(answer) => return answer,
                 };
                 let mutation = Mutation::Patch { key, patch };
-                let completion =
-                    if asynchronous { Completion::AfterPolls(context.native_async_polls) } else { Completion::Now };
+                let completion = match (asynchronous, context.native_async) {
+                    (false, _) => Completion::Now,
+                    (true, super::NativeAsync::AfterPolls(polls)) => Completion::AfterPolls(polls),
+                    (true, super::NativeAsync::After(after)) => Completion::At {
+                        ready: context.now + TimeDelta::from_std(after).unwrap_or_default(),
+                        location_only: false,
+                    },
+                };
                 self.commit(mutation, completion, resource_segments, &api_version, context, accepted)
             }
             OpKind::Put { checks } => {

@@ -78,8 +78,18 @@ impl<'a> Call<'a> {
         match (operation, location) {
             (Some(operation), location) => {
                 let operation = self.poll_url(&operation)?;
-                self.await_operation(&operation, retry_after).await?;
-                match (final_state_via(method, url.path()), location) {
+                let final_state = final_state_via(method, url.path());
+                match self.await_operation(&operation, retry_after).await {
+                    Ok(()) => {}
+                    // The operation URL may lie outside the identity's role (a resource
+                    // group's provider scope, for a role granted on one resource): the write
+                    // was accepted, so watch the resource itself instead of losing it.
+                    Err(ArmError::Status { status: 403, .. }) if final_state == FinalState::OriginalUri => {
+                        return self.await_resource(url).await;
+                    }
+                    Err(e) => return Err(e),
+                }
+                match (final_state, location) {
                     (FinalState::OriginalUri, _) => self.send(&Method::GET, url, None).await,
                     // An action's result, if it has one (or a write's whose target cannot be
                     // read), is at its Location once done.
@@ -123,6 +133,33 @@ impl<'a> Call<'a> {
                 }
                 // Anything else is a provider's own name for "still running".
                 _ => retry_after = retry::retry_after(&reply.headers, Utc::now()),
+            }
+        }
+    }
+
+    /// Reads the resource until its `provisioningState` has ended, for an operation whose own
+    /// status cannot be read: `Succeeded` is the final answer, `Failed` or `Canceled` the
+    /// operation's failure. A resource without the field is answered as it is.
+    async fn await_resource(&mut self, url: &Url) -> Result<Reply, ArmError> {
+        let mut state = "Accepted".to_owned();
+        loop {
+            self.pause(None, &state).await?;
+            let reply = self.send(&Method::GET, url, None).await?;
+            let document = json_or_null(&reply.body)?;
+            let Some(found) = document["properties"]["provisioningState"].as_str() else {
+                return Ok(reply);
+            };
+            state = found.to_owned();
+            match state.to_ascii_lowercase().as_str() {
+                "succeeded" => return Ok(reply),
+                "failed" | "canceled" | "cancelled" => {
+                    return Err(ArmError::Operation {
+                        code: format!("Provisioning{state}"),
+                        message: "the resource's provisioningState says the write did not take".to_owned(),
+                        status: state,
+                    })
+                }
+                _ => {}
             }
         }
     }
