@@ -210,6 +210,15 @@ impl WatchPolicy {
         interval + self.confirmation_span(interval) + self.probe_timeout() + Duration::from_secs(1)
     }
 
+    /// Detection latency for a watcher that ticks every `interval`, from the outage's start to the
+    /// activation request: best (the outage starts just before a tick and the probes fail at
+    /// once: the N probes' span), typical (it starts halfway between ticks, and each failed probe
+    /// takes half the probe timeout), and worst ([`WatchPolicy::detection_bound`]).
+    pub fn detection_range(&self, interval: Duration) -> (Duration, Duration, Duration) {
+        let span = self.confirmation_span(interval);
+        (span, interval / 2 + span + self.probe_timeout() / 2, self.detection_bound(interval))
+    }
+
     /// The maintenance window `now` falls in, if any.
     pub fn maintenance_at(&self, now: DateTime<Utc>) -> Option<&MaintenanceWindow> {
         self.maintenance.iter().find(|w| w.start <= now && now < w.end)
@@ -370,6 +379,8 @@ mod tests {
         assert_eq!(policy.confirmations(minute), 2);
         assert_eq!(policy.detection_bound(minute), Duration::from_secs(85));
         assert_eq!(policy.tolerated_down(minute), Duration::from_secs(14));
+        let secs = |d: (Duration, Duration, Duration)| (d.0.as_secs(), d.1.as_secs(), d.2.as_secs());
+        assert_eq!(secs(policy.detection_range(minute)), (16, 50, 85));
     }
 
     fn policy(json: &str) -> WatchPolicy {
