@@ -171,6 +171,7 @@ mod tick_cost {
             activation: Arc::new(NoActivation),
             alerter: Alerter::new(Vec::new(), Duration::from_secs(1)),
             watcher: "bench".into(),
+            interval: Duration::from_secs(60),
         };
         let mut costs = Vec::new();
         let mut probes = Vec::new();

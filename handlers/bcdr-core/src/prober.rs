@@ -8,6 +8,8 @@ use crate::outbound::{self, Purpose};
 use crate::plan::Watch;
 use crate::watch::{self, Attempt, Observation, ProbePath};
 use async_trait::async_trait;
+use futures::future::BoxFuture;
+use futures::stream::{FuturesUnordered, StreamExt};
 
 /// What a tick asks of the network: one observation of a watch's primary.
 #[async_trait]
@@ -69,18 +71,21 @@ impl Prober for HttpProber {
         let started = Instant::now();
         // The control runs beside the attempts, under the same budget, so it costs no time.
         let control = self.control_reachable(&watch.controls, policy.probe_timeout());
-        let mut path = Network { prober: self, target: &watch.target, started };
+        let mut path = Network { prober: self, target: &watch.target, started, running: FuturesUnordered::new() };
         let attempts = watch::attempts(policy, &mut path);
         let (attempts, control) = tokio::join!(attempts, control);
         Observation::from_attempts(&attempts, control)
     }
 }
 
-/// One probe's attempts over the real network, on the real clock.
+/// One probe's attempts over the real network, on the real clock: each started attempt is a
+/// request in flight beside the others; those still in flight when the probe ends are dropped
+/// (cancelled).
 struct Network<'a> {
     prober: &'a HttpProber,
     target: &'a str,
     started: Instant,
+    running: FuturesUnordered<BoxFuture<'a, Attempt>>,
 }
 
 impl ProbePath for Network<'_> {
@@ -88,11 +93,22 @@ impl ProbePath for Network<'_> {
         self.started.elapsed()
     }
 
-    async fn attempt(&mut self, budget: Duration) -> Attempt {
-        self.prober.attempt(self.target, budget).await
+    fn start(&mut self, budget: Duration) {
+        let (prober, target) = (self.prober, self.target);
+        self.running.push(Box::pin(async move { prober.attempt(target, budget).await }));
     }
 
-    async fn pause(&mut self, pause: Duration) {
-        tokio::time::sleep(pause).await;
+    async fn next(&mut self, until: Option<Duration>) -> Option<Attempt> {
+        let deadline = until.map(|u| tokio::time::Instant::from_std(self.started + u));
+        if self.running.is_empty() {
+            if let Some(deadline) = deadline {
+                tokio::time::sleep_until(deadline).await;
+            }
+            return None;
+        }
+        match deadline {
+            Some(deadline) => tokio::time::timeout_at(deadline, self.running.next()).await.ok().flatten(),
+            None => self.running.next().await,
+        }
     }
 }

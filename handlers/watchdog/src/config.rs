@@ -99,6 +99,11 @@ impl Config {
         })
     }
 
+    /// Time between two ticks: the plan's schedule (which the deployment sets as the timer's).
+    pub fn interval(&self) -> Duration {
+        self.plan.watchdog.as_ref().and_then(|w| w.interval()).unwrap_or(Duration::from_secs(60))
+    }
+
     /// The watchdog with real clients: the store, HTTP probes, the signed activation client, and
     /// the alert channels.
     pub fn watchdog(&self) -> Result<Watchdog, String> {
@@ -116,6 +121,7 @@ impl Config {
             )),
             alerter: self.alerts.alerter(&outbound::client(Purpose::Alerts)),
             watcher: self.watcher.clone(),
+            interval: self.interval(),
         })
     }
 }

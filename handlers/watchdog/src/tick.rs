@@ -2,14 +2,17 @@
 //! decision core, write the state back only if the ETag still matches (reloading and stepping
 //! again on a conflict), log the decision, and only then carry out the actions. The claim to
 //! activate is part of the state written, so it is durable before activation is ever called.
+//! After a first down the core may ask for confirmation probes ([`watch::confirm_after`]): the
+//! tick probes again a few seconds later and steps that observation the same way.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use bcdr_core::alert::Alerter;
 use bcdr_core::plan::Watch;
 use bcdr_core::record::{RecordError, WatchRecord};
 use bcdr_core::store::StateStore;
-use bcdr_core::watch::{Command, Input, Step};
+use bcdr_core::watch::{self, Command, Input, Step};
 use serde::Serialize;
 
 use bcdr_core::activation_client::ActivationApi;
@@ -22,6 +25,9 @@ pub struct Watchdog {
     pub activation: Arc<dyn ActivationApi>,
     pub alerter: Alerter,
     pub watcher: String,
+    /// Time between two ticks (the plan's `watchdog.schedule`): confirmation probes are made only
+    /// when they all fit in it.
+    pub interval: Duration,
 }
 
 /// What one tick did for one watch.
@@ -32,6 +38,8 @@ pub struct WatchOutcome {
     pub phase: Option<String>,
     pub epoch: Option<u64>,
     pub activation_requested: Option<u64>,
+    /// Observations made after the tick's first one, to confirm a down.
+    pub confirmations: u32,
     pub error: Option<String>,
 }
 
@@ -40,11 +48,15 @@ impl WatchOutcome {
         match &self.error {
             Some(e) => format!("watch {}: tick failed: {e}", self.watch),
             None => format!(
-                "watch {}: {} -> {} (epoch {}){}",
+                "watch {}: {} -> {} (epoch {}){}{}",
                 self.watch,
                 self.observation.as_deref().unwrap_or("-"),
                 self.phase.as_deref().unwrap_or("-"),
                 self.epoch.unwrap_or(0),
+                match self.confirmations {
+                    0 => String::new(),
+                    n => format!(", after {n} confirmation probe{}", if n == 1 { "" } else { "s" }),
+                },
                 self.activation_requested.map(|e| format!(", activation requested for epoch {e}")).unwrap_or_default()
             ),
         }
@@ -67,6 +79,7 @@ impl Watchdog {
             phase: None,
             epoch: None,
             activation_requested: None,
+            confirmations: 0,
             error: None,
         };
         match self.observe_and_act(watch, &mut outcome).await {
@@ -82,14 +95,24 @@ impl Watchdog {
     async fn observe_and_act(&self, watch: &Watch, outcome: &mut WatchOutcome) -> Result<(), TickError> {
         // Load first: a tick that cannot read its state must fail before it probes anything.
         let record = WatchRecord::new(self.store.as_ref(), watch);
-        let loaded = record.load().await?;
-        let observation = self.prober.observe(watch).await;
-        outcome.observation = Some(observation.label().to_owned());
-        let step = record.step(Input::Observation(observation), &self.watcher, Some(loaded)).await?;
-        outcome.phase = Some(step.state.phase.label().to_owned());
-        outcome.epoch = Some(step.state.epoch);
-        outcome.activation_requested = step.activation_request();
-        self.carry_out(watch, step).await
+        let mut loaded = Some(record.load().await?);
+        loop {
+            let probe_started = tokio::time::Instant::now();
+            let observation = self.prober.observe(watch).await;
+            outcome.observation = Some(observation.label().to_owned());
+            // The first step uses the state loaded before the probe; confirmations reload.
+            let step = record.step(Input::Observation(observation), &self.watcher, loaded.take()).await?;
+            outcome.phase = Some(step.state.phase.label().to_owned());
+            outcome.epoch = Some(step.state.epoch);
+            outcome.activation_requested = outcome.activation_requested.or(step.activation_request());
+            let again = watch::confirm_after(&step.state, &self.watcher, &watch.policy, self.interval);
+            self.carry_out(watch, step).await?;
+            let Some(after) = again else {
+                return Ok(());
+            };
+            tokio::time::sleep_until(probe_started + after).await;
+            outcome.confirmations += 1;
+        }
     }
 
     /// Applies an operator's command to a watch through the same load-step-write path.

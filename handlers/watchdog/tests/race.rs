@@ -94,7 +94,7 @@ async fn exactly_one_activation_per_epoch_across_racing_watchers() {
             let watch: bcdr_core::plan::Watch = serde_json::from_value(serde_json::json!({
                 "name": format!("race-{i}"),
                 "target": primary.url,
-                "policy": {"failureThreshold": 3, "probeTimeoutMs": 1000, "probeAttempts": 1,
+                "policy": {"failureThreshold": 3, "probeTimeoutMs": 1000, "probeAttempts": 1, "confirmEveryMs": 0,
                            "quorum": {"required": required, "watchers": WATCHERS}}
             }))
             .unwrap();
@@ -115,6 +115,7 @@ async fn exactly_one_activation_per_epoch_across_racing_watchers() {
                     )),
                     alerter: Alerter::new(Vec::new(), Duration::from_secs(1)),
                     watcher: format!("w{k}"),
+                    interval: Duration::from_secs(60),
                 };
                 let pacing = Jitter::new(seed ^ 0xABCD);
                 runs.push(tokio::spawn(async move {

@@ -1,6 +1,7 @@
 //! The watchdog's tick over real sockets and a real file store: a stopped primary is activated
 //! exactly once after N ticks, a healthy or flapping one never; a failed activation call is
-//! retried with the same epoch; a store that cannot be reached fails the tick and counts nothing.
+//! retried with the same epoch; a store that cannot be reached fails the tick and counts nothing;
+//! a first down is confirmed within the same tick when the confirmations fit in the interval.
 
 mod support;
 
@@ -68,6 +69,64 @@ async fn a_healthy_or_flapping_primary_is_never_activated() {
     }
     assert!(seen.iter().all(|t| !t.ends_with('!')), "{seen:?}");
     assert!(activation.epochs().is_empty());
+}
+
+/// One tick, printed as `observation->phase`, `!` where activation was requested, and `+n` for
+/// the confirmation probes it made.
+async fn tick(w: &Watchdog) -> String {
+    let o = w.tick().await.remove(0);
+    assert!(o.error.is_none(), "{}", o.summary());
+    let bang = if o.activation_requested.is_some() { "!" } else { "" };
+    format!("{}->{}{bang} +{}", o.observation.unwrap(), o.phase.unwrap(), o.confirmations)
+}
+
+#[tokio::test]
+async fn a_first_down_is_confirmed_within_the_tick() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn StateStore> = Arc::new(FileStore::new(dir.path().to_path_buf()));
+    let activation = Activation::start().await;
+    let watch = support::confirming(support::watch("orders", &support::stopped_url()), 200);
+    let w = support::watchdog(watch, store.clone(), &activation, "w1");
+    // One tick: the first down and two confirmations make N = 3, and the claim.
+    assert_eq!(tick(&w).await, "down->activating! +2");
+    assert_eq!(tick(&w).await, "down->failedOver +0");
+    assert_eq!(activation.epochs(), [1]);
+    // Each probe is its own step: three observations, the activation result, one more tick.
+    let log = store.read_log(&bcdr_core::record::log_key("orders"), None).await.unwrap();
+    assert_eq!(log.split(|b| *b == b'\n').filter(|l| !l.is_empty()).count(), 5);
+    let s = state(store.as_ref(), "orders").await;
+    let seen: Vec<&str> = s.history.iter().map(|p| p.observation.label()).collect();
+    assert_eq!(seen, ["down", "down", "down", "down"]);
+}
+
+#[tokio::test]
+async fn a_confirmation_that_sees_the_primary_up_ends_the_tick() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn StateStore> = Arc::new(FileStore::new(dir.path().to_path_buf()));
+    let activation = Activation::start().await;
+    let primary = Primary::start().await;
+    let w = support::watchdog(support::confirming(support::watch("blip", &primary.url), 200), store, &activation, "w1");
+    primary.answer(&[UNHEALTHY, HEALTHY]);
+    assert_eq!(tick(&w).await, "up->suspect +1");
+    primary.answer(&[UNHEALTHY, UNHEALTHY, HEALTHY]);
+    assert_eq!(tick(&w).await, "up->suspect +2");
+    assert_eq!(tick(&w).await, "up->watching +0");
+    assert!(activation.epochs().is_empty());
+}
+
+#[tokio::test]
+async fn confirmations_that_do_not_fit_in_the_interval_wait_for_the_ticks() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn StateStore> = Arc::new(FileStore::new(dir.path().to_path_buf()));
+    let activation = Activation::start().await;
+    let watch = support::confirming(support::watch("orders", &support::stopped_url()), 200);
+    let mut w = support::watchdog(watch, store, &activation, "w1");
+    // Two confirmations, each waiting for the 1 s probe timeout, and the last probe: 3 s, more
+    // than a 2 s schedule leaves.
+    w.interval = std::time::Duration::from_secs(2);
+    assert_eq!(tick(&w).await, "down->suspect +0");
+    assert_eq!(tick(&w).await, "down->suspect +0");
+    assert_eq!(tick(&w).await, "down->activating! +0");
 }
 
 #[tokio::test]

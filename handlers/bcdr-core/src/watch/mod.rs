@@ -1,11 +1,13 @@
 //! The watchdog's decision core: a pure state machine over (state, input, policy, now).
 //!
 //! The watchdog shell, each tick, loads the watch's [`WatchState`] with its ETag, probes the
-//! primary (up to `probeAttempts` attempts within `probeTimeoutMs`, plus a control probe), turns
-//! the answers into an [`Observation`] with [`Observation::from_attempts`], calls [`step`],
-//! writes the new state back only if the ETag still matches (on a conflict it reloads and steps
-//! again), appends the [`Decision`] to the decision log, and only then carries out the actions.
-//! Operators' commands and activation results go through the same [`step`].
+//! primary (the schedule [`attempts`]: up to `probeAttempts` overlapping attempts within
+//! `probeTimeoutMs`, plus a control probe), turns the answers into an [`Observation`] with
+//! [`Observation::from_attempts`], calls [`step`], writes the new state back only if the ETag
+//! still matches (on a conflict it reloads and steps again), appends the [`Decision`] to the
+//! decision log, and only then carries out the actions. When [`confirm_after`] says so (a first
+//! down, short of N), it probes again in the same invocation and steps that observation the same
+//! way. Operators' commands and activation results go through the same [`step`].
 //!
 //! Nothing here reads the clock, the environment or the network, and nothing can fail: time is
 //! an argument, so tests and the [`simulation`] jump a simulated clock.
@@ -23,6 +25,12 @@
 //!   epoch only in a step where a watcher reports a down that brings (or keeps) its own count at
 //!   N or more, and at that moment at least k distinct unexpired votes stand (its own included).
 //!   With the default k = n = 1 this is simply "N consecutive downs".
+//! - **Confirmation.** A counted down that leaves a watcher short of N is confirmed in the same
+//!   invocation: it probes again `confirmEveryMs` after the previous probe began, until N downs,
+//!   an up or an inconclusive, when all N - 1 confirmations fit before the next tick
+//!   ([`confirm_after`]). Confirmations are ordinary observations: the counting rules are the
+//!   same, only the wait between them is shorter. A primary down for less than
+//!   [`WatchPolicy::tolerated_down`] never activates.
 //! - **Recovery.** The watch goes from `suspect` back to `watching` when the stepping watcher has
 //!   M ups in a row and no watcher that still reports has a failure or a vote.
 //! - **Hold-down.** No new epoch within `holdDownMs` of the last claim; the watch waits in
@@ -53,6 +61,7 @@
 //! - **Decision log.** Every step returns exactly one [`Decision`], with the phase before and
 //!   after, the epoch, the actions and a note saying why.
 
+mod confirm;
 mod decide;
 mod decision;
 mod input;
@@ -66,6 +75,7 @@ mod property_tests;
 #[cfg(test)]
 mod script_tests;
 
+pub use confirm::confirm_after;
 pub use decide::step;
 pub use decision::{Action, Alert, AlertKind, Decision, Severity, Step};
 pub use input::{ActivationOutcome, Command, Input};

@@ -2,13 +2,15 @@
 //! a simulated clock and a seeded generator, against primaries and networks that misbehave in
 //! known ways, measuring false activations and detection latency against the promised bound.
 //!
-//! Each watcher ticks every [`INTERVAL`]. A tick runs the shipped probe schedule
-//! ([`attempts`]: up to `probeAttempts` attempts, attempt `i` cut off at
-//! `policy.attempt_cutoff(i)`); each attempt is lost on its own with the model's loss rate (a lost
-//! attempt waits for its whole cut-off, the worst case). The control probe is tried
-//! at the same moments with the same loss. The observation is stepped when the tick's probing
-//! ends, activations report back 20 to 90 s after they are asked for, and an operator records the
-//! failback 10 minutes after `failbackIsManual`.
+//! Each watcher ticks every `interval` (a minute, [`INTERVAL`], unless the model says otherwise).
+//! A tick runs the shipped probe schedule ([`attempts`]: up to `probeAttempts` attempts, attempt
+//! `i` due at `policy.attempt_slot(i)` and cut off at `policy.attempt_cutoff(i)`, overlapping
+//! when the policy spaces them closer than they may take); each attempt is lost on its own with
+//! the model's loss rate (a lost attempt waits for its whole cut-off, the worst case). The control
+//! probe is tried at the same moments with the same loss. The observation is stepped when the
+//! probing ends; when [`confirm_after`] says so, the same watcher probes again that long after the
+//! probe began, as the watchdog's tick does. Activations report back 20 to 90 s after they are
+//! asked for, and an operator records the failback 10 minutes after `failbackIsManual`.
 //!
 //! A false activation is a new epoch requested while no real outage is under way (the primary
 //! up, or inside a short flap), or a second new epoch for an outage already detected.
@@ -21,6 +23,7 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 use futures::FutureExt;
 
+use super::confirm::confirm_after;
 use super::decide::step;
 use super::decision::{Action, AlertKind, Severity};
 use super::input::{ActivationOutcome, Command, Input};
@@ -28,7 +31,7 @@ use super::policy::{Quorum, WatchPolicy};
 use super::probe::{attempts, Attempt, Observation, ProbePath};
 use super::state::WatchState;
 
-/// How often each simulated watcher ticks.
+/// How often each simulated watcher ticks, unless a model says otherwise: the default schedule.
 pub const INTERVAL: Duration = Duration::from_secs(60);
 
 const SEC: i64 = 1_000;
@@ -41,14 +44,17 @@ const DAY: i64 = 24 * HOUR;
 pub struct FaultModel {
     pub name: &'static str,
     pub policy: WatchPolicy,
-    /// How many watchers share the watch; they tick `INTERVAL / watchers` apart.
+    /// How often each watcher ticks (the watchdog's schedule).
+    pub interval: Duration,
+    /// How many watchers share the watch; they tick `interval / watchers` apart.
     pub watchers: usize,
     /// Chance that one attempt (at the primary or the control endpoint) gets no answer.
     pub loss: f64,
     /// The primary answers healthy but slowly: between half and 1.2 times the attempt timeout.
     pub slow_primary: bool,
-    /// The primary fails briefly and often: unhealthy for 10 s up to just under N - 1 intervals
-    /// (long enough to fail two ticks in a row), healthy for 1 to 10 minutes in between.
+    /// The primary fails briefly and often: unhealthy for 5 s up to the policy's
+    /// [`WatchPolicy::tolerated_down`] (long enough to fail N - 1 probes in a row), healthy for 1
+    /// to 10 minutes in between.
     pub flapping: bool,
     /// Each watcher's own network goes away now and then (2 minutes to 3 hours).
     pub watcher_outages: bool,
@@ -62,6 +68,7 @@ pub struct FaultModel {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModelReport {
     pub model: String,
+    pub interval: Duration,
     pub watchers: usize,
     pub days: u32,
     pub observations: u64,
@@ -89,6 +96,11 @@ impl ModelReport {
         self.latencies.get(self.latencies.len() / 2).copied()
     }
 
+    /// The 95th percentile (nearest rank).
+    pub fn latency_p95(&self) -> Option<Duration> {
+        percentile(&self.latencies, 95)
+    }
+
     pub fn latency_max(&self) -> Option<Duration> {
         self.latencies.last().copied()
     }
@@ -99,12 +111,13 @@ impl ModelReport {
     }
 }
 
-/// The models the bundle's figures are measured on, all with the default policy except the
-/// quorum model.
-pub fn models() -> Vec<FaultModel> {
+/// The models the bundle's figures are measured on, for `policy` with a watchdog that ticks every
+/// `interval`; the quorum model runs three watchers, two of which must agree.
+pub fn models(policy: &WatchPolicy, interval: Duration) -> Vec<FaultModel> {
     let base = FaultModel {
         name: "",
-        policy: WatchPolicy::default(),
+        policy: policy.clone(),
+        interval,
         watchers: 1,
         loss: 0.0,
         slow_primary: false,
@@ -130,8 +143,8 @@ pub fn models() -> Vec<FaultModel> {
         FaultModel {
             name: "real outages, 3 watchers, quorum 2 of 3, 10% loss",
             policy: WatchPolicy {
-                quorum: Quorum { required: 2, watchers: 3, ..Quorum::default() },
-                ..WatchPolicy::default()
+                quorum: Quorum { required: 2, watchers: 3, ..policy.quorum.clone() },
+                ..policy.clone()
             },
             watchers: 3,
             real_outages: true,
@@ -142,30 +155,131 @@ pub fn models() -> Vec<FaultModel> {
     ]
 }
 
-/// Every model for 30 simulated days.
+/// Every model for 30 simulated days, with the default policy and schedule.
 pub fn run_all(seed: u64) -> Vec<ModelReport> {
-    run_all_for(seed, 30)
+    run_all_for(&WatchPolicy::default(), INTERVAL, seed, 30)
 }
 
-pub fn run_all_for(seed: u64, days: u32) -> Vec<ModelReport> {
-    models()
+pub fn run_all_for(policy: &WatchPolicy, interval: Duration, seed: u64, days: u32) -> Vec<ModelReport> {
+    models(policy, interval)
         .iter()
         .enumerate()
         .map(|(i, m)| run_model(m, seed ^ (i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15), days))
         .collect()
 }
 
+fn percentile(sorted: &[Duration], p: usize) -> Option<Duration> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = (sorted.len() * p).div_ceil(100).max(1);
+    sorted.get(rank - 1).copied()
+}
+
+/// What one policy came to over every model and seed: the detection latencies of every real
+/// outage (all models with outages, pooled), and the false activations of all models.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PolicySummary {
+    pub name: String,
+    pub policy: WatchPolicy,
+    pub interval: Duration,
+    pub months: u32,
+    pub outages: usize,
+    pub detected: usize,
+    pub within_bound: usize,
+    /// Sorted.
+    pub latencies: Vec<Duration>,
+    pub bound: Duration,
+    pub false_activations: usize,
+    /// Every model of every run met its targets.
+    pub safe: bool,
+}
+
+impl PolicySummary {
+    pub fn min(&self) -> Option<Duration> {
+        self.latencies.first().copied()
+    }
+
+    pub fn median(&self) -> Option<Duration> {
+        percentile(&self.latencies, 50)
+    }
+
+    pub fn p95(&self) -> Option<Duration> {
+        percentile(&self.latencies, 95)
+    }
+
+    pub fn max(&self) -> Option<Duration> {
+        self.latencies.last().copied()
+    }
+}
+
+/// Runs every model for `policy` at `interval`, once per seed, `days` each, and pools the results.
+pub fn summarize(name: &str, policy: &WatchPolicy, interval: Duration, seeds: &[u64], days: u32) -> PolicySummary {
+    let mut summary = PolicySummary {
+        name: name.to_owned(),
+        policy: policy.clone(),
+        interval,
+        months: 0,
+        outages: 0,
+        detected: 0,
+        within_bound: 0,
+        latencies: Vec::new(),
+        bound: policy.detection_bound(interval),
+        false_activations: 0,
+        safe: true,
+    };
+    for &seed in seeds {
+        summary.months += 1;
+        for r in run_all_for(policy, interval, seed, days) {
+            summary.outages += r.outages;
+            summary.detected += r.detected;
+            summary.within_bound += r.within_bound;
+            summary.latencies.extend(r.latencies.iter().copied());
+            summary.false_activations += r.false_activations;
+            summary.safe &= r.meets_targets();
+        }
+    }
+    summary.latencies.sort();
+    summary
+}
+
+/// The policies the search for the fastest safe one tries: the default's probe (five attempts,
+/// 6 s each, within 8 s) with N = 3, on schedules of one minute, 30 s and 20 s (sub-minute
+/// schedules cost more executions; see the README), counting one observation a tick or with
+/// confirmations 8 or 10 s apart where those fit in the interval.
+pub fn candidates() -> Vec<(WatchPolicy, Duration)> {
+    let mut out = Vec::new();
+    for interval in [60, 30, 20].map(Duration::from_secs) {
+        for confirm in [0, 8_000, 10_000] {
+            let policy = WatchPolicy { confirm_every_ms: confirm, ..WatchPolicy::default() };
+            if confirm == 0 || policy.confirmations(interval) > 0 {
+                out.push((policy, interval));
+            }
+        }
+    }
+    out
+}
+
+/// The fastest candidate (by median, then maximum) that is safe over every model and seed.
+pub fn fastest_safe(seeds: &[u64], days: u32) -> Option<PolicySummary> {
+    candidates()
+        .iter()
+        .map(|(policy, interval)| summarize("fastest safe", policy, *interval, seeds, days))
+        .filter(|s| s.safe && s.false_activations == 0 && !s.latencies.is_empty())
+        .min_by_key(|s| (s.median(), s.max()))
+}
+
 /// The reports as a markdown table.
 pub fn markdown(reports: &[ModelReport]) -> String {
     let secs = |d: Option<Duration>| d.map_or("-".to_owned(), |d| format!("{:.1}", d.as_secs_f64()));
     let mut out = String::from(
-        "| model | watchers | days | observations | down | inconclusive | outages | detected (in bound) | detection min / median / max (s) | bound (s) | false activations | alerts |\n\
+        "| model | watchers | days | observations | down | inconclusive | outages | detected (in bound) | detection min / median / p95 / max (s) | bound (s) | false activations | alerts |\n\
          | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n",
     );
     for r in reports {
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} | {} | {} ({}) | {} / {} / {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} ({}) | {} / {} / {} / {} | {} | {} | {} |",
             r.model,
             r.watchers,
             r.days,
@@ -177,6 +291,7 @@ pub fn markdown(reports: &[ModelReport]) -> String {
             r.within_bound,
             secs(r.latency_min()),
             secs(r.latency_median()),
+            secs(r.latency_p95()),
             secs(r.latency_max()),
             r.bound.as_secs(),
             r.false_activations,
@@ -309,7 +424,8 @@ impl World {
     /// One tick's observation by watcher `w` starting at `t0`, and when it ends: the shipped
     /// probe schedule ([`attempts`]) run against this world on the simulated clock.
     fn observe(&self, w: usize, t0: i64, policy: &WatchPolicy, rng: &mut Rng) -> (Observation, i64) {
-        let mut path = SimulatedPath { world: self, watcher: w, t0, t: t0, rng, starts: Vec::new() };
+        let mut path =
+            SimulatedPath { world: self, watcher: w, t0, t: t0, rng, starts: Vec::new(), running: Vec::new() };
         let attempts = attempts(policy, &mut path)
             .now_or_never()
             .expect("the simulated network answers without waiting on a real clock");
@@ -321,8 +437,9 @@ impl World {
     }
 }
 
-/// One watcher's probe through the simulated world: attempts answer at once, and time passes
-/// only on the simulated clock.
+/// One watcher's probe through the simulated world: an attempt's answer, and when it comes, are
+/// decided as it starts (from the world at that moment), and time passes only on the simulated
+/// clock.
 struct SimulatedPath<'a> {
     world: &'a World,
     watcher: usize,
@@ -330,6 +447,8 @@ struct SimulatedPath<'a> {
     t: i64,
     rng: &'a mut Rng,
     starts: Vec<i64>,
+    /// Attempts started and not yet answered: when each ends, and its answer.
+    running: Vec<(i64, Attempt)>,
 }
 
 impl ProbePath for SimulatedPath<'_> {
@@ -337,15 +456,27 @@ impl ProbePath for SimulatedPath<'_> {
         Duration::from_millis((self.t - self.t0) as u64)
     }
 
-    async fn attempt(&mut self, budget: Duration) -> Attempt {
+    fn start(&mut self, budget: Duration) {
         self.starts.push(self.t);
         let (attempt, took) = self.world.attempt(self.watcher, self.t, budget.as_millis() as i64, self.rng);
-        self.t += took;
-        attempt
+        self.running.push((self.t + took, attempt));
     }
 
-    async fn pause(&mut self, pause: Duration) {
-        self.t += pause.as_millis() as i64;
+    async fn next(&mut self, until: Option<Duration>) -> Option<Attempt> {
+        let until = until.map(|u| self.t0 + u.as_millis() as i64);
+        // The first to end; among equals, the first started.
+        let first = (0..self.running.len()).min_by_key(|&i| self.running[i].0);
+        match first {
+            Some(i) if until.is_none_or(|u| self.running[i].0 <= u) => {
+                let (end, attempt) = self.running.remove(i);
+                self.t = self.t.max(end);
+                Some(attempt)
+            }
+            _ => {
+                self.t = self.t.max(until.unwrap_or(self.t));
+                None
+            }
+        }
     }
 }
 
@@ -361,8 +492,12 @@ fn spans(rng: &mut Rng, horizon: i64, gap: (i64, i64), length: (i64, i64)) -> Ve
 }
 
 enum Event {
+    /// A timer tick of a watcher: it probes, and the next tick is due an interval later.
     Tick(usize),
-    Observe(usize, Observation),
+    /// A confirmation probe within the same invocation.
+    Confirm(usize),
+    /// A probe's observation, stepped when the probing ends; with the probe's start.
+    Observe(usize, Observation, i64),
     Result(usize, u64, ActivationOutcome),
     Failback,
 }
@@ -372,7 +507,7 @@ pub fn run_model(model: &FaultModel, seed: u64, days: u32) -> ModelReport {
     let mut rng = Rng(seed);
     let horizon = i64::from(days) * DAY;
     let policy = &model.policy;
-    let interval = INTERVAL.as_millis() as i64;
+    let interval = model.interval.as_millis() as i64;
     let n_watchers = model.watchers.max(1);
 
     let mut outages = Vec::new();
@@ -385,9 +520,10 @@ pub fn run_model(model: &FaultModel, seed: u64, days: u32) -> ModelReport {
             t = end + rng.between(8 * HOUR, 48 * HOUR);
         }
     }
-    let flap_max = i64::from(policy.failure_threshold.max(2) - 1) * interval - 10 * SEC;
+    let flap_max = policy.tolerated_down(model.interval).as_millis() as i64;
+    let flap_min = (5 * SEC).min(flap_max / 2);
     let flaps =
-        if model.flapping { spans(&mut rng, horizon, (MIN, 10 * MIN), (10 * SEC, flap_max)) } else { Vec::new() };
+        if model.flapping { spans(&mut rng, horizon, (MIN, 10 * MIN), (flap_min, flap_max)) } else { Vec::new() };
     let blind = (0..n_watchers)
         .map(|_| {
             if model.watcher_outages {
@@ -410,6 +546,7 @@ pub fn run_model(model: &FaultModel, seed: u64, days: u32) -> ModelReport {
     let at = |t: i64| base + TimeDelta::milliseconds(t);
     let mut report = ModelReport {
         model: model.name.to_owned(),
+        interval: model.interval,
         watchers: n_watchers,
         days,
         observations: 0,
@@ -419,7 +556,7 @@ pub fn run_model(model: &FaultModel, seed: u64, days: u32) -> ModelReport {
         detected: 0,
         within_bound: 0,
         latencies: Vec::new(),
-        bound: policy.detection_bound(INTERVAL),
+        bound: policy.detection_bound(model.interval),
         false_activations: 0,
         alerts: 0,
     };
@@ -438,6 +575,7 @@ pub fn run_model(model: &FaultModel, seed: u64, days: u32) -> ModelReport {
 
     let mut state = WatchState::default();
     let mut newest_epoch = 0;
+    let mut probe_started: Option<i64> = None;
     while let Some(Reverse((t, _, id))) = queue.pop() {
         if t >= horizon {
             break;
@@ -445,13 +583,16 @@ pub fn run_model(model: &FaultModel, seed: u64, days: u32) -> ModelReport {
         let event = events[id].take().expect("each event runs once");
         let watcher;
         let input: Input = match event {
-            Event::Tick(w) => {
+            Event::Tick(w) | Event::Confirm(w) => {
                 let (obs, end) = world.observe(w, t, policy, &mut rng);
-                push(&mut queue, &mut events, end, Event::Observe(w, obs));
-                push(&mut queue, &mut events, t + interval, Event::Tick(w));
+                push(&mut queue, &mut events, end, Event::Observe(w, obs, t));
+                if matches!(event, Event::Tick(_)) {
+                    push(&mut queue, &mut events, t + interval, Event::Tick(w));
+                }
                 continue;
             }
-            Event::Observe(w, obs) => {
+            Event::Observe(w, obs, started) => {
+                probe_started = Some(started);
                 report.observations += 1;
                 match obs {
                     Observation::Down { .. } => report.downs += 1,
@@ -472,6 +613,13 @@ pub fn run_model(model: &FaultModel, seed: u64, days: u32) -> ModelReport {
         };
         let name = format!("w{}", watcher + 1);
         let next = step(&state, input, &name, policy, at(t));
+        if let Some(started) = probe_started.take() {
+            // The watchdog's tick asks the same question after each observation it steps.
+            if let Some(after) = confirm_after(&next.state, &name, policy, model.interval) {
+                let due = (started + after.as_millis() as i64).max(t);
+                push(&mut queue, &mut events, due, Event::Confirm(watcher));
+            }
+        }
         for action in next.actions() {
             match action {
                 Action::RequestActivation { epoch, .. } => {
@@ -523,17 +671,45 @@ pub fn run_model(model: &FaultModel, seed: u64, days: u32) -> ModelReport {
 mod tests {
     use super::*;
 
+    fn default_run(seed: u64, days: u32) -> Vec<ModelReport> {
+        run_all_for(&WatchPolicy::default(), INTERVAL, seed, days)
+    }
+
     #[test]
     fn watch_simulation_has_no_false_activation_and_detects_in_bound() {
-        let reports = run_all_for(7, 4);
+        let reports = default_run(7, 4);
         let table = markdown(&reports);
         for r in &reports {
             assert!(r.meets_targets(), "{} misses its targets:\n{table}", r.model);
         }
         let detected: usize = reports.iter().map(|r| r.detected).sum();
         assert!(detected >= 3, "the short run should still contain outages:\n{table}");
+        // The faults happened: the probes saw downs and blind spells, and flaps were confirmed
+        // (more downs than probes that started a confirmation would give on their own).
+        let by_name = |name: &str| reports.iter().find(|r| r.model == name).unwrap();
+        assert!(by_name("flapping primary").downs > 100, "{table}");
+        assert!(by_name("watcher network outages").inconclusive > 0, "{table}");
         // The same seed gives the same month.
-        assert_eq!(run_all_for(7, 1), run_all_for(7, 1));
+        assert_eq!(default_run(7, 1), default_run(7, 1));
+    }
+
+    #[test]
+    fn watch_simulation_confirms_within_the_invocation() {
+        // With confirmations every outage is detected within one interval plus the
+        // confirmations (the bound), and faster than counting one observation per tick.
+        let confirming = summarize("default", &WatchPolicy::default(), INTERVAL, &[3], 4);
+        let per_tick = WatchPolicy { confirm_every_ms: 0, ..WatchPolicy::default() };
+        let ticking = summarize("per tick", &per_tick, INTERVAL, &[3], 4);
+        assert!(confirming.safe && ticking.safe, "{confirming:?}\n{ticking:?}");
+        assert_eq!(confirming.outages, ticking.outages);
+        assert!(confirming.outages > 0);
+        assert_eq!(confirming.within_bound, confirming.outages);
+        assert!(confirming.bound < ticking.bound);
+        // Counting outcomes, not timing anything: every confirmed detection beats the fastest
+        // a per-tick count can be (N - 1 whole intervals).
+        let per_tick_floor = INTERVAL * (per_tick.failure_threshold - 1);
+        assert!(confirming.max() < Some(per_tick_floor), "{confirming:?}");
+        assert!(ticking.min() >= Some(per_tick_floor), "{ticking:?}");
     }
 
     /// The full month, for a look at the table: `cargo test -p bcdr-core --lib watch_simulation_month -- --ignored --nocapture`.

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU16, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -29,6 +30,7 @@ async fn listen() -> (tokio::net::TcpListener, String) {
 pub struct Primary {
     pub url: String,
     mode: Arc<AtomicU8>,
+    script: Arc<Mutex<VecDeque<u8>>>,
 }
 
 pub const HEALTHY: u8 = 0;
@@ -37,8 +39,12 @@ pub const UNHEALTHY: u8 = 1;
 impl Primary {
     pub async fn start() -> Primary {
         let mode = Arc::new(AtomicU8::new(HEALTHY));
-        let m = mode.clone();
+        let script = Arc::new(Mutex::new(VecDeque::new()));
+        let (m, next) = (mode.clone(), script.clone());
         let route = warp::path!("api" / "health").map(move || {
+            if let Some(scripted) = next.lock().unwrap().pop_front() {
+                m.store(scripted, Ordering::SeqCst);
+            }
             let (status, verdict) = match m.load(Ordering::SeqCst) {
                 HEALTHY => (StatusCode::OK, "healthy"),
                 _ => (StatusCode::SERVICE_UNAVAILABLE, "unhealthy"),
@@ -47,11 +53,16 @@ impl Primary {
         });
         let (listener, base) = listen().await;
         tokio::spawn(warp::serve(route).incoming(listener).run());
-        Primary { url: format!("{base}/api/health"), mode }
+        Primary { url: format!("{base}/api/health"), mode, script }
     }
 
     pub fn set(&self, mode: u8) {
         self.mode.store(mode, Ordering::SeqCst);
+    }
+
+    /// The next answers, one mode each, in order; the last one then stays.
+    pub fn answer(&self, modes: &[u8]) {
+        self.script.lock().unwrap().extend(modes);
     }
 }
 
@@ -98,14 +109,22 @@ impl Activation {
     }
 }
 
-/// A watch on `target` with a fast policy: 3 failures, 2 successes, 1 attempt of 1 s.
+/// A watch on `target` with a fast policy: 3 failures, 2 successes, 1 attempt of 1 s, one
+/// observation per tick (no confirmation probes), so tests count ticks.
 pub fn watch(name: &str, target: &str) -> Watch {
     serde_json::from_value(serde_json::json!({
         "name": name,
         "target": target,
-        "policy": {"failureThreshold": 3, "successThreshold": 2, "probeTimeoutMs": 1000, "probeAttempts": 1}
+        "policy": {"failureThreshold": 3, "successThreshold": 2, "probeTimeoutMs": 1000, "probeAttempts": 1,
+                   "confirmEveryMs": 0}
     }))
     .unwrap()
+}
+
+/// `watch` with confirmation probes `every_ms` apart (0: none).
+pub fn confirming(mut watch: Watch, every_ms: u64) -> Watch {
+    watch.policy.confirm_every_ms = every_ms;
+    watch
 }
 
 /// A watchdog over `store` with the real HTTP prober and signed activation client, no alert
@@ -123,5 +142,6 @@ pub fn watchdog(watch: Watch, store: Arc<dyn StateStore>, activation: &Activatio
         )),
         alerter: Alerter::new(Vec::new(), Duration::from_secs(1)),
         watcher: watcher.to_owned(),
+        interval: Duration::from_secs(60),
     }
 }
