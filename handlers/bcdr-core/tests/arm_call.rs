@@ -240,7 +240,9 @@ async fn a_refused_connection_is_retried_until_the_deadline() {
     let ArmError::Deadline { last, attempts } = &error else { panic!("{error:?}") };
     assert!(*attempts >= 2, "{error}");
     assert!(matches!(**last, ArmError::Transport(_)), "{last:?}");
-    assert!(error.to_string().to_ascii_lowercase().contains("refused"), "{error}");
+    // The last attempt was refused, or (on a loaded machine) cut short by the deadline itself.
+    let text = error.to_string().to_ascii_lowercase();
+    assert!(text.contains("refused") || text.contains("timed out"), "{error}");
 }
 
 #[tokio::test]
