@@ -18,7 +18,7 @@ pub const STATE_AUTH_SETTING: &str = "BCDR_STATE_AUTH";
 pub enum StateAccess {
     /// Workload identity federation: an STS web identity token exchanged for an Entra token of
     /// the Azure identity that trusts it. Nothing secret is stored in AWS. The default.
-    Federated(Federation),
+    Federated(Box<Federation>),
     /// The storage account key in `BCDR_STATE_ACCOUNT_KEY` (Azurite, key-based accounts). Only
     /// with `BCDR_STATE_AUTH=account-key`: a key stored in AWS is a secret that crossed clouds.
     AccountKey,
@@ -35,7 +35,7 @@ impl LambdaConfig {
         let watcher = WatcherConfig::read(&mut r, settings, beside_executable);
         let mode = r.optional(STATE_AUTH_SETTING).unwrap_or_else(|| "federated".to_owned());
         let access = match mode.as_str() {
-            "federated" => Federation::from_settings(&mut r).map(StateAccess::Federated),
+            "federated" => Federation::from_settings(&mut r).map(|f| StateAccess::Federated(Box::new(f))),
             "account-key" => Some(StateAccess::AccountKey),
             other => {
                 r.problems.push(STATE_AUTH_SETTING, Some(other), "expected federated (the default) or account-key");

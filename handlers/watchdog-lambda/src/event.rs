@@ -78,3 +78,79 @@ impl Tick {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn check(payload: serde_json::Value, expect: &str) {
+        let got = match Tick::from_event(payload) {
+            Ok(t) => {
+                format!("due {:?}, schedule {:?}, attempt {}", t.due.map(|d| d.to_rfc3339()), t.schedule, t.attempt)
+            }
+            Err(e) => format!("error: {e}"),
+        };
+        assert_eq!(got, expect);
+    }
+
+    fn fixture(name: &str) -> serde_json::Value {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name);
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn schedules_events() {
+        check(
+            fixture("scheduler-event.json"),
+            r#"due Some("2026-11-28T10:15:00+00:00"), schedule Some("arn:aws:scheduler:eu-central-1:210987654321:schedule/bcdr/bcdr-watchdog-orders"), attempt 2"#,
+        );
+        check(
+            fixture("eventbridge-rule-event.json"),
+            r#"due Some("2026-11-28T10:16:00+00:00"), schedule Some("arn:aws:events:eu-central-1:210987654321:rule/bcdr-watchdog-orders"), attempt 1"#,
+        );
+    }
+
+    #[test]
+    fn fixtures_round_trip_through_the_event_type() {
+        for name in ["scheduler-event.json", "eventbridge-rule-event.json"] {
+            let raw = fixture(name);
+            let event: EventBridgeEvent<ScheduleDetail> = serde_json::from_value(raw.clone()).unwrap();
+            let mut back = serde_json::to_value(&event).unwrap();
+            // The type writes `time` with its own precision; compare the instant.
+            assert_eq!(
+                back["time"].as_str().unwrap().parse::<DateTime<Utc>>().unwrap(),
+                raw["time"].as_str().unwrap().parse::<DateTime<Utc>>().unwrap()
+            );
+            back["time"] = raw["time"].clone();
+            assert_eq!(back, raw, "{name}");
+        }
+    }
+
+    #[test]
+    fn other_payloads_are_refused_naming_the_field() {
+        check(json!({"hello": "world"}), "error: the event is not a schedule's event: $: missing field `detail-type`");
+        let mut event = fixture("eventbridge-rule-event.json");
+        event["detail-type"] = json!("EC2 Instance State-change Notification");
+        check(
+            event,
+            r#"error: detail-type = "EC2 Instance State-change Notification": expected "Scheduled Event" (the watchdog runs only on its schedule)"#,
+        );
+        let mut event = fixture("scheduler-event.json");
+        event["time"] = json!("<aws.scheduler.scheduled-time>");
+        check(event, "error: the event is not a schedule's event: $.time: input contains invalid characters");
+        let mut event = fixture("scheduler-event.json");
+        event["detail"]["attemptNumber"] = json!("0");
+        check(event, r#"error: detail.attemptNumber = "0": expected a whole number from 1"#);
+    }
+
+    #[test]
+    fn a_tick_later_than_its_interval_is_past_due() {
+        let due = "2026-11-28T10:15:00Z".parse::<DateTime<Utc>>().unwrap();
+        let tick = Tick { due: Some(due), schedule: None, attempt: 1 };
+        let minute = std::time::Duration::from_secs(60);
+        assert!(!tick.is_past_due(due + chrono::TimeDelta::seconds(60), minute));
+        assert!(tick.is_past_due(due + chrono::TimeDelta::seconds(61), minute));
+        assert!(!Tick { due: None, ..tick }.is_past_due(due + chrono::TimeDelta::days(1), minute));
+    }
+}
