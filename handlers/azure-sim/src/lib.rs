@@ -52,15 +52,21 @@ mod answer;
 pub mod arm;
 pub mod azurite;
 mod credential;
+pub mod entra;
 pub mod identity;
 pub mod lambda_runtime_api;
 mod server;
+pub mod sts;
+pub mod tls;
 mod token;
 
 pub use arm::{ArmDouble, ArmOptions, Call, Fault, Matcher};
 pub use credential::RegistryCredential;
+pub use entra::{EntraDouble, EntraOptions, EntraRequest, FederatedCredential};
 pub use identity::{IdentityDouble, IdentityOptions, IdentityRequest};
 pub use lambda_runtime_api::{InvocationOutcome, RuntimeApiDouble, RuntimeCall};
+pub use sts::{JwtIssuer, StsDouble, StsKey, StsOptions};
+pub use tls::TestAuthority;
 pub use token::{IssuedToken, TokenRegistry, TokenRejection};
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
