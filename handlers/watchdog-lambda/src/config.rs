@@ -6,7 +6,7 @@ use std::path::Path;
 
 use bcdr_core::settings::{ConfigError, Reader, Settings};
 use bcdr_core::store::StoreConfig;
-use watchdog::{Watchdog, WatcherConfig};
+use watchdog::{AlertUrls, Watchdog, WatcherConfig};
 
 use crate::federation::Federation;
 
@@ -32,7 +32,8 @@ pub struct LambdaConfig {
 impl LambdaConfig {
     pub fn from_settings(settings: &dyn Settings, beside_executable: &Path) -> Result<LambdaConfig, ConfigError> {
         let mut r = Reader::new(settings);
-        let watcher = WatcherConfig::read(&mut r, settings, beside_executable);
+        // A channel's URL is a secret; one the template leaves out is skipped, not an error.
+        let watcher = WatcherConfig::read(&mut r, settings, beside_executable, AlertUrls::WhereSet);
         let mode = r.optional(STATE_AUTH_SETTING).unwrap_or_else(|| "federated".to_owned());
         let access = match mode.as_str() {
             "federated" => Federation::from_settings(&mut r).map(|f| StateAccess::Federated(Box::new(f))),

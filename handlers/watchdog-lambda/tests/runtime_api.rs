@@ -1,11 +1,14 @@
-//! The real `watchdog-lambda` binary, run as Lambda runs a `provided.al2023` function: a double
+//! The real `watchdog-lambda` binary (under `make test`, the packaged `bootstrap`), run as Lambda
+//! runs a `provided.al2023` function: a double
 //! of the Runtime API hands it EventBridge Scheduler events, the state is a blob in Azurite
 //! (reached with the account key, set explicitly), the primary a local health endpoint that
 //! answers 503. Two ticks count the failure and claim the activation, which the Lambda watcher
 //! requests under its own name; an event that is not a schedule's fails the invocation without
 //! a tick.
 
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 

@@ -14,7 +14,7 @@ use bcdr_core::identity::{self, Identity};
 use bcdr_core::outbound::{self, Purpose};
 use bcdr_core::plan::{FailoverPlan, Watch};
 use bcdr_core::runtime;
-use bcdr_core::settings::{ConfigError, Reader, Settings};
+use bcdr_core::settings::{ConfigError, Problems, Reader, Settings};
 use bcdr_core::signature::signing_secret;
 use bcdr_core::store::{StoreConfig, DEFAULT_TIMEOUT};
 
@@ -34,7 +34,7 @@ impl Config {
     pub fn from_settings(settings: &dyn Settings, beside_executable: &Path) -> Result<Config, ConfigError> {
         let mut r = Reader::new(settings);
         let port = runtime::port(&mut r);
-        let watcher = WatcherConfig::read(&mut r, settings, beside_executable);
+        let watcher = WatcherConfig::read(&mut r, settings, beside_executable, AlertUrls::Required);
         let (Some(port), Some(watcher)) = (port, watcher) else {
             return Err(r.finish(()).expect_err("a missing value was recorded as a problem"));
         };
@@ -45,6 +45,17 @@ impl Config {
     pub fn watchdog(&self) -> Result<Watchdog, String> {
         self.watcher.watchdog(self.identity.clone())
     }
+}
+
+/// Whether every alert channel's URL setting must be set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlertUrls {
+    /// Every channel the plan names must have its URL (a Functions watcher: its Bicep sets them
+    /// all, and a missing one is a deployment mistake).
+    Required,
+    /// The channels whose URL is set are used, the others skipped with a warning at start (the
+    /// Lambda watcher: its template may leave a channel out; every alert still reaches its log).
+    WhereSet,
 }
 
 /// What a watcher reads wherever it runs: the plan, the state store, the keys it sends, the
@@ -66,7 +77,12 @@ pub struct WatcherConfig {
 impl WatcherConfig {
     /// Reads the watcher's settings into `r`, which collects the problems; `None` when a
     /// required value is missing or bad (the problem is then recorded).
-    pub fn read(r: &mut Reader<'_>, settings: &dyn Settings, beside_executable: &Path) -> Option<WatcherConfig> {
+    pub fn read(
+        r: &mut Reader<'_>,
+        settings: &dyn Settings,
+        beside_executable: &Path,
+        alert_urls: AlertUrls,
+    ) -> Option<WatcherConfig> {
         let (plan_file, plan) = FailoverPlan::from_settings(r, beside_executable);
         let watches = match plan.as_ref().map(|p| p.watchdog.as_ref()) {
             Some(Some(w)) => w.watches.clone(),
@@ -102,9 +118,19 @@ impl WatcherConfig {
             .or_else(|| r.optional("AWS_LAMBDA_FUNCTION_NAME"))
             .or_else(|| r.optional("HOSTNAME"))
             .unwrap_or_else(|| "watcher".to_owned());
-        let alerts = match &plan {
-            Some(p) => AlertChannels::resolve(&p.alerts, "$.alerts", settings, &mut r.problems),
-            None => AlertChannels::resolve(&Default::default(), "$.alerts", settings, &mut r.problems),
+        let alert_plan = plan.as_ref().map(|p| p.alerts.clone()).unwrap_or_default();
+        let alerts = match alert_urls {
+            AlertUrls::Required => AlertChannels::resolve(&alert_plan, "$.alerts", settings, &mut r.problems),
+            AlertUrls::WhereSet => {
+                let mut unset = Problems::new();
+                let channels = AlertChannels::resolve(&alert_plan, "$.alerts", settings, &mut unset);
+                if let Err(skipped) = unset.finish(()) {
+                    for problem in skipped.problems {
+                        tracing::warn!(%problem, "this watcher's alerts skip a channel (they still reach its log)");
+                    }
+                }
+                channels
+            }
         };
         Some(WatcherConfig {
             plan: plan?,
