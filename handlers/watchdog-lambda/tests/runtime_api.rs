@@ -1,8 +1,7 @@
 //! The real `watchdog-lambda` binary (under `make test`, the packaged `bootstrap`), run as Lambda
-//! runs a `provided.al2023` function: a double
-//! of the Runtime API hands it EventBridge Scheduler events, the state is a blob in Azurite
-//! (reached with the account key, set explicitly), the primary a local health endpoint that
-//! answers 503. Two ticks count the failure and claim the activation, which the Lambda watcher
+//! runs a `provided.al2023` function: a double of the Runtime API hands it EventBridge Scheduler
+//! events, the state is a blob in Azurite (reached with the account key, set explicitly), the
+//! primary a local health endpoint that answers 503. Two ticks count the failure and claim the activation, which the Lambda watcher
 //! requests under its own name; an event that is not a schedule's fails the invocation without
 //! a tick.
 
@@ -99,12 +98,31 @@ fn bootstrap(api: &RuntimeApiDouble, settings: &[(&str, String)]) -> Bootstrap {
     Bootstrap(command(api, settings).spawn().expect("the watchdog-lambda binary starts"))
 }
 
-/// The binary (or `BCDR_LAMBDA_BOOTSTRAP`, a packaged `bootstrap`) with only the environment
-/// Lambda gives a function, plus `settings`.
+/// The executable under test: the packaged `bootstrap` from `dist/watchdog-lambda.zip` when
+/// `make test` names its packages (`BCDR_DIST`), else the binary cargo just built.
+fn executable() -> PathBuf {
+    static UNPACKED: OnceLock<PathBuf> = OnceLock::new();
+    let Ok(dist) = std::env::var("BCDR_DIST") else {
+        return PathBuf::from(env!("CARGO_BIN_EXE_watchdog-lambda"));
+    };
+    UNPACKED
+        .get_or_init(|| {
+            let zip = PathBuf::from(dist).join("watchdog-lambda.zip");
+            let dir = std::env::temp_dir().join(format!("bcdr-lambda-package-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            let file = std::fs::File::open(&zip)
+                .unwrap_or_else(|e| panic!("{}: {e}; `make package` builds it", zip.display()));
+            // Extraction keeps the modes stored in the zip: a bootstrap packaged without its
+            // execute bit fails to start here as it would on Lambda.
+            zip::ZipArchive::new(file).unwrap().extract(&dir).unwrap();
+            dir.join("bootstrap")
+        })
+        .clone()
+}
+
+/// The executable with only the environment Lambda gives a function, plus `settings`.
 fn command(api: &RuntimeApiDouble, settings: &[(&str, String)]) -> Command {
-    let exe =
-        std::env::var("BCDR_LAMBDA_BOOTSTRAP").unwrap_or_else(|_| env!("CARGO_BIN_EXE_watchdog-lambda").to_owned());
-    let mut command = Command::new(exe);
+    let mut command = Command::new(executable());
     command
         .env_clear()
         .env("AWS_LAMBDA_RUNTIME_API", api.address())
