@@ -16,7 +16,9 @@
 //! 700024 (time range), 700027 (signature), 700016 (unknown application), 90002 (unknown
 //! tenant), 900144 (a missing parameter), 1002012 (scope without `/.default`), 70003 (grant).
 //! Success is `{"token_type":"Bearer","expires_in","ext_expires_in","access_token"}`; the token
-//! goes into the [`TokenRegistry`] for the resource and client id, like the identity double's.
+//! (a JWT with `aud`, `iss` `https://sts.windows.net/{tenant}/`, `iat`, `nbf`, `exp`, `appid`,
+//! `tid`, `oid`, as Entra's access tokens carry) goes into the [`TokenRegistry`] for the resource
+//! and client id, like the identity double's.
 
 use std::collections::BTreeMap;
 use std::io;
@@ -235,7 +237,19 @@ impl Shared {
                 ),
             ));
         }
-        let issued = o.tokens.issue(resource, client_id, o.token_lifetime);
+        // Access tokens are JWTs, as Entra's are: Azurite's OAuth mode reads their audience,
+        // issuer and lifetime. Their signature is a random key's: nobody here verifies it.
+        let issued = o.tokens.issue_with(resource, client_id, o.token_lifetime, |expires_on| {
+            let now = chrono::Utc::now().timestamp();
+            let claims = json!({
+                "aud": resource,
+                "iss": format!("https://sts.windows.net/{}/", o.tenant_id),
+                "iat": now, "nbf": now, "exp": expires_on.timestamp(),
+                "appid": client_id, "tid": o.tenant_id, "oid": uuid::Uuid::new_v4().to_string(),
+                "sub": client_id,
+            });
+            JwtIssuer::new().sign(&claims)
+        });
         let expires_in = o.token_lifetime.as_secs();
         Ok(
             json!({ "token_type": "Bearer", "expires_in": expires_in, "ext_expires_in": expires_in, "access_token": issued.token }),
