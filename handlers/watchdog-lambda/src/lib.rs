@@ -62,10 +62,8 @@ pub async fn handle(
     if tick.attempt > 1 {
         tracing::warn!(attempt = tick.attempt, "the scheduler is delivering this tick again");
     }
+    // The tick logs each watch's outcome itself, inside the runtime's span (request id).
     let outcomes = watchdog.tick().await;
-    for outcome in &outcomes {
-        tracing::info!(request = %event.context.request_id, summary = %outcome.summary(), "tick");
-    }
     if let Some(failed) = outcomes.iter().find(|o| o.error.is_some()) {
         return Err(InvocationFailed::Tick(failed.summary()));
     }
