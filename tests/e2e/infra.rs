@@ -179,7 +179,7 @@ fn lambda_sample_value(name: &str) -> String {
         "BCDR_STATE_AUTH" => "federated".into(),
         "BCDR_AZURE_TENANT_ID" | "AZURE_CLIENT_ID" => "00000000-0000-0000-0000-000000000001".into(),
         "BCDR_STS_AUDIENCE" => "api://AzureADTokenExchange".into(),
-        "BCDR_WATCHER_ID" => "aws-watchdog".into(),
+        "BCDR_WATCHER_ID" => "bcdr-aws-watchdog".into(),
         other => sample_value(other),
     }
 }
