@@ -16,6 +16,13 @@ DEMO_FEATURES := --features bcdr/demo
 
 # Each app: its binary and its function folders under function-specs/.
 APPS := health-check watchdog activation
+# The watchdog on AWS Lambda: its binary becomes the zip's `bootstrap` (provided.al2023). It is
+# built for x86_64, the same static musl target as the function apps: one toolchain and one
+# C cross-compiler (musl-tools) for every package, and the function's `Architectures: [x86_64]`
+# in infra/aws/ says the same. arm64 (Graviton) would cost a little less per invocation but needs
+# an aarch64 musl C toolchain for the TLS crate; at one short invocation a minute the difference
+# is cents a month.
+LAMBDA_APP := watchdog-lambda
 FUNCTIONS_health-check := health
 FUNCTIONS_watchdog := watchdog status
 FUNCTIONS_activation := activate ready
@@ -26,12 +33,14 @@ help:
 	@echo "make run-primary  the primary's health-check alone under 'bcdr host' (http://127.0.0.1:$(PORT)/api/health)"
 	@echo "make test     build everything, package it, run every test (what CI runs)"
 	@echo "make check    fmt, clippy with warnings denied, then test"
-	@echo "make package  static release binaries and one zip per app in $(DIST)/"
+	@echo "make package  static release binaries and one zip per app in $(DIST)/ (and $(DIST)/watchdog-lambda.zip for AWS Lambda)"
 	@echo "make bench    measure throughput, latency, start time, sizes and memory; run the watchdog simulation"
 	@echo "make status-screenshot  render the watchdog status page in headless Chromium"
 	@echo "make plan-schema  regenerate infra/failover-plan.schema.json from the plan's types"
 	@echo "make checkov  lint infra/ (Bicep) with checkov; make settings-check: Bicep settings = what the binaries read"
+	@echo "make cfn-lint  lint infra/aws/ (the Lambda watcher's CloudFormation) with cfn-lint"
 	@echo "make what-if | deploy-primary | deploy-secondary   deploy to Azure (see README: Deploying to Azure)"
+	@echo "make deploy-aws-watcher  deploy the watcher outside Azure on AWS Lambda (see README: The watcher outside Azure)"
 
 # --- local run ---------------------------------------------------------------------------
 
@@ -77,18 +86,23 @@ musl-toolchain:
 
 .PHONY: package
 package: musl-toolchain
-	$(CARGO) build --release --target $(MUSL_TARGET) $(foreach a,$(APPS),-p $(a))
+	$(CARGO) build --release --target $(MUSL_TARGET) $(foreach a,$(APPS) $(LAMBDA_APP),-p $(a))
 	@mkdir -p $(DIST)
-	@for app in $(APPS); do \
+	@for app in $(APPS) $(LAMBDA_APP); do \
 	  rm -rf $(DIST)/$$app $(DIST)/$$app.zip; \
 	done
 	@$(foreach a,$(APPS),$(call assemble,$(DIST)/$(a),$(RELEASE_DIR)/$(a),$(FUNCTIONS_$(a)),infra/failover-plan.json) && \
 	  (cd $(DIST)/$(a) && zip -q -X -r ../$(a).zip .) && echo "packaged $(DIST)/$(a).zip ($$(stat -c %s $(DIST)/$(a).zip) bytes)";)
+	@mkdir -p $(DIST)/$(LAMBDA_APP) && \
+	  cp $(RELEASE_DIR)/$(LAMBDA_APP) $(DIST)/$(LAMBDA_APP)/bootstrap && chmod 0755 $(DIST)/$(LAMBDA_APP)/bootstrap && \
+	  cp infra/failover-plan.json $(DIST)/$(LAMBDA_APP)/failover-plan.json && chmod 0644 $(DIST)/$(LAMBDA_APP)/failover-plan.json && \
+	  (cd $(DIST)/$(LAMBDA_APP) && zip -q -X -r ../$(LAMBDA_APP).zip .) && \
+	  echo "packaged $(DIST)/$(LAMBDA_APP).zip ($$(stat -c %s $(DIST)/$(LAMBDA_APP).zip) bytes; bootstrap for provided.al2023, x86_64)"
 
 # --- tests -------------------------------------------------------------------------------
 
 .PHONY: test
-test: build package azurite-install checkov settings-check
+test: build package azurite-install checkov cfn-lint settings-check
 	BCDR_DIST=$(CURDIR)/$(DIST) $(CARGO) test --workspace --no-fail-fast $(DEMO_FEATURES)
 
 .PHONY: check
@@ -206,6 +220,28 @@ checkov: checkov-install
 	  >$(CHECKOV_REPORT) 2>$(CHECKOV_REPORT).log || true
 	@$(CHECKOV_VENV)/bin/python infra/checkov-gate.py $(CHECKOV_REPORT) infra/checkov-skips.yaml
 
+# cfn-lint validates the Lambda watcher's CloudFormation template offline, against the AWS
+# resource specification it bundles. From its own venv under .tools/, like checkov. Any error
+# or warning fails; a rule skipped must be in infra/aws/.cfnlintrc with its reason.
+CFN_LINT_VERSION := 1.58.0
+CFN_LINT_VENV := .tools/cfn-lint-venv
+
+.PHONY: cfn-lint-install
+cfn-lint-install:
+	@if [ "$$($(CFN_LINT_VENV)/bin/cfn-lint --version 2>/dev/null)" != "cfn-lint $(CFN_LINT_VERSION)" ]; then \
+	  command -v python3 >/dev/null || { echo "error: python3 is missing; install Python 3.9 or later (cfn-lint runs on it)" >&2; exit 1; }; \
+	  echo "installing cfn-lint $(CFN_LINT_VERSION) into $(CFN_LINT_VENV) (once)"; \
+	  rm -rf $(CFN_LINT_VENV); \
+	  python3 -m venv $(CFN_LINT_VENV) || { echo "error: python3 -m venv failed; on Debian install the python3-venv package" >&2; exit 1; }; \
+	  $(CFN_LINT_VENV)/bin/pip install --quiet --disable-pip-version-check cfn-lint==$(CFN_LINT_VERSION) || \
+	    { echo "error: pip could not install cfn-lint==$(CFN_LINT_VERSION) into $(CFN_LINT_VENV)" >&2; rm -rf $(CFN_LINT_VENV); exit 1; }; \
+	fi
+
+.PHONY: cfn-lint
+cfn-lint: cfn-lint-install
+	cd infra/aws && $(abspath $(CFN_LINT_VENV))/bin/cfn-lint --non-zero-exit-code informational -- *.yaml
+	@echo "cfn-lint: infra/aws/ has no errors, warnings or findings"
+
 # Every app setting a handler reads is set by the Bicep for that app, and nothing else is.
 .PHONY: settings-check
 settings-check:
@@ -277,7 +313,41 @@ deploy-secondary: package
 	  --key-value "$$BCDR_ACTIVATION_KEY" --output none && \
 	echo "deploying $(DIST)/watchdog.zip to $$watchdog" && \
 	$(AZ) functionapp deployment source config-zip -g "$$BCDR_SECONDARY_RG" -n "$$watchdog" --src $(DIST)/watchdog.zip --output none && \
+	for extra in $$($(AZ) deployment group show -g "$$BCDR_SECONDARY_RG" -n bcdr-secondary --query 'properties.outputs.extraWatcherApps.value[]' -o tsv); do \
+	  echo "deploying $(DIST)/watchdog.zip to $$extra (another watcher)" && \
+	  $(AZ) functionapp deployment source config-zip -g "$$BCDR_SECONDARY_RG" -n "$$extra" --src $(DIST)/watchdog.zip --output none || exit 1; \
+	done && \
 	echo "secondary deployed: watchdog $$watchdog (GET /api/status), activation $$activation"
+
+# The watcher outside Azure, on AWS Lambda (infra/aws/watchdog-lambda.yaml). Needs the AWS CLI
+# configured for the account and region, a bucket there for the package (BCDR_AWS_CODE_BUCKET),
+# and the secondary deployed with BCDR_AWS_ISSUER and BCDR_AWS_WATCHER_ROLE_ARN set, which
+# creates the identity it acts as (see README, "The watcher outside Azure").
+AWS ?= aws
+BCDR_AWS_WATCHER ?= bcdr-aws-watchdog
+
+.PHONY: deploy-aws-watcher
+deploy-aws-watcher: package
+	@command -v $(AWS) >/dev/null || { echo "error: the AWS CLI ($(AWS)) is missing: install it and configure the account (aws configure)" >&2; exit 1; }
+	@$(call require-az)
+	@$(call require-env,BCDR_SECONDARY_RG BCDR_AWS_CODE_BUCKET BCDR_HEALTH_KEY BCDR_ACTIVATION_KEY BCDR_ACTIVATION_SECRET)
+	@$(call require-zip,watchdog-lambda)
+	@client=$$($(call deployment-output,"$$BCDR_SECONDARY_RG",bcdr-secondary,awsWatcherClientId)) && \
+	tenant=$$($(call deployment-output,"$$BCDR_SECONDARY_RG",bcdr-secondary,tenantId)) && \
+	state=$$($(call deployment-output,"$$BCDR_SECONDARY_RG",bcdr-secondary,stateUrl)) && \
+	activation=$$($(call deployment-output,"$$BCDR_SECONDARY_RG",bcdr-secondary,activationUrl)) && \
+	test -n "$$client" || { echo "error: the deployment bcdr-secondary has no AWS watcher identity: set BCDR_AWS_ISSUER and BCDR_AWS_WATCHER_ROLE_ARN and run make deploy-secondary" >&2; exit 1; }; \
+	key="bcdr/watchdog-lambda-$$(sha256sum $(DIST)/watchdog-lambda.zip | cut -c1-16).zip" && \
+	echo "uploading $(DIST)/watchdog-lambda.zip to s3://$$BCDR_AWS_CODE_BUCKET/$$key" && \
+	$(AWS) s3 cp --only-show-errors $(DIST)/watchdog-lambda.zip "s3://$$BCDR_AWS_CODE_BUCKET/$$key" && \
+	echo "deploying the stack $(BCDR_AWS_WATCHER) (the function, its schedule, role, logs and alarms)" && \
+	$(AWS) cloudformation deploy --stack-name $(BCDR_AWS_WATCHER) --template-file infra/aws/watchdog-lambda.yaml \
+	  --capabilities CAPABILITY_NAMED_IAM --no-fail-on-empty-changeset --parameter-overrides \
+	  CodeBucket="$$BCDR_AWS_CODE_BUCKET" CodeKey="$$key" WatcherName=$(BCDR_AWS_WATCHER) \
+	  StateContainerUrl="$$state" AzureTenantId="$$tenant" AzureClientId="$$client" ActivationUrl="$$activation" \
+	  ActivationKey="$$BCDR_ACTIVATION_KEY" ActivationSecret="$$BCDR_ACTIVATION_SECRET" HealthKey="$$BCDR_HEALTH_KEY" \
+	  AlertTeamsUrl="$${BCDR_ALERT_TEAMS_URL:-}" AlertWebhookUrl="$${BCDR_ALERT_WEBHOOK_URL:-}" && \
+	echo "AWS watcher deployed: $(BCDR_AWS_WATCHER) (logs: /aws/lambda/$(BCDR_AWS_WATCHER))"
 
 # What a deployment of each region would change, without changing anything.
 .PHONY: what-if

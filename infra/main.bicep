@@ -60,6 +60,15 @@ param activationSecretPrevious string = ''
 @secure()
 param alertChannelUrls object = {}
 
+@description('Secondary: more Azure watchers, each a watchdog app in another region voting on the same state (for a plan with quorum k of n), as [{ code: \'frc\', location: \'francecentral\' }]. Each is named func-<plan>-watchdog-<code>, which the plan\'s watchdog.watchers names.')
+param extraWatchers array = []
+
+@description('Secondary: the issuer URL of the AWS account whose Lambda watcher votes too (aws iam get-outbound-web-identity-federation-info); empty: no AWS watcher.')
+param awsIssuer string = ''
+
+@description('Secondary: that watcher\'s execution role ARN, the subject of its tokens (output FunctionRoleArn of infra/aws/watchdog-lambda.yaml).')
+param awsWatcherRoleArn string = ''
+
 @description('Zone-redundant Flex Consumption plans; turn off only in a region without availability zones for Flex Consumption.')
 param zoneRedundant bool = true
 
@@ -87,6 +96,9 @@ var workspaceName = 'log-${plan.name}-${regionCode}'
 var peerWorkspaceName = 'log-${plan.name}-${peerRegionCode}'
 var appInsightsName = 'appi-${plan.name}-${regionCode}'
 var deploymentContainer = 'app-package'
+var awsWatcher = isSecondary && !empty(awsIssuer) && !empty(awsWatcherRoleArn)
+// The audience Entra expects in a federated credential's assertion; infra/aws/ requests it.
+var federationAudience = 'api://AzureADTokenExchange'
 var stateContainer = 'bcdr-state'
 
 // Built-in roles.
@@ -166,6 +178,33 @@ resource activationIdentity 'Microsoft.ManagedIdentity/userAssignedIdentities@20
   name: 'id-${activationAppName}'
   location: location
   tags: allTags
+}
+
+resource extraWatcherIdentities 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = [for w in extraWatchers: if (isSecondary) {
+  name: 'id-func-${plan.name}-watchdog-${w.code}'
+  location: w.location
+  tags: allTags
+}]
+
+// The AWS watcher acts as this identity, which holds only the state container. Only a token
+// from that AWS account's issuer, for that role and the Entra audience, is exchanged for its
+// tokens (workload identity federation): no key or client secret is stored in AWS.
+resource awsWatcherIdentity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = if (awsWatcher) {
+  name: 'id-${plan.name}-watchdog-aws'
+  location: location
+  tags: allTags
+}
+
+resource awsWatcherFederation 'Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials@2023-01-31' = if (awsWatcher) {
+  parent: awsWatcherIdentity
+  name: 'aws-lambda-watchdog'
+  properties: {
+    issuer: awsIssuer
+    subject: awsWatcherRoleArn
+    audiences: [
+      federationAudience
+    ]
+  }
 }
 
 // --- storage: each app's own host storage and package container; the secondary's state
@@ -271,6 +310,30 @@ module stateStorage 'modules/storage.bicep' = if (isSecondary) {
 
 var stateUrl = '${stateStorage.outputs.blobEndpoint}${stateContainer}'
 
+// The other watchers on the same state: each extra Azure watcher, and the AWS watcher's
+// federated identity, hold the state container and nothing else of the account.
+module extraWatcherState 'modules/container-role.bicep' = [for (w, i) in extraWatchers: if (isSecondary) {
+  name: 'bcdr-state-watchdog-${w.code}'
+  params: {
+    accountName: stateStorage.outputs.name
+    container: stateContainer
+    principalId: extraWatcherIdentities[i].properties.principalId
+    roleId: roles.storageBlobDataContributor
+    why: 'Watch state and decision logs of the watcher in ${w.location}'
+  }
+}]
+
+module awsWatcherState 'modules/container-role.bicep' = if (awsWatcher) {
+  name: 'bcdr-state-watchdog-aws'
+  params: {
+    accountName: stateStorage.outputs.name
+    container: stateContainer
+    principalId: awsWatcherIdentity.properties.principalId
+    roleId: roles.storageBlobDataContributor
+    why: 'Watch state and decision logs of the AWS watcher (workload identity federation)'
+  }
+}
+
 // --- the apps and the settings each handler reads (checked against the handlers by
 // tests/e2e/infra.rs: every setting a handler reads is set here, and nothing else)
 
@@ -341,6 +404,48 @@ module watchdog 'modules/function-app.bicep' = if (isSecondary) {
     appSettings: watchdogSettings
   }
 }
+
+// More Azure watchers on the same state, one per extra region: the same package and settings;
+// each votes as its own site name.
+module extraWatcherStorage 'modules/storage.bicep' = [for (w, i) in extraWatchers: if (isSecondary) {
+  name: 'bcdr-storage-watchdog-${w.code}'
+  params: {
+    name: 'stwatchdog${uniqueString(resourceGroup().id, 'watchdog', w.code)}'
+    location: w.location
+    tags: allTags
+    containers: [
+      deploymentContainer
+    ]
+    accountRoles: [
+      {
+        principalId: extraWatcherIdentities[i].properties.principalId
+        roleId: roles.storageBlobDataOwner
+        why: 'Functions host storage (timer leases and schedule) and package of func-${plan.name}-watchdog-${w.code}'
+      }
+      {
+        principalId: extraWatcherIdentities[i].properties.principalId
+        roleId: roles.storageTableDataContributor
+        why: 'Functions host diagnostic events of func-${plan.name}-watchdog-${w.code}'
+      }
+    ]
+  }
+}]
+
+module extraWatcherApps 'modules/function-app.bicep' = [for (w, i) in extraWatchers: if (isSecondary) {
+  name: 'bcdr-app-watchdog-${w.code}'
+  params: {
+    name: 'func-${plan.name}-watchdog-${w.code}'
+    location: w.location
+    tags: allTags
+    identityName: extraWatcherIdentities[i].name
+    storageAccountName: extraWatcherStorage[i].outputs.name
+    deploymentContainer: deploymentContainer
+    appInsightsName: monitoring.outputs.appInsightsName
+    workspaceIds: workspaceIds
+    zoneRedundant: zoneRedundant
+    appSettings: watchdogSettings
+  }
+}]
 
 // --- least privilege on the workload, from the plan
 
@@ -451,3 +556,7 @@ output watchdogApp string = isSecondary ? watchdogAppName : ''
 output activationApp string = isSecondary ? activationAppName : ''
 output workspaceId string = monitoring.outputs.workspaceId
 output stateUrl string = isSecondary ? stateUrl : ''
+output activationUrl string = isSecondary ? 'https://${activation.outputs.hostName}/api/activate' : ''
+output extraWatcherApps array = [for w in extraWatchers: isSecondary ? 'func-${plan.name}-watchdog-${w.code}' : '']
+output awsWatcherClientId string = awsWatcher ? awsWatcherIdentity.properties.clientId : ''
+output tenantId string = tenant().tenantId

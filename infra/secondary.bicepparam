@@ -30,3 +30,11 @@ param alertChannelUrls = {
   BCDR_ALERT_TEAMS_URL: readEnvironmentVariable('BCDR_ALERT_TEAMS_URL')
   BCDR_ALERT_WEBHOOK_URL: readEnvironmentVariable('BCDR_ALERT_WEBHOOK_URL')
 }
+
+// More watchers on the same state, for a plan whose watches ask a quorum of k of n (README, "A
+// quorum of watchers"): Azure watchers in other regions, e.g. [{ code: 'frc', location:
+// 'francecentral' }], and the watcher on AWS Lambda (infra/aws/), trusted through workload
+// identity federation: its account's issuer URL and its role's ARN (empty: no AWS watcher).
+param extraWatchers = []
+param awsIssuer = readEnvironmentVariable('BCDR_AWS_ISSUER', '')
+param awsWatcherRoleArn = readEnvironmentVariable('BCDR_AWS_WATCHER_ROLE_ARN', '')

@@ -100,6 +100,90 @@ fn the_watched_target_is_the_deployed_health_check() {
     );
 }
 
+/// Read by the Lambda watcher, given by the Lambda platform: never set in the template.
+const LAMBDA_PLATFORM: &[(&str, &str)] = &[
+    ("AWS_REGION", "Lambda names the function's region"),
+    ("AWS_ACCESS_KEY_ID", "the execution role's credentials"),
+    ("AWS_SECRET_ACCESS_KEY", "the execution role's credentials"),
+    ("AWS_SESSION_TOKEN", "the execution role's credentials"),
+    ("RUST_LOG", "the log filter, left at its default"),
+];
+
+/// Read by the Lambda watcher, and left to their defaults in AWS on purpose.
+const LAMBDA_DEFAULTED: &[(&str, &str)] = &[
+    ("BCDR_PLAN_FILE", "the package carries failover-plan.json beside bootstrap, where the default looks"),
+    ("BCDR_STATE_ACCOUNT_KEY", "no storage key crosses clouds: the template sets BCDR_STATE_AUTH=federated"),
+    ("BCDR_STS_ENDPOINT", "the SDK's regional endpoint for AWS_REGION"),
+    ("BCDR_AUTHORITY_HOST", "Entra ID in the public cloud"),
+];
+
+/// The Lambda watcher's CloudFormation (`infra/aws/watchdog-lambda.yaml`) sets exactly what
+/// `watchdog-lambda` reads, and its configuration starts on those settings with the shipped plan.
+#[test]
+fn lambda_watcher_settings() {
+    let template = read(&infra().join("aws/watchdog-lambda.yaml"));
+    let set = template_variables(&template);
+    let mut values: BTreeMap<String, String> = set.iter().map(|n| (n.clone(), lambda_sample_value(n))).collect();
+    for (name, value) in [
+        ("AWS_REGION", "eu-central-1"),
+        ("AWS_ACCESS_KEY_ID", "ASIAEXAMPLEKEY000001"),
+        ("AWS_SECRET_ACCESS_KEY", "example-secret"),
+        ("AWS_SESSION_TOKEN", "example-session"),
+        ("AWS_LAMBDA_FUNCTION_NAME", "aws-watchdog"),
+    ] {
+        values.insert(name.to_owned(), value.to_owned());
+    }
+    let settings = Recording { values: SettingsMap(values), asked: Mutex::new(BTreeSet::new()) };
+    let started = ::watchdog_lambda::LambdaConfig::from_settings(&settings, &infra())
+        .map_err(|e| e.to_string())
+        .and_then(|config| config.watchdog().map(drop));
+    let read = settings.asked.into_inner().unwrap();
+    let allowed = |list: &[(&str, &str)], name: &str| list.iter().any(|(n, _)| *n == name);
+    let mut problems = Vec::new();
+    if let Err(e) = &started {
+        problems.push(format!("with only the template's settings the Lambda watcher does not start: {e}"));
+    }
+    for name in &read {
+        if !set.contains(name) && !allowed(LAMBDA_PLATFORM, name) && !allowed(LAMBDA_DEFAULTED, name) {
+            problems.push(format!("the Lambda watcher reads {name}, which the template does not set"));
+        }
+    }
+    for name in &set {
+        if !read.contains(name) {
+            problems.push(format!("the template sets {name}, which the Lambda watcher does not read"));
+        }
+    }
+    for (name, why) in LAMBDA_DEFAULTED {
+        if set.contains(*name) {
+            problems.push(format!("{name} is meant to stay unset ({why}), but the template sets it"));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// The names under the function's `Environment: Variables:` in the template.
+fn template_variables(template: &str) -> BTreeSet<String> {
+    let mut lines = template.lines().skip_while(|l| l.trim() != "Variables:");
+    let first = lines.nth(1).expect("the template has Environment: Variables:");
+    let indent = first.len() - first.trim_start().len();
+    std::iter::once(first)
+        .chain(lines)
+        .take_while(|l| l.len() - l.trim_start().len() == indent && !l.trim().is_empty())
+        .map(|l| l.trim().split(':').next().unwrap().to_owned())
+        .collect()
+}
+
+/// A value of the right shape for a setting the template sets.
+fn lambda_sample_value(name: &str) -> String {
+    match name {
+        "BCDR_STATE_AUTH" => "federated".into(),
+        "BCDR_AZURE_TENANT_ID" | "AZURE_CLIENT_ID" => "00000000-0000-0000-0000-000000000001".into(),
+        "BCDR_STS_AUDIENCE" => "api://AzureADTokenExchange".into(),
+        "BCDR_WATCHER_ID" => "bcdr-aws-watchdog".into(),
+        other => sample_value(other),
+    }
+}
+
 /// Both directions for one app, with every mismatch named at once.
 fn check(app: &App) {
     let set = bicep_settings(app);

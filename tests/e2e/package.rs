@@ -125,3 +125,35 @@ fn an_unzipped_package_starts_with_only_its_port() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The Lambda package: `bootstrap` (mode 0755, as `provided.al2023` runs it) and the plan beside
+/// it, nothing else. The executable is a static x86_64 ELF: no interpreter, no shared library.
+#[test]
+fn the_lambda_zip_has_the_provided_runtime_layout() {
+    assert_eq!(listing("watchdog-lambda"), ["bootstrap 755", "failover-plan.json 644"]);
+    let mut zip = open("watchdog-lambda");
+    let mut bootstrap = Vec::new();
+    zip.by_name("bootstrap").unwrap().read_to_end(&mut bootstrap).unwrap();
+    assert_eq!(&bootstrap[..4], b"\x7fELF");
+    // e_machine: 0x3e is x86-64, the architecture infra/aws/ declares.
+    assert_eq!(u16::from_le_bytes([bootstrap[18], bootstrap[19]]), 0x3e);
+    // No PT_INTERP program header: nothing to load before it runs.
+    let (phoff, phentsize, phnum) = (
+        u64::from_le_bytes(bootstrap[32..40].try_into().unwrap()) as usize,
+        u16::from_le_bytes([bootstrap[54], bootstrap[55]]) as usize,
+        u16::from_le_bytes([bootstrap[56], bootstrap[57]]) as usize,
+    );
+    let types: Vec<u32> = (0..phnum)
+        .map(|i| {
+            let at = phoff + i * phentsize;
+            u32::from_le_bytes(bootstrap[at..at + 4].try_into().unwrap())
+        })
+        .collect();
+    assert!(!types.contains(&3), "bootstrap asks for an interpreter (dynamically linked): {types:?}");
+    let template =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../infra/aws/watchdog-lambda.yaml")).unwrap();
+    assert!(template.contains("Architectures: [x86_64]") && template.contains("Runtime: provided.al2023"));
+    let mut plan = String::new();
+    zip.by_name("failover-plan.json").unwrap().read_to_string(&mut plan).unwrap();
+    bcdr_core::plan::FailoverPlan::from_json(&plan).expect("the packaged plan is valid");
+}

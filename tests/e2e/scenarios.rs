@@ -9,7 +9,7 @@ use std::time::Duration;
 use azure_sim::{Fault, Matcher};
 use serde_json::Value;
 
-use crate::world::{eventually, Ids, LinkMode, Options, World, WATCH};
+use crate::world::{eventually, Ids, LinkMode, Options, World, LAMBDA_WATCHER, WATCH};
 
 /// Where every copy stands once failed over: `primary/secondary`.
 fn failed_over() -> BTreeMap<&'static str, String> {
@@ -498,4 +498,93 @@ async fn failback_moves_the_work_back_under_a_new_epoch() {
     );
     assert_eq!(world.copies(), on_primary());
     eprintln!("failback: done at {:.1} s", world.elapsed());
+}
+
+/// Two Azure watchers and one on AWS Lambda (the real `watchdog-lambda` under a Runtime API
+/// double), quorum 2 of 3, each in its own failure domain as the plan declares.
+fn mixed_cloud() -> Options {
+    Options { watchers: 2, quorum: (2, 3), lambda_watcher: true, ..Options::default() }
+}
+
+/// The secondary region's own network fails: its two watchers see neither the primary nor
+/// their control (inconclusive, no vote) and the Lambda sees the primary up, so nothing
+/// activates. Then the primary really dies while one Azure watcher is still blind: the Lambda's
+/// vote makes the quorum, and the activation happens exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mixed_cloud_quorum_holds_through_the_secondary_network_and_acts_once_on_the_primary() {
+    let world = World::start("mixed-cloud", mixed_cloud()).await;
+    let before = world.watch_state().await;
+    for w in ["watcher-1", "watcher-2", LAMBDA_WATCHER] {
+        wait_for_observations(&world, w, "up", 1, &before, Duration::from_secs(20)).await;
+    }
+
+    for w in &world.watchers {
+        w.target.set(LinkMode::Blackhole);
+        w.control.set(LinkMode::Blackhole);
+    }
+    let before = world.watch_state().await;
+    for w in ["watcher-1", "watcher-2"] {
+        wait_for_observations(&world, w, "inconclusive", 3, &before, Duration::from_secs(25)).await;
+    }
+    wait_for_observations(&world, LAMBDA_WATCHER, "up", 3, &before, Duration::from_secs(25)).await;
+    world.assert_never_both_enabled("the secondary region's network failed");
+    assert!(world.reports().await.is_empty(), "the secondary's blind watchers activated");
+    let state = world.watch_state().await;
+    assert_eq!((state["phase"].as_str(), state["epoch"].as_u64()), (Some("watching"), Some(0)), "{state:#}");
+    assert!(state["votes"].as_object().is_none_or(|v| v.is_empty()), "nobody saw the primary down: {state:#}");
+
+    // Only watcher-1's network comes back; watcher-2 stays blind. Now the primary dies: the
+    // quorum is watcher-1 and the Lambda, so the outside vote is the one that counts.
+    let first = &world.watchers[0];
+    first.control.set(LinkMode::Open);
+    first.target.set(LinkMode::Open);
+    world.dependency.down();
+    let reports = wait_for_reports(&world, 1, Duration::from_secs(40)).await;
+    world.assert_never_both_enabled("the primary died");
+    // Nobody saw the primary down before it died, so every `down` in the history is since.
+    let state = world.watch_state().await;
+    let downs = |w: &str| observations(&state, w).iter().filter(|k| *k == "down").count();
+    assert!(downs(LAMBDA_WATCHER) >= 1 && downs("watcher-1") >= 1, "{state:#}");
+    assert_eq!(downs("watcher-2"), 0, "the blind watcher saw the primary: {state:#}");
+    assert_eq!(reports[0]["report"]["outcome"], "succeeded", "{:#}", reports[0]);
+    assert_eq!(reports[0]["epoch"], 1);
+    assert_eq!(world.copies(), failed_over());
+    still_one_activation(&world, 3).await;
+
+    // The operator sees every watcher with where it runs.
+    let (ok, out) = world.bcdr(&["status"]).await;
+    assert!(ok, "{out}");
+    for line in ["watcher-1 (azure northeurope)", "watcher-2 (azure francecentral)", "watcher-aws (aws eu-central-1)"] {
+        assert!(out.contains(line), "bcdr status does not show {line:?}:\n{out}");
+    }
+    eprintln!("mixed cloud: claimed by {}, done at {:.1} s", reports[0]["requester"], world.elapsed());
+}
+
+/// The Lambda watcher's cloud is cut off (no invocation reaches it, and nothing it sends
+/// arrives): the Azure pair is still a quorum of two and decides alone, exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mixed_cloud_quorum_decides_without_the_cut_off_cloud() {
+    let world = World::start("mixed-cloud-cut", mixed_cloud()).await;
+    let before = world.watch_state().await;
+    for w in ["watcher-1", "watcher-2", LAMBDA_WATCHER] {
+        wait_for_observations(&world, w, "up", 1, &before, Duration::from_secs(20)).await;
+    }
+    let lambda = world.lambda.as_ref().unwrap();
+    lambda.schedule(false);
+    lambda.target.set(LinkMode::Refuse);
+    lambda.control.set(LinkMode::Refuse);
+    let invoked = lambda.api.calls().len();
+
+    world.dependency.down();
+    let reports = wait_for_reports(&world, 1, Duration::from_secs(40)).await;
+    world.assert_never_both_enabled("the primary died while AWS was cut off");
+    assert_eq!(reports[0]["report"]["outcome"], "succeeded", "{:#}", reports[0]);
+    let requester = reports[0]["requester"].as_str().unwrap_or_default();
+    assert!(requester == "watcher-1" || requester == "watcher-2", "claimed by {requester}");
+    assert_eq!(world.copies(), failed_over());
+    still_one_activation(&world, 3).await;
+    let state = world.watch_state().await;
+    assert!(state["votes"].get(LAMBDA_WATCHER).is_none(), "the cut-off watcher voted: {state:#}");
+    // At most the invocation in flight when the cut came finished afterwards.
+    assert!(lambda.api.calls().len() <= invoked + 2, "the Lambda was still invoked: {:?}", lambda.api.calls());
 }

@@ -15,7 +15,9 @@ use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use azure_sim::{ArmDouble, ArmOptions, IdentityDouble, IdentityOptions, PollingTrigger, SourceReport};
+use azure_sim::{
+    ArmDouble, ArmOptions, IdentityDouble, IdentityOptions, PollingTrigger, RuntimeApiDouble, SourceReport,
+};
 use bcdr_core::store::{BlobAuth, BlobStore, StateStore};
 use serde_json::{json, Value};
 use tokio::net::{TcpListener, TcpStream};
@@ -93,7 +95,14 @@ pub struct Options {
     pub activation_deadline_ms: u64,
     /// The watch policy's `maxActivationAttempts`.
     pub max_activation_attempts: u32,
+    /// Whether a watcher outside Azure (`watchdog-lambda` under a Lambda Runtime API double)
+    /// votes too. With it the plan declares its watchers (`watchdog.watchers`), each in its own
+    /// failure domain: the Azure ones `watcher-<n>`, the Lambda one [`LAMBDA_WATCHER`].
+    pub lambda_watcher: bool,
 }
+
+/// The Lambda watcher's name in votes.
+pub const LAMBDA_WATCHER: &str = "watcher-aws";
 
 impl Default for Options {
     fn default() -> Self {
@@ -103,6 +112,7 @@ impl Default for Options {
             activation_running: true,
             activation_deadline_ms: 20_000,
             max_activation_attempts: 5,
+            lambda_watcher: false,
         }
     }
 }
@@ -248,6 +258,32 @@ pub struct Watcher {
     host: Host,
 }
 
+/// The watcher outside Azure: the real `watchdog-lambda` binary polling a Lambda Runtime API
+/// double, which a task invokes on the plan's schedule with Scheduler events, as EventBridge
+/// Scheduler invokes the function. Its own network paths, like every watcher's.
+pub struct LambdaWatcher {
+    pub target: Link,
+    pub control: Link,
+    pub api: Arc<RuntimeApiDouble>,
+    /// While false the scheduler sends nothing: the watcher's cloud is cut off.
+    scheduling: Arc<AtomicBool>,
+    ticker: tokio::task::JoinHandle<()>,
+    process: Host,
+}
+
+impl LambdaWatcher {
+    /// Stops (false) or resumes (true) the schedule's invocations.
+    pub fn schedule(&self, on: bool) {
+        self.scheduling.store(on, Ordering::SeqCst);
+    }
+}
+
+impl Drop for LambdaWatcher {
+    fn drop(&mut self) {
+        self.ticker.abort();
+    }
+}
+
 /// Remembers every moment a client-state resource was enabled in both regions.
 struct Guard {
     pairs: Vec<(String, String, String)>,
@@ -323,6 +359,7 @@ pub struct World {
     primary: Host,
     pub primary_port: u16,
     pub watchers: Vec<Watcher>,
+    pub lambda: Option<LambdaWatcher>,
     activation: Option<Host>,
     pub activation_port: u16,
     guard: Guard,
@@ -419,6 +456,12 @@ impl World {
             watchers.push(Watcher { id, port, target, control, host });
         }
 
+        let lambda = if options.lambda_watcher {
+            Some(start_lambda_watcher(dir.path(), &plan, control, activation_port, &container_url).await)
+        } else {
+            None
+        };
+
         let mut world = World {
             name: name.to_owned(),
             options,
@@ -432,6 +475,7 @@ impl World {
             primary,
             primary_port,
             watchers,
+            lambda,
             activation: None,
             activation_port,
             guard,
@@ -554,7 +598,8 @@ impl World {
 
     /// The watch's state, read from the store as every watcher reads it.
     pub async fn watch_state(&self) -> Value {
-        match self.store.load(&format!("watches/{WATCH}/state.json")).await.unwrap() {
+        let key = format!("watches/{WATCH}/state.json");
+        match read_through(|| self.store.load(&key)).await {
             Some(v) => serde_json::from_slice(&v.bytes).unwrap(),
             None => json!({"phase": "watching", "epoch": 0, "history": []}),
         }
@@ -562,7 +607,8 @@ impl World {
 
     /// Every activation run the activation app recorded, oldest first.
     pub async fn reports(&self) -> Vec<Value> {
-        let log = self.store.read_log(&format!("activations/{WATCH}/reports.jsonl"), None).await.unwrap();
+        let key = format!("activations/{WATCH}/reports.jsonl");
+        let log = read_through(|| self.store.read_log(&key, None)).await;
         log.split(|b| *b == b'\n').filter(|l| !l.is_empty()).map(|l| serde_json::from_slice(l).unwrap()).collect()
     }
 
@@ -647,6 +693,7 @@ impl World {
     fn logs(&self) -> Vec<(String, PathBuf)> {
         let mut logs = vec![(self.primary.name.clone(), self.primary.log.clone())];
         logs.extend(self.watchers.iter().map(|w| (w.host.name.clone(), w.host.log.clone())));
+        logs.extend(self.lambda.iter().map(|l| (l.process.name.clone(), l.process.log.clone())));
         logs.extend(self.activation.iter().map(|h| (h.name.clone(), h.log.clone())));
         logs
     }
@@ -675,7 +722,7 @@ impl Drop for World {
 /// the network paths differ.
 fn plan(options: &Options, dependency: &str, primary_port: u16) -> Value {
     let (required, watchers) = options.quorum;
-    json!({
+    let mut plan = json!({
         "version": 1,
         "name": "e2e-orders",
         "regions": {"primary": "westeurope", "secondary": "northeurope"},
@@ -709,7 +756,95 @@ fn plan(options: &Options, dependency: &str, primary_port: u16) -> Value {
         ],
         "router": {"kind": "trafficManager", "primary": Ids::endpoint(true), "secondary": Ids::endpoint(false)},
         "activation": {"deadlineMs": options.activation_deadline_ms}
-    })
+    });
+    if options.lambda_watcher {
+        let regions = ["northeurope", "francecentral", "swedencentral", "uksouth"];
+        let mut declared: Vec<Value> = (0..options.watchers)
+            .map(|i| json!({"name": format!("watcher-{}", i + 1), "cloud": "azure", "region": regions[i % regions.len()]}))
+            .collect();
+        declared.push(json!({"name": LAMBDA_WATCHER, "cloud": "aws", "region": "eu-central-1"}));
+        plan["watchdog"]["watchers"] = json!(declared);
+        plan["watchdog"]["separateFailureDomains"] = json!(true);
+    }
+    plan
+}
+
+/// Starts the Lambda watcher: its links, the Runtime API double, the binary (its output in a
+/// log file), and the scheduler task that invokes it every two seconds, as the plan's schedule.
+async fn start_lambda_watcher(
+    dir: &Path,
+    plan: &Value,
+    control: u16,
+    activation_port: u16,
+    container_url: &str,
+) -> LambdaWatcher {
+    let primary_port: u16 = plan["watchdog"]["watches"][0]["target"]
+        .as_str()
+        .and_then(|t| t.split(':').nth(2))
+        .and_then(|rest| rest.split('/').next())
+        .and_then(|p| p.parse().ok())
+        .expect("the plan's target names the primary's port");
+    let target = Link::start(primary_port).await;
+    let control = Link::start(control).await;
+    let mut plan = plan.clone();
+    let watch = &mut plan["watchdog"]["watches"][0];
+    watch["target"] = json!(format!("http://127.0.0.1:{}/api/health", target.port));
+    watch["controls"] = json!([format!("http://127.0.0.1:{}/", control.port)]);
+    let plan_file = dir.join("lambda-failover-plan.json");
+    std::fs::write(&plan_file, serde_json::to_string_pretty(&plan).unwrap()).unwrap();
+
+    let api = Arc::new(
+        RuntimeApiDouble::start(format!("arn:aws:lambda:eu-central-1:210987654321:function:{LAMBDA_WATCHER}"))
+            .await
+            .unwrap(),
+    );
+    let log = dir.join(format!("{LAMBDA_WATCHER}.log"));
+    let out = File::create(&log).unwrap();
+    let child = Command::new(workspace_binary("watchdog-lambda"))
+        .env_clear()
+        .env("AWS_LAMBDA_RUNTIME_API", api.address())
+        .env("AWS_LAMBDA_FUNCTION_NAME", LAMBDA_WATCHER)
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_REGION", "eu-central-1")
+        .env("BCDR_WATCHER_ID", LAMBDA_WATCHER)
+        .env("BCDR_PLAN_FILE", &plan_file)
+        .env("BCDR_STATE_URL", container_url)
+        // Azurite takes only keys: the explicit key-based setting (in AWS: federated).
+        .env("BCDR_STATE_AUTH", "account-key")
+        .env("BCDR_STATE_ACCOUNT_KEY", azurite::KEY)
+        .env("BCDR_HEALTH_KEY", HEALTH_KEY)
+        .env("BCDR_ACTIVATION_URL", format!("http://127.0.0.1:{activation_port}/api/activate"))
+        .env("BCDR_ACTIVATION_KEY", ACTIVATION_KEY)
+        .env("BCDR_ACTIVATION_SECRET", SECRET)
+        .stdin(Stdio::null())
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .spawn()
+        .unwrap();
+    let process = Host { name: LAMBDA_WATCHER.to_owned(), child, log };
+
+    let scheduling = Arc::new(AtomicBool::new(true));
+    let (on, invoker) = (scheduling.clone(), api.clone());
+    let event: Value =
+        serde_json::from_str(include_str!("../../handlers/watchdog-lambda/tests/data/scheduler-event.json")).unwrap();
+    let ticker = tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(2));
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            if !on.load(Ordering::SeqCst) {
+                continue;
+            }
+            let mut event = event.clone();
+            event["time"] = json!(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+            event["detail"]["attemptNumber"] = json!("1");
+            // An invocation runs to its end before the next, as one execution environment does.
+            let id = invoker.invoke(event, Duration::from_secs(60));
+            let _ = tokio::time::timeout(Duration::from_secs(60), invoker.outcome(&id)).await;
+        }
+    });
+    LambdaWatcher { target, control, api, scheduling, ticker, process }
 }
 
 /// Answers anything: the control endpoint, reachable whenever the watcher's network works.
@@ -758,6 +893,27 @@ fn spawn_host(
     }
     let child = command.stdin(Stdio::null()).stdout(out.try_clone().unwrap()).stderr(out).spawn().unwrap();
     Host { name: name.to_owned(), child, log }
+}
+
+/// A scenario's own read of the shared Azurite, which every scenario running at once also
+/// uses: a dropped connection is tried again (three times), as the watchers' next tick would.
+async fn read_through<T, F, Fut>(mut read: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, bcdr_core::store::StoreError>>,
+{
+    let mut attempt = 0;
+    loop {
+        match read().await {
+            Ok(v) => return v,
+            Err(bcdr_core::store::StoreError::Unavailable(why)) if attempt < 3 => {
+                attempt += 1;
+                eprintln!("the scenario's read of the store failed ({why}); trying again");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(e) => panic!("the scenario cannot read the store: {e}"),
+        }
+    }
 }
 
 /// Polls `check` every 200 ms until it gives a value, or panics after `within` with what was

@@ -30,6 +30,18 @@ pub struct Azurite {
 impl Azurite {
     /// Starts Azurite and waits until it listens. Panics with what to do if it cannot.
     pub fn start() -> Azurite {
+        Self::launch(None)
+    }
+
+    /// Starts Azurite over HTTPS with the simulation's certificate and OAuth (`--oauth basic`):
+    /// it then also accepts bearer tokens, which it takes only over HTTPS. It checks a token's
+    /// shape, audience, issuer and lifetime, not its signature. Clients must trust
+    /// `authority.ca_pem()`.
+    pub fn start_with_oauth(authority: &crate::tls::TestAuthority) -> Azurite {
+        Self::launch(Some(authority))
+    }
+
+    fn launch(oauth: Option<&crate::tls::TestAuthority>) -> Azurite {
         let package = workspace_root().join("tests/azurite");
         let bin = package.join("node_modules/.bin/azurite-blob");
         assert!(
@@ -39,14 +51,20 @@ impl Azurite {
         );
         let data = tempfile::tempdir().expect("a temporary directory for Azurite");
         let mut command = Command::new("node");
-        command
-            .arg(&bin)
-            .args(["--blobHost", "127.0.0.1", "--blobPort", "0", "--location"])
-            .arg(data.path())
-            .args(["--skipApiVersionCheck", "--loose", "--disableTelemetry", "--silent"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        command.arg(&bin).args(["--blobHost", "127.0.0.1", "--blobPort", "0", "--location"]).arg(data.path()).args([
+            "--skipApiVersionCheck",
+            "--loose",
+            "--disableTelemetry",
+            "--silent",
+        ]);
+        if let Some(authority) = oauth {
+            let (cert, key) = authority.server_pem();
+            let (cert_file, key_file) = (data.path().join("server.crt"), data.path().join("server.key"));
+            std::fs::write(&cert_file, cert).expect("the certificate is written");
+            std::fs::write(&key_file, key).expect("the key is written");
+            command.arg("--cert").arg(&cert_file).arg("--key").arg(&key_file).args(["--oauth", "basic"]);
+        }
+        command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
         // If the test process dies without dropping the handle, the kernel kills Azurite when
         // the thread that started it ends. Start it from a thread that lives exactly as long as
         // the handle (or the process), not from the calling thread, which may end first.
@@ -114,7 +132,8 @@ impl Azurite {
                 }
             }
         };
-        Azurite { account_url: format!("http://127.0.0.1:{port}/{ACCOUNT}"), child, _data: data, _keeper: keeper }
+        let scheme = if oauth.is_some() { "https" } else { "http" };
+        Azurite { account_url: format!("{scheme}://127.0.0.1:{port}/{ACCOUNT}"), child, _data: data, _keeper: keeper }
     }
 
     /// The URL of a container in the development account (which need not exist yet).
@@ -131,7 +150,8 @@ impl Drop for Azurite {
 }
 
 fn listening_port(line: &str) -> Option<u16> {
-    let rest = line.split("successfully listens on http://").nth(1)?;
+    let rest = line.split("successfully listens on http").nth(1)?;
+    let rest = rest.strip_prefix("s://").or_else(|| rest.strip_prefix("://"))?;
     rest.rsplit(':').next()?.trim().trim_end_matches('/').parse().ok()
 }
 

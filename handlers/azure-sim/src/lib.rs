@@ -20,6 +20,10 @@
 //! and hung answers, accepted-then-polled operations), so tests can check what a client sent and
 //! how it copes. Each double stops serving when it is dropped.
 //!
+//! Two doubles stand for AWS, for the watcher that runs on Lambda: [`RuntimeApiDouble`] is the
+//! Lambda Runtime API the `bootstrap` polls, and [`StsDouble`] is STS `GetWebIdentityToken`,
+//! whose JWT [`EntraDouble`] (the Entra ID token endpoint) exchanges for a storage token.
+//!
 //! [`azurite`] is the exception: it launches the real Azure Storage emulator (Azurite, on Node.js)
 //! for the state store's tests, not a double.
 //!
@@ -48,13 +52,21 @@ mod answer;
 pub mod arm;
 pub mod azurite;
 mod credential;
+pub mod entra;
 pub mod identity;
+pub mod lambda_runtime_api;
 mod server;
+pub mod sts;
+pub mod tls;
 mod token;
 
 pub use arm::{ArmDouble, ArmOptions, Call, Fault, Matcher, NativeAsync, PollingTrigger, SourceItem, SourceReport};
 pub use credential::RegistryCredential;
+pub use entra::{EntraDouble, EntraOptions, EntraRequest, FederatedCredential};
 pub use identity::{IdentityDouble, IdentityOptions, IdentityRequest};
+pub use lambda_runtime_api::{InvocationOutcome, RuntimeApiDouble, RuntimeCall};
+pub use sts::{JwtIssuer, StsDouble, StsKey, StsOptions};
+pub use tls::TestAuthority;
 pub use token::{IssuedToken, TokenRegistry, TokenRejection};
 
 use std::sync::{Mutex, MutexGuard, PoisonError};

@@ -69,6 +69,23 @@ impl TokenRegistry {
         issued
     }
 
+    /// Issues a token whose text `make` writes from its expiry (for example a JWT carrying it),
+    /// for `resource` to `client_id`, valid for `lifetime`.
+    pub fn issue_with(
+        &self,
+        resource: &str,
+        client_id: &str,
+        lifetime: Duration,
+        make: impl FnOnce(DateTime<Utc>) -> String,
+    ) -> IssuedToken {
+        let mut issued = self.issue(resource, client_id, lifetime);
+        let mut tokens = lock(&self.tokens);
+        tokens.remove(&issued.token);
+        issued.token = make(issued.expires_on);
+        tokens.insert(issued.token.clone(), issued.clone());
+        issued
+    }
+
     /// Checks `token` against the accepted `audiences` (compared ignoring case and a trailing
     /// slash, as Entra ID does) at time `now`.
     pub fn check(&self, token: &str, audiences: &[&str], now: DateTime<Utc>) -> Result<IssuedToken, TokenRejection> {

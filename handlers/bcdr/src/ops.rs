@@ -203,9 +203,19 @@ pub async fn status(target: &Target) -> anyhow::Result<()> {
                 a.last_error.as_deref().map(|e| format!(", last error: {e}")).unwrap_or_default()
             );
         }
+        // Where each watcher runs, as the plan declares it (watchdog.watchers).
+        let declared = plan.watchdog.as_ref().map(|w| w.watchers.as_slice()).unwrap_or_default();
+        let place = |id: &str| match declared.iter().find(|w| w.name == id) {
+            Some(w) => format!(" ({} {})", w.cloud.label(), w.region),
+            None if !declared.is_empty() => " (not declared in the plan)".to_owned(),
+            None => String::new(),
+        };
         for (id, r) in &s.watchers {
             let vote = if s.votes.contains_key(id) { ", votes down" } else { "" };
-            println!("  watcher    {id}: {} failures, {} successes{vote}", r.failures, r.successes);
+            println!("  watcher    {id}{}: {} failures, {} successes{vote}", place(id), r.failures, r.successes);
+        }
+        for w in declared.iter().filter(|w| !s.watchers.contains_key(&w.name)) {
+            println!("  watcher    {}{}: no observation yet", w.name, place(&w.name));
         }
         let probes: Vec<&str> = s.history.iter().rev().take(10).map(|p| p.observation.label()).collect();
         println!(

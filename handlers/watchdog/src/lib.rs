@@ -9,7 +9,7 @@ mod tick;
 pub use bcdr_core::activation_client::{outcome_of, ActivationApi, SignedActivation};
 pub use bcdr_core::prober::{HttpProber, Prober};
 pub use bcdr_core::record::{Status, WatchStatus};
-pub use config::Config;
+pub use config::{AlertUrls, Config, WatcherConfig};
 pub use status::{page as status_page, read as read_status};
 pub use tick::{TickError, WatchOutcome, Watchdog};
 

@@ -22,7 +22,7 @@ async fn run() -> anyhow::Result<()> {
     let watchdog = config.watchdog().map_err(|e| anyhow::anyhow!("cannot open the state store: {e}"))?;
     let listener =
         runtime::bind(config.port).await.with_context(|| format!("cannot listen on 127.0.0.1:{}", config.port))?;
-    tracing::info!(port = config.port, watcher = %config.watcher, watches = config.watches.len(), "watchdog ready");
+    tracing::info!(port = config.port, watcher = %config.watcher.name, watches = config.watcher.watches.len(), "watchdog ready");
     runtime::serve(app(watchdog), listener, runtime::shutdown_signal()).await;
     Ok(())
 }
