@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use azure_sim::{
-    ArmDouble, ArmOptions, IdentityDouble, IdentityOptions, PollingTrigger, RuntimeApiDouble, SourceReport,
+    ArmDouble, ArmOptions, Feed, IdentityDouble, IdentityOptions, PollingTrigger, RuntimeApiDouble, SourceReport,
 };
 use bcdr_core::store::{BlobAuth, BlobStore, StateStore};
 use serde_json::{json, Value};
@@ -363,8 +363,8 @@ pub struct World {
     activation: Option<Host>,
     pub activation_port: u16,
     guard: Guard,
-    /// Cleared to stop the mail arriving in the shared mailbox.
-    mail_arriving: Arc<AtomicBool>,
+    /// The mail arriving in the shared mailbox.
+    mail: Feed,
     started: Instant,
 }
 
@@ -408,16 +408,7 @@ impl World {
             arm.add_traffic_manager_endpoint(&Ids::endpoint(primary), state);
         }
         // Mail arrives all through the scenario, one every 150 ms, until `mailbox_settled`.
-        let mail_arriving = Arc::new(AtomicBool::new(true));
-        {
-            let (arm, arriving) = (Arc::clone(&arm), Arc::clone(&mail_arriving));
-            tokio::spawn(async move {
-                while arriving.load(Ordering::SeqCst) {
-                    arm.push_items(MAILBOX, 1);
-                    tokio::time::sleep(Duration::from_millis(150)).await;
-                }
-            });
-        }
+        let mail = arm.feed(MAILBOX, Duration::from_millis(150));
         let dependency = Dependency::start().await;
         let control = control_server().await;
         let dir = tempfile::tempdir().unwrap();
@@ -479,7 +470,7 @@ impl World {
             activation: None,
             activation_port,
             guard,
-            mail_arriving,
+            mail,
             started: Instant::now(),
         };
         if world.options.activation_running {
@@ -513,19 +504,9 @@ impl World {
     /// Stops the mail, waits until every run that can end has ended (nothing changes for a
     /// second), and returns the mailbox: each item with the runs that processed it.
     pub async fn mailbox_settled(&self) -> SourceReport {
-        self.mail_arriving.store(false, Ordering::SeqCst);
-        let mut last = self.arm.source(MAILBOX).expect("the mailbox");
-        let mut quiet = 0;
-        for _ in 0..120 {
-            tokio::time::sleep(Duration::from_millis(250)).await;
-            let now = self.arm.source(MAILBOX).expect("the mailbox");
-            quiet = if now == last { quiet + 1 } else { 0 };
-            if quiet == 4 {
-                return now;
-            }
-            last = now;
-        }
-        panic!("the mailbox never settled");
+        self.mail.stop();
+        let settled = self.arm.settled_source(MAILBOX, Duration::from_secs(1), Duration::from_secs(30)).await;
+        settled.expect("the mailbox settles within 30 s")
     }
 
     /// Starts the activation app (at the port the watchdogs were told) and waits until it is

@@ -60,7 +60,9 @@ pub mod sts;
 pub mod tls;
 mod token;
 
-pub use arm::{ArmDouble, ArmOptions, Call, Fault, Matcher, NativeAsync, PollingTrigger, SourceItem, SourceReport};
+pub use arm::{
+    ArmDouble, ArmOptions, Call, Fault, Feed, Matcher, NativeAsync, PollingTrigger, SourceItem, SourceReport,
+};
 pub use credential::RegistryCredential;
 pub use entra::{EntraDouble, EntraOptions, EntraRequest, FederatedCredential};
 pub use identity::{IdentityDouble, IdentityOptions, IdentityRequest};

@@ -4,12 +4,11 @@
 //! triggers that keep their position and replay their backlog). Each guarantee is checked on
 //! the items processed, and each plan choice's documented risk is measured the same way.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use azure_core::credentials::TokenCredential;
-use azure_sim::{ArmDouble, ArmOptions, PollingTrigger, RegistryCredential, SourceReport, TokenRegistry};
+use azure_sim::{ArmDouble, ArmOptions, Feed, PollingTrigger, RegistryCredential, SourceReport, TokenRegistry};
 use bcdr_core::arm::{ArmClient, RetryPolicy};
 use bcdr_core::failover::{self, ActionReport, ActionStatus, Direction, Outcome, Report, RunOptions, Stage};
 use bcdr_core::plan::FailoverPlan;
@@ -53,8 +52,8 @@ fn plan(mail: Value) -> FailoverPlan {
 struct World {
     arm: Arc<ArmDouble>,
     client: ArmClient,
-    /// Set to stop the mail arriving.
-    stop: Arc<AtomicBool>,
+    /// The mail arriving.
+    mail: Feed,
 }
 
 impl World {
@@ -77,15 +76,8 @@ impl World {
             attempt_timeout: Duration::from_millis(400),
             poll_interval: Duration::from_millis(20),
         });
-        let stop = Arc::new(AtomicBool::new(false));
-        let (mail, stopped) = (Arc::clone(&arm), Arc::clone(&stop));
-        tokio::spawn(async move {
-            while !stopped.load(Ordering::SeqCst) {
-                mail.push_items("mailbox", 1);
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        });
-        World { arm, client, stop }
+        let mail = arm.feed("mailbox", Duration::from_millis(100));
+        World { arm, client, mail }
     }
 
     async fn run(&self, plan: &FailoverPlan, direction: Direction, force: bool, deadline: Duration) -> Report {
@@ -104,19 +96,9 @@ impl World {
     /// Stops the mail, then waits until the mailbox's processing has not changed for a second
     /// (every run that can end has ended).
     async fn settle(&self) -> SourceReport {
-        self.stop.store(true, Ordering::SeqCst);
-        let mut last = self.arm.source("mailbox").expect("the mailbox");
-        let mut quiet = 0;
-        for _ in 0..60 {
-            tokio::time::sleep(Duration::from_millis(250)).await;
-            let now = self.arm.source("mailbox").expect("the mailbox");
-            quiet = if now == last { quiet + 1 } else { 0 };
-            if quiet == 4 {
-                return now;
-            }
-            last = now;
-        }
-        panic!("the mailbox never settled: {last:?}");
+        self.mail.stop();
+        let settled = self.arm.settled_source("mailbox", Duration::from_secs(1), Duration::from_secs(15)).await;
+        settled.expect("the mailbox settles within 15 s")
     }
 
     fn processed_by(&self, report: &SourceReport, region: &str) -> usize {
@@ -239,7 +221,7 @@ async fn a_dead_control_plane_costs_what_the_plan_says() {
         tokio::time::sleep(Duration::from_millis(1_000)).await;
         // The whole region goes: runtime and control plane. No new mail during the failover, so
         // what is lost or doubled can be named exactly.
-        world.stop.store(true, Ordering::SeqCst);
+        world.mail.stop();
         world.arm.set_runtime("westeurope", false);
         world.arm.set_control_plane("westeurope", false);
         let before = world.arm.source("mailbox").unwrap();

@@ -241,22 +241,13 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
 
     // Orders arrive by mail all through the story, one every 400 ms.
     let arm = Arc::new(arm);
-    let mail_arriving = Arc::new(AtomicBool::new(true));
-    {
-        let (arm, arriving) = (Arc::clone(&arm), Arc::clone(&mail_arriving));
-        tokio::spawn(async move {
-            while arriving.load(Ordering::SeqCst) {
-                arm.push_items(MAILBOX, 1);
-                tokio::time::sleep(Duration::from_millis(400)).await;
-            }
-        });
-    }
+    let mail = arm.feed(MAILBOX, Duration::from_millis(400));
 
     let story = Story { clock: &clock, state_dir: work.join("state"), printed: 0, reports: 0 };
     let result = story
         .tell(&mut alerts, &dependency_up, &arm, &plan_file, &state_url, &activation_url, (&s_mail, &p_mail))
         .await;
-    mail_arriving.store(false, Ordering::SeqCst);
+    mail.stop();
     let result = match result {
         Ok(()) => mailbox_tally(&clock, &arm, (&p_mail, &s_mail)).await,
         Err(e) => Err(e),
@@ -274,16 +265,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
 
 /// Waits for the mailbox runs to finish, then says who processed what: each order once.
 async fn mailbox_tally(clock: &Clock, arm: &ArmDouble, (primary, secondary): (&str, &str)) -> anyhow::Result<()> {
-    let mut last = arm.source(MAILBOX);
-    for _ in 0..40 {
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        let now = arm.source(MAILBOX);
-        if now == last {
-            break;
-        }
-        last = now;
-    }
-    let mailbox = last.context("the mailbox")?;
+    let settled = arm.settled_source(MAILBOX, Duration::from_secs(2), Duration::from_secs(20)).await;
+    let mailbox = settled.context("the mailbox's runs did not all end within 20 s")?;
     let per_copy = mailbox.processed_per_workflow();
     let count = |id: &str| per_copy.get(&id.to_ascii_lowercase()).copied().unwrap_or(0);
     let (twice, never) = (mailbox.duplicated().len(), mailbox.unprocessed().len());

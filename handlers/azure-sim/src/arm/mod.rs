@@ -19,6 +19,7 @@ pub use flows::{PollingTrigger, SourceItem, SourceReport};
 
 use std::collections::BTreeMap;
 use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -155,6 +156,25 @@ pub enum Fault {
         /// How many polls report `InProgress` before the operation succeeds.
         polls: u32,
     },
+}
+
+/// Items arriving on a shared source ([`ArmDouble::feed`]); they stop when this is stopped or
+/// dropped.
+#[derive(Debug)]
+pub struct Feed {
+    running: Arc<AtomicBool>,
+}
+
+impl Feed {
+    pub fn stop(&self) {
+        self.running.store(false, Ordering::SeqCst);
+    }
+}
+
+impl Drop for Feed {
+    fn drop(&mut self) {
+        self.stop();
+    }
 }
 
 /// How often the simulated Logic Apps runtime moves on by itself.
@@ -352,6 +372,40 @@ impl ArmDouble {
     /// The shared source as it stands now: every item and who processed it.
     pub fn source(&self, source: &str) -> Option<SourceReport> {
         lock(&self.shared.state).store.source(source, Utc::now())
+    }
+
+    /// Puts one new item on `source` every `every` (the first at once) until the feed is
+    /// stopped or dropped: mail arriving all through a scenario.
+    pub fn feed(self: &Arc<Self>, source: &str, every: Duration) -> Feed {
+        let running = Arc::new(AtomicBool::new(true));
+        let (arm, still, source) = (Arc::clone(self), Arc::clone(&running), source.to_owned());
+        tokio::spawn(async move {
+            while still.load(Ordering::SeqCst) {
+                arm.push_items(&source, 1);
+                tokio::time::sleep(every).await;
+            }
+        });
+        Feed { running }
+    }
+
+    /// Waits until `source` has not changed for `quiet` (every run that can end has ended),
+    /// polling four times per `quiet`, for at most `limit`; then the source as it stands, or
+    /// `None` if it never settled or does not exist.
+    pub async fn settled_source(&self, source: &str, quiet: Duration, limit: Duration) -> Option<SourceReport> {
+        let poll = quiet / 4;
+        let started = tokio::time::Instant::now();
+        let mut last = self.source(source)?;
+        let mut unchanged = Duration::ZERO;
+        while started.elapsed() < limit {
+            tokio::time::sleep(poll).await;
+            let now = self.source(source)?;
+            unchanged = if now == last { unchanged + poll } else { Duration::ZERO };
+            if unchanged >= quiet {
+                return Some(now);
+            }
+            last = now;
+        }
+        None
     }
 
     /// Takes a location's Logic Apps runtime down (`false`: nothing there polls, and runs stop
