@@ -87,13 +87,13 @@ fn print_answer(status: u16, body: &Value, json: bool) -> String {
     if !json {
         println!("outcome {outcome} ({} ms, answered {status})", report["durationMs"]);
         println!(
-            "  {:<7} {:<20} {:<10} {:<16} {:<16} {:>4} {:>8}  detail",
+            "  {:<12} {:<20} {:<10} {:<16} {:<16} {:>4} {:>8}  detail",
             "phase", "resource", "copy", "operation", "status", "try", "ms"
         );
         for a in report["actions"].as_array().into_iter().flatten() {
             let s = |k: &str| a[k].as_str().unwrap_or("").to_owned();
             println!(
-                "  {:<7} {:<20} {:<10} {:<16} {:<16} {:>4} {:>8}  {}",
+                "  {:<12} {:<20} {:<10} {:<16} {:<16} {:>4} {:>8}  {}",
                 s("phase"),
                 s("resource"),
                 s("copy"),
