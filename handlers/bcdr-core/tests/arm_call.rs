@@ -253,3 +253,16 @@ async fn without_a_token_nothing_is_sent() {
     assert_eq!(error, Err(ArmError::Unauthenticated("no managed identity".into())));
     assert!(azure.arm.calls().is_empty());
 }
+
+#[test]
+fn the_catalog_and_the_double_know_the_same_api_versions() {
+    for t in [
+        "Microsoft.Logic/workflows",
+        "Microsoft.Web/sites",
+        "Microsoft.Network/trafficManagerProfiles/azureEndpoints",
+        "Microsoft.Cdn/profiles/originGroups/origins",
+        "Microsoft.Storage/storageAccounts",
+    ] {
+        assert_eq!(bcdr_core::arm::catalog::stable_api_versions(t), ArmDouble::supported_api_versions(t), "{t}");
+    }
+}

@@ -13,6 +13,28 @@ pub const TRAFFIC_MANAGER_API_VERSION: &str = "2022-04-01";
 /// `Microsoft.Cdn/profiles` and its origin groups and origins.
 pub const FRONT_DOOR_API_VERSION: &str = "2024-02-01";
 
+/// The stable api-versions of the resource types the bundle knows, by top-level type, as their
+/// REST specifications list them (`azure-rest-api-specs`, `specification/<service>/
+/// resource-manager/<namespace>/stable/<version>/`). ARM refuses any other version of these
+/// types; child types share their top-level type's versions. The ARM double accepts exactly
+/// these (a test holds the two lists together).
+const STABLE_API_VERSIONS: &[(&str, &[&str])] = &[
+    ("Microsoft.Logic/workflows", &["2016-06-01", "2019-05-01"]),
+    ("Microsoft.Web/sites", &["2022-03-01", "2023-01-01", "2023-12-01", "2024-04-01", "2024-11-01"]),
+    ("Microsoft.Network/trafficManagerProfiles", &["2018-08-01", "2022-04-01"]),
+    ("Microsoft.Cdn/profiles", &["2023-05-01", "2024-02-01", "2024-09-01", "2025-04-15", "2025-06-01"]),
+];
+
+/// The stable api-versions of `resource_type` (any depth), if the bundle knows the type.
+pub fn stable_api_versions(resource_type: &str) -> Option<&'static [&'static str]> {
+    let mut parts = resource_type.split('/');
+    let (namespace, top) = (parts.next()?, parts.next()?);
+    STABLE_API_VERSIONS.iter().find_map(|(known, versions)| {
+        let (known_namespace, known_top) = known.split_once('/')?;
+        (known_namespace.eq_ignore_ascii_case(namespace) && known_top.eq_ignore_ascii_case(top)).then_some(*versions)
+    })
+}
+
 /// Where a long-running operation's final answer is read once it has succeeded, as its REST
 /// specification declares (`x-ms-long-running-operation-options.final-state-via`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::{check_url, is_api_version};
+use super::{api_version_problem, check_url};
 use crate::resource_id::ResourceId;
 use crate::settings::Problems;
 
@@ -317,12 +317,8 @@ impl CheckKind {
                 }
             }
             CheckKind::ArmResource(c) => {
-                if !is_api_version(&c.api_version) {
-                    p.push(
-                        format!("{at}.apiVersion"),
-                        Some(&c.api_version),
-                        "must look like 2023-01-01 or 2023-01-01-preview",
-                    );
+                if let Some(problem) = api_version_problem(&c.api_version, &c.resource_id.resource_type()) {
+                    p.push(format!("{at}.apiVersion"), Some(&c.api_version), problem);
                 }
                 if c.property.trim().is_empty() {
                     p.push(

@@ -230,6 +230,18 @@ fn check_url(at: &str, url: &str, p: &mut Problems) {
     }
 }
 
+/// What is wrong with `version` as the api-version of a `resource_type` resource: not the shape
+/// of one, or, for a type whose stable versions the bundle knows, not one of them (ARM would
+/// refuse it).
+fn api_version_problem(version: &str, resource_type: &str) -> Option<String> {
+    if !is_api_version(version) {
+        return Some("must look like 2023-01-01 or 2023-01-01-preview".into());
+    }
+    let known = crate::arm::catalog::stable_api_versions(resource_type)?;
+    (!known.contains(&version))
+        .then(|| format!("is not an api-version of {resource_type}; ARM accepts {}", known.join(", ")))
+}
+
 /// An ARM api-version: `2023-01-01` or `2023-01-01-preview`.
 fn is_api_version(v: &str) -> bool {
     let date = v.strip_suffix("-preview").unwrap_or(v);

@@ -10,8 +10,8 @@ use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
 
+use super::api_version_problem;
 use super::handover::{Drain, TriggerHandover, TriggerState};
-use super::is_api_version;
 use crate::resource_id::ResourceId;
 use crate::settings::Problems;
 
@@ -327,7 +327,9 @@ impl ResourceJson {
                 p.push(format!("{at}.generic"), None, "is required for kind generic");
                 None
             }
-            (ResourceKindJson::Generic, Some(g)) => check_generic(g, &format!("{at}.generic"), p).then(|| g.clone()),
+            (ResourceKindJson::Generic, Some(g)) => {
+                check_generic(g, &self.primary.resource_type(), &format!("{at}.generic"), p).then(|| g.clone())
+            }
             (_, Some(_)) => {
                 p.push(format!("{at}.generic"), None, "applies only to kind generic");
                 None
@@ -344,14 +346,14 @@ impl ResourceJson {
 }
 
 /// A generic resource's calls, each problem at its path under `at`; whether there were none.
-fn check_generic(g: &GenericResource, at: &str, p: &mut Problems) -> bool {
+fn check_generic(g: &GenericResource, resource_type: &str, at: &str, p: &mut Problems) -> bool {
     let mut fine = true;
     let mut push = |field: &str, value: Option<&str>, message: &str| {
         p.push(format!("{at}.{field}"), value, message);
         fine = false;
     };
-    if !is_api_version(&g.api_version) {
-        push("apiVersion", Some(&g.api_version), "must look like 2023-01-01 or 2023-01-01-preview");
+    if let Some(problem) = api_version_problem(&g.api_version, resource_type) {
+        push("apiVersion", Some(&g.api_version), &problem);
     }
     if g.enabled_value == g.disabled_value {
         push("disabledValue", None, "must differ from enabledValue");
@@ -495,7 +497,7 @@ mod tests {
     fn generic_properties_are_paths_activation_can_write() {
         let generic = |property: &str| {
             json!({"trigger": "recurrence", "role": "activePassive", "kind": "generic",
-                   "generic": {"apiVersion": "2023-01-01", "property": property, "enabledValue": "On", "disabledValue": "Off"}})
+                   "generic": {"apiVersion": "2019-05-01", "property": property, "enabledValue": "On", "disabledValue": "Off"}})
         };
         let cases = [
             ("properties.state", "ok"),
@@ -517,13 +519,20 @@ mod tests {
         let plan = FailoverPlan::from_json(&plan_with_resource(standard, false)).unwrap();
         assert_eq!(plan.resources[0].kind, ResourceKind::LogicAppStandard { workflow: "orders".into() });
         let generic = json!({"trigger": "recurrence", "role": "activePassive", "kind": "generic",
-                             "generic": {"apiVersion": "2023-01-01", "property": "properties.state", "enabledValue": "On", "disabledValue": "Off"}});
+                             "generic": {"apiVersion": "2019-05-01", "property": "properties.state", "enabledValue": "On", "disabledValue": "Off"}});
         let plan = FailoverPlan::from_json(&plan_with_resource(generic, false)).unwrap();
         let ResourceKind::Generic(g) = &plan.resources[0].kind else { panic!("{:?}", plan.resources[0].kind) };
         assert_eq!(g.property, "properties.state");
         assert_eq!(
             resource_problems(json!({"trigger": "recurrence", "role": "activePassive", "kind": "generic"}), false),
             "$.resources[0].generic: is required for kind generic"
+        );
+        // A version the type does not have is refused here, as ARM would refuse it at failover.
+        let wrong_version = json!({"trigger": "recurrence", "role": "activePassive", "kind": "generic",
+                                   "generic": {"apiVersion": "2023-01-01", "property": "properties.state", "enabledValue": "On", "disabledValue": "Off"}});
+        assert_eq!(
+            resource_problems(wrong_version, false),
+            "$.resources[0].generic.apiVersion = \"2023-01-01\": is not an api-version of Microsoft.Logic/workflows; ARM accepts 2016-06-01, 2019-05-01"
         );
         assert_eq!(
             resource_problems(json!({"trigger": "recurrence", "role": "activePassive", "workflow": "orders"}), false),
