@@ -106,7 +106,7 @@ impl EntraDouble {
 
 impl Shared {
     fn handle(&self, request: http::Request<Bytes>) -> http::Response<Full<Bytes>> {
-        let form: BTreeMap<String, String> = form_urlencoded_pairs(request.body());
+        let form: BTreeMap<String, String> = crate::sts::form_pairs(request.body()).into_iter().collect();
         let client_id = form.get("client_id").cloned().unwrap_or_default();
         let scope = form.get("scope").cloned().unwrap_or_default();
         let (status, body, refused) = match self.decide(&request, &form) {
@@ -277,16 +277,4 @@ fn entra_error(error: &str, code: u32, description: &str) -> Value {
         "correlation_id": correlation.to_string(),
         "error_uri": format!("https://login.microsoftonline.com/error?code={code}"),
     })
-}
-
-fn form_urlencoded_pairs(body: &[u8]) -> BTreeMap<String, String> {
-    let decode = |s: &str| percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned();
-    String::from_utf8_lossy(body)
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| match p.split_once('=') {
-            Some((k, v)) => (decode(k), decode(v)),
-            None => (decode(p), String::new()),
-        })
-        .collect()
 }

@@ -443,8 +443,9 @@ fn uri_encode(s: &str) -> String {
         .collect()
 }
 
-/// `application/x-www-form-urlencoded` pairs.
-fn form_pairs(body: &[u8]) -> Vec<(String, String)> {
+/// `application/x-www-form-urlencoded` pairs (a form body, or a query string), in order. The
+/// Entra double reads its token requests with it too.
+pub(crate) fn form_pairs(body: &[u8]) -> Vec<(String, String)> {
     let decode = |s: &str| percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned();
     String::from_utf8_lossy(body)
         .split('&')

@@ -141,7 +141,8 @@ fn next_link(link: &str) -> Result<(String, Vec<(String, String)>), ArmError> {
     Ok((url.path().to_owned(), query))
 }
 
-/// Settles where `to`'s trigger starts, before `to` is enabled. `from_answers`: the fence of
+/// Settles where `to`'s trigger starts, before `to` is enabled; returns the choice carried out
+/// (a fallback may have replaced the plan's) with how it ended. `from_answers`: the fence of
 /// `from` was confirmed, so its control plane answers and its trigger can be read.
 pub(super) async fn settle_trigger(
     calls: &mut Calls<'_>,
@@ -151,24 +152,34 @@ pub(super) async fn settle_trigger(
     from_answers: bool,
     practice: bool,
     deadline: Instant,
-) -> Ended {
+) -> (TriggerState, Ended) {
     let workflow = match calls.send(&read(to.to_string()), deadline).await {
         Ok(workflow) => workflow,
-        Err(e) => return Ended::new(ActionStatus::Failed, None, format!("cannot read the copy: {e}")),
+        Err(e) => {
+            return (handover.choice, Ended::new(ActionStatus::Failed, None, format!("cannot read the copy: {e}")))
+        }
     };
     if workflow["properties"]["state"].as_str().is_some_and(|s| s.eq_ignore_ascii_case("Enabled")) {
-        return Ended::new(
-            ActionStatus::AlreadyDone,
-            None,
-            "the copy is already enabled: its trigger is left as it is".into(),
+        return (
+            handover.choice,
+            Ended::new(
+                ActionStatus::AlreadyDone,
+                None,
+                "the copy is already enabled: its trigger is left as it is".into(),
+            ),
         );
     }
     let trigger = match calls.send(&read(format!("{to}/triggers")), deadline).await {
         Ok(list) => list["value"][0]["name"].as_str().map(str::to_owned),
-        Err(e) => return Ended::new(ActionStatus::Failed, None, format!("cannot list its triggers: {e}")),
+        Err(e) => {
+            return (handover.choice, Ended::new(ActionStatus::Failed, None, format!("cannot list its triggers: {e}")))
+        }
     };
     let Some(trigger) = trigger else {
-        return Ended::new(ActionStatus::Skipped, None, "the workflow has no trigger, so no position to settle".into());
+        return (
+            handover.choice,
+            Ended::new(ActionStatus::Skipped, None, "the workflow has no trigger, so no position to settle".into()),
+        );
     };
     let (choice, mut why) = match handover.choice {
         TriggerState::TakeOver if !from_answers => (
@@ -187,7 +198,7 @@ pub(super) async fn settle_trigger(
                 why.push_str(
                     "the backlog is accepted: the trigger fires for every item since this copy last ran, and items the other copy already processed are processed again",
                 );
-                return Ended::new(ActionStatus::Skipped, None, why);
+                return (choice, Ended::new(ActionStatus::Skipped, None, why));
             }
             TriggerState::TakeOver => Request {
                 method: Method::POST,
@@ -207,19 +218,22 @@ pub(super) async fn settle_trigger(
             _ => "starts from now: items not yet taken by the other copy are skipped",
         };
         if practice {
-            return Ended::new(ActionStatus::WouldDo, Some(write.line()), format!("{why}{what}"));
+            return (choice, Ended::new(ActionStatus::WouldDo, Some(write.line()), format!("{why}{what}")));
         }
         match calls.send(&write, deadline).await {
-            Ok(_) => return Ended::new(ActionStatus::Done, Some(write.line()), format!("{why}{what}")),
+            Ok(_) => return (choice, Ended::new(ActionStatus::Done, Some(write.line()), format!("{why}{what}"))),
             Err(e) if choice == TriggerState::TakeOver => {
                 why = format!("could not take the other copy's position ({e}); {}: ", handover.if_unreachable.label());
                 choice = handover.if_unreachable;
             }
             Err(e) => {
-                return Ended::new(
-                    ActionStatus::Failed,
-                    Some(write.line()),
-                    format!("{why}the trigger state is not settled: {e}"),
+                return (
+                    choice,
+                    Ended::new(
+                        ActionStatus::Failed,
+                        Some(write.line()),
+                        format!("{why}the trigger state is not settled: {e}"),
+                    ),
                 )
             }
         }

@@ -286,7 +286,7 @@ impl<'a> Run<'a> {
                 _ => {
                     let started = Instant::now();
                     let mut calls = Calls { arm: self.arm, attempts: 0 };
-                    let ended = handover::settle_trigger(
+                    let (done, ended) = handover::settle_trigger(
                         &mut calls,
                         from,
                         to,
@@ -296,14 +296,7 @@ impl<'a> Run<'a> {
                         self.opts.deadline,
                     )
                     .await;
-                    // The choice carried out, which a fallback may have changed.
-                    let operation = match ended.call.as_deref() {
-                        Some(call) if call.ends_with("/reset") => "reset",
-                        Some(_) => "takeOver",
-                        None if ended.detail.contains("backlog is accepted") => "backlog",
-                        None => handover.choice.label(),
-                    };
-                    self.reported(&step, operation, ended, calls.attempts, started)
+                    self.reported(&step, done.label(), ended, calls.attempts, started)
                 }
             };
             if report.status == ActionStatus::Failed {
