@@ -101,34 +101,23 @@ var awsWatcher = isSecondary && !empty(awsIssuer) && !empty(awsWatcherRoleArn)
 var federationAudience = 'api://AzureADTokenExchange'
 var stateContainer = 'bcdr-state'
 
-// Built-in roles.
+// Built-in roles of the apps' own storage (data plane). The roles each app's identity holds on
+// the workload come from roles.json, which bcdr-core reads too (plan::access): `bcdr plan roles`
+// prints what this file grants for a plan, and the tests make the simulated ARM enforce exactly
+// that, so a role missing an action the bundle uses fails a test, not a failover.
 var roles = {
-  reader: 'acdd72a7-3385-48ef-bd42-f606fba81ae7'
-  logicAppOperator: '515c2055-d9d4-4321-b1b9-bd0c9a0f79fe'
-  websiteContributor: 'de139f84-1756-47ae-9be6-808fbbe84772'
-  trafficManagerContributor: 'a4b10055-b0c7-44c2-b00f-c7b5b3550cf7'
-  cdnProfileContributor: 'ec156ff8-a8d1-4d15-830c-5b80698ca432'
   storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
   storageBlobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
   storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
 }
 
-// What activation needs on a copy, by the plan's resource kind: enable/disable a Consumption
-// workflow; start/stop a site or rewrite a Standard site's app settings (a workflow's FlowState).
-// Kind generic gets a custom role with exactly read and write on the resource's type.
-var switchRoles = {
-  logicApp: roles.logicAppOperator
-  logicAppStandard: roles.websiteContributor
-  site: roles.websiteContributor
-  generic: ''
-}
-
-// Activation patches the router's endpoints (Traffic Manager) or origins (Front Door); the
-// narrowest resource holding both that a role can be scoped to reliably is the profile.
-var routerRoles = {
-  trafficManager: roles.trafficManagerContributor
-  frontDoor: roles.cdnProfileContributor
-}
+// The workload's roles, by app and by the plan's kinds. Activation's rights on a copy, by the
+// plan's resource kind: a Consumption workflow gets a custom role of exactly what the fence,
+// drain and trigger handover call (Logic App Operator has no triggers/setState, triggers/reset or
+// runs/cancel); a site or Standard app Website Contributor; a generic copy read and write on its
+// own full type. On the router, the narrowest role that reliably holds both endpoints (or
+// origins), at their profile.
+var access = loadJsonContent('roles.json')
 
 // --- monitoring: this region's workspace and Application Insights, and the other's workspace
 
@@ -459,7 +448,7 @@ module healthCheckReads 'modules/role-assignment.json' = [for id in healthReadId
   params: {
     resourceId: id
     principalId: healthCheckIdentity.properties.principalId
-    roleId: roles.reader
+    roleId: access.roles[access.healthCheck.reads.role].id
     description: '${healthCheckAppName} checks this resource'
   }
 }]
@@ -468,32 +457,34 @@ module healthCheckReads 'modules/role-assignment.json' = [for id in healthReadId
 // enables the secondary's), and on the router's profile.
 var planResources = plan.?resources ?? []
 
-module activationOnPrimaryCopies 'modules/role-assignment.json' = [for r in planResources: if (isSecondary && peerUp) {
+// A copy's full resource type (namespace and every type segment), which a custom role's
+// '{type}' stands for: `Microsoft.Network/trafficManagerProfiles/externalEndpoints`, not just its
+// top-level type, since ARM names a child's actions by its full type. Up to three levels.
+var copyTypes = [for r in planResources: {
+  primary: length(split(r.primary, '/')) == 9 ? '${split(r.primary, '/')[6]}/${split(r.primary, '/')[7]}' : length(split(r.primary, '/')) == 11 ? '${split(r.primary, '/')[6]}/${split(r.primary, '/')[7]}/${split(r.primary, '/')[9]}' : '${split(r.primary, '/')[6]}/${split(r.primary, '/')[7]}/${split(r.primary, '/')[9]}/${split(r.primary, '/')[11]}'
+  secondary: length(split(r.secondary, '/')) == 9 ? '${split(r.secondary, '/')[6]}/${split(r.secondary, '/')[7]}' : length(split(r.secondary, '/')) == 11 ? '${split(r.secondary, '/')[6]}/${split(r.secondary, '/')[7]}/${split(r.secondary, '/')[9]}' : '${split(r.secondary, '/')[6]}/${split(r.secondary, '/')[7]}/${split(r.secondary, '/')[9]}/${split(r.secondary, '/')[11]}'
+}]
+
+module activationOnPrimaryCopies 'modules/role-assignment.json' = [for (r, i) in planResources: if (isSecondary && peerUp) {
   name: 'bcdr-switch-${uniqueString(r.primary, activationAppName)}'
   scope: resourceGroup(split(r.primary, '/')[2], split(r.primary, '/')[4])
   params: {
     resourceId: r.primary
     principalId: activationIdentity.properties.principalId
-    roleId: switchRoles[r.kind]
-    customActions: r.kind == 'generic' ? [
-      '${split(r.primary, '/')[6]}/${split(r.primary, '/')[7]}/read'
-      '${split(r.primary, '/')[6]}/${split(r.primary, '/')[7]}/write'
-    ] : []
+    roleId: contains(access.activation.copies[r.kind], 'role') ? access.roles[access.activation.copies[r.kind].role].id : ''
+    customActions: [for a in access.activation.copies[r.kind].?customActions ?? []: replace(a, '{type}', copyTypes[i].primary)]
     description: '${activationAppName} fences ${r.name} (${r.kind}) here'
   }
 }]
 
-module activationOnSecondaryCopies 'modules/role-assignment.json' = [for r in planResources: if (isSecondary) {
+module activationOnSecondaryCopies 'modules/role-assignment.json' = [for (r, i) in planResources: if (isSecondary) {
   name: 'bcdr-switch-${uniqueString(r.secondary, activationAppName)}'
   scope: resourceGroup(split(r.secondary, '/')[2], split(r.secondary, '/')[4])
   params: {
     resourceId: r.secondary
     principalId: activationIdentity.properties.principalId
-    roleId: switchRoles[r.kind]
-    customActions: r.kind == 'generic' ? [
-      '${split(r.secondary, '/')[6]}/${split(r.secondary, '/')[7]}/read'
-      '${split(r.secondary, '/')[6]}/${split(r.secondary, '/')[7]}/write'
-    ] : []
+    roleId: contains(access.activation.copies[r.kind], 'role') ? access.roles[access.activation.copies[r.kind].role].id : ''
+    customActions: [for a in access.activation.copies[r.kind].?customActions ?? []: replace(a, '{type}', copyTypes[i].secondary)]
     description: '${activationAppName} enables ${r.name} (${r.kind}) here'
   }
 }]
@@ -511,7 +502,7 @@ module activationOnRouter 'modules/role-assignment.json' = [for id in routerProf
   params: {
     resourceId: id
     principalId: activationIdentity.properties.principalId
-    roleId: routerRoles[plan.router.kind]
+    roleId: access.roles[access.activation.router[plan.router.kind].role].id
     description: '${activationAppName} switches the router\'s endpoints here'
   }
 }]

@@ -61,7 +61,7 @@ pub mod tls;
 mod token;
 
 pub use arm::{
-    ArmDouble, ArmOptions, Call, Fault, Feed, Matcher, NativeAsync, PollingTrigger, SourceItem, SourceReport,
+    ArmDouble, ArmOptions, Call, Fault, Feed, Grant, Matcher, NativeAsync, PollingTrigger, SourceItem, SourceReport,
 };
 pub use credential::RegistryCredential;
 pub use entra::{EntraDouble, EntraOptions, EntraRequest, FederatedCredential};

@@ -4,6 +4,8 @@
 //! triggers that keep their position and replay their backlog). Each guarantee is checked on
 //! the items processed, and each plan choice's documented risk is measured the same way.
 
+mod arm_support;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -64,6 +66,9 @@ impl World {
             ArmDouble::start(ArmOptions { tokens: Some(registry.clone()), runs_page_size: 3, ..ArmOptions::default() })
                 .await
                 .expect("the ARM double starts");
+        // Activation holds the roles the deployment gives it: drain, cancel, reset and setState
+        // included.
+        arm.enforce_access(arm_support::grants(&plan(json!({})), |_| CLIENT_ID.to_owned()));
         let arm = Arc::new(arm);
         arm.add_logic_app(&workflow("weu"), "Enabled", "westeurope");
         arm.add_logic_app(&workflow("neu"), "Disabled", "northeurope");
@@ -251,4 +256,49 @@ async fn a_dead_control_plane_costs_what_the_plan_says() {
             }
         }
     }
+}
+
+#[tokio::test]
+async fn a_role_without_set_state_stops_the_handover_before_the_enable() {
+    // The control for the deployment's roles: Logic App Operator, the built-in role for enabling
+    // and disabling workflows, holds no triggers/setState (its definition's actions, as Azure
+    // publishes them). With it the take-over is refused as ARM refuses it, and the secondary is
+    // not enabled on an unsettled trigger.
+    let world = World::start().await;
+    let operator = [
+        "Microsoft.Authorization/*/read",
+        "Microsoft.Insights/alertRules/*/read",
+        "Microsoft.Insights/metricAlerts/*/read",
+        "Microsoft.Insights/diagnosticSettings/*/read",
+        "Microsoft.Insights/metricDefinitions/*/read",
+        "Microsoft.Logic/*/read",
+        "Microsoft.Logic/workflows/disable/action",
+        "Microsoft.Logic/workflows/enable/action",
+        "Microsoft.Logic/workflows/validate/action",
+        "Microsoft.Resources/deployments/operations/read",
+        "Microsoft.Resources/subscriptions/operationresults/read",
+        "Microsoft.Resources/subscriptions/resourceGroups/read",
+        "Microsoft.Support/*",
+        "Microsoft.Web/connectionGateways/*/read",
+        "Microsoft.Web/connections/*/read",
+        "Microsoft.Web/customApis/*/read",
+        "Microsoft.Web/serverFarms/read",
+    ];
+    world.arm.enforce_access(["weu", "neu"].map(|region| azure_sim::Grant {
+        principal: CLIENT_ID.into(),
+        scope: workflow(region),
+        role: "Logic App Operator".into(),
+        actions: operator.iter().map(|a| a.to_string()).collect(),
+        not_actions: Vec::new(),
+    }));
+    let plan = plan(json!({}));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let over = world.run(&plan, Direction::Failover, false, Duration::from_secs(10)).await;
+    assert_ne!(over.outcome, Outcome::Succeeded, "{}", summary(&over));
+    let settled = action(&over, Stage::TriggerState);
+    assert!(settled.detail.contains("Microsoft.Logic/workflows/triggers/setState/action"), "{settled}");
+    assert_eq!(world.arm.resource(&workflow("neu")).unwrap()["properties"]["state"], "Disabled", "{}", summary(&over));
+    let report = world.settle().await;
+    assert_eq!(ids(report.duplicated()), Vec::<u64>::new(), "nothing ran twice");
 }

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::bail;
-use bcdr_core::plan::{plan_schema, FailoverPlan, PlanError};
+use bcdr_core::plan::{access, plan_schema, FailoverPlan, PlanError};
 use bcdr_core::schedule::split;
 use bcdr_core::watch::WatchPolicy;
 
@@ -18,6 +18,16 @@ pub enum PlanCommand {
     },
     /// Print the plan's JSON Schema (what infra/failover-plan.schema.json holds).
     Schema,
+    /// Print the Azure roles the deployment (infra/main.bicep, from infra/roles.json) gives each
+    /// app's identity for this plan: which role, on which resource, and why.
+    Roles {
+        /// The plan file.
+        #[arg(value_name = "FILE", default_value = "infra/failover-plan.json")]
+        file: PathBuf,
+        /// Also list each role's actions.
+        #[arg(long)]
+        actions: bool,
+    },
     /// Print the NCRONTAB schedules of a recurrence split across regions.
     ///
     /// Each region runs every interval; the regions take turns, so together they run every
@@ -45,11 +55,38 @@ pub fn run(command: PlanCommand) -> anyhow::Result<()> {
             println!("{}", serde_json::to_string_pretty(&plan_schema())?);
             Ok(())
         }
+        PlanCommand::Roles { file, actions } => {
+            let plan = FailoverPlan::from_file(&file).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+            print!("{}", roles(&plan, actions));
+            Ok(())
+        }
         PlanCommand::Schedule { every, regions, offset_seconds, json } => {
             print!("{}", schedule(every, regions, offset_seconds, json)?);
             Ok(())
         }
     }
+}
+
+/// The role assignments as printed: one line each (app, role, scope, why), and with `actions`
+/// the role's actions below it.
+fn roles(plan: &FailoverPlan, actions: bool) -> String {
+    let mut out = String::new();
+    for a in access::assignments(plan) {
+        let role = match &a.role_id {
+            Some(id) => format!("{} ({id})", a.role),
+            None => "custom role".to_owned(),
+        };
+        out.push_str(&format!("{}: {role} on {}: {}\n", a.app.label(), a.scope, a.reason));
+        if actions || a.role_id.is_none() {
+            for action in &a.actions {
+                out.push_str(&format!("    {action}\n"));
+            }
+            for action in &a.not_actions {
+                out.push_str(&format!("    not {action}\n"));
+            }
+        }
+    }
+    out
 }
 
 /// The split schedules as printed: `primary: <expr>` lines, or JSON.
@@ -140,6 +177,21 @@ mod tests {
             detection("orders", &per_tick, minute),
             "watch \"orders\" detects an outage in 120 s at best, about 165 s typically, 211 s at worst (a tick every 60 s, one probe a tick, 3 in a row); the primary may be down 96 s without activating"
         );
+    }
+
+    #[test]
+    fn roles_name_the_role_scope_and_reason_and_list_custom_actions() {
+        let plan = FailoverPlan::from_file(std::path::Path::new("../../infra/failover-plan.json")).unwrap();
+        let text = roles(&plan, false);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[0],
+            "health-check: Reader (acdd72a7-3385-48ef-bd42-f606fba81ae7) on /subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-orders-weu/providers/Microsoft.Logic/workflows/order-intake: check order-intake reads it"
+        );
+        assert!(text.contains("activation: custom role on /subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-orders-weu/providers/Microsoft.Logic/workflows/order-intake: fences order-intake (logicApp)\n    Microsoft.Logic/workflows/read\n"), "{text}");
+        assert!(text.contains("activation: Traffic Manager Contributor (a4b10055-b0c7-44c2-b00f-c7b5b3550cf7) on /subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-orders-global/providers/Microsoft.Network/trafficManagerProfiles/tm-orders: switches the trafficManager router\n"), "{text}");
+        assert!(!text.contains("Microsoft.Network/trafficManagerProfiles/*"), "built-in actions only with --actions");
+        assert!(roles(&plan, true).contains("    Microsoft.Network/trafficManagerProfiles/*\n"));
     }
 
     #[test]

@@ -11,10 +11,12 @@
 //! authentication, then the route and api-version, then the resource group and resource, then
 //! the request body.
 
+mod access;
 mod catalog;
 mod flows;
 mod store;
 
+pub use access::Grant;
 pub use flows::{PollingTrigger, SourceItem, SourceReport};
 
 use std::collections::BTreeMap;
@@ -203,6 +205,8 @@ struct State {
     calls: Vec<Call>,
     /// Calls removed by `clear_calls`, so an answer finds its call by arrival number.
     cleared_calls: usize,
+    /// The role assignments every request is checked against, once enforced.
+    access: Option<Vec<Grant>>,
 }
 
 #[derive(Debug)]
@@ -484,6 +488,15 @@ impl ArmDouble {
         );
     }
 
+    /// From now on, every request must be allowed by one of these role assignments (replacing
+    /// any given before), as ARM checks RBAC before a request reaches its resource provider:
+    /// its action, named from its method and path, must be in the caller's role at a scope that
+    /// holds the path, operation-status URLs included. Refusals are ARM's `AuthorizationFailed`
+    /// (403). Until this is called, any authenticated caller may do anything.
+    pub fn enforce_access(&self, grants: impl IntoIterator<Item = Grant>) {
+        lock(&self.shared.state).access = Some(grants.into_iter().collect());
+    }
+
     /// Every request received since the start (or the last [`ArmDouble::clear_calls`]),
     /// in order of arrival.
     pub fn calls(&self) -> Vec<Call> {
@@ -558,8 +571,11 @@ impl Shared {
             None => {
                 let authorization = headers.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
                 let request = Request { method, path, query: &query, authorization, body: &body };
+                let mut state = lock(&self.state);
+                let State { store, injections, access, .. } = &mut *state;
                 let context = Context {
                     tokens: self.options.tokens.as_ref(),
+                    access: access.as_deref(),
                     native_async: self.options.native_async,
                     poll_retry_after_secs: self.options.poll_retry_after_secs,
                     runs_page_size: self.options.runs_page_size,
@@ -567,8 +583,6 @@ impl Shared {
                     base_url: &self.base_url,
                     now: Utc::now(),
                 };
-                let mut state = lock(&self.state);
-                let State { store, injections, .. } = &mut *state;
                 let mut accepted = || match take_fault(injections, method, path, true) {
                     Some(Fault::Accepted { polls }) => Some(polls),
                     _ => None,
@@ -619,66 +633,23 @@ fn fault_answer(fault: &Fault, method: &str, path: &str) -> Answer {
             format!("The request is being throttled. Please try again after '{retry_after_secs}' seconds."),
         )
         .with_header("retry-after", retry_after_secs.to_string()),
-        Fault::ServerError => Answer::arm_error(
-            500,
-            "InternalServerError",
-            "Encountered internal server error. Please try again later.",
-        ),
+        Fault::ServerError => {
+            Answer::arm_error(500, "InternalServerError", "Encountered internal server error. Please try again later.")
+        }
         Fault::Conflict => Answer::arm_error(
             409,
             "AnotherOperationInProgress",
             format!("Another operation is in progress on the resource '{path}'. Please retry later."),
         ),
-        Fault::Forbidden => Answer::arm_error(
-            403,
-            "AuthorizationFailed",
-            format!(
-                "The client does not have authorization to perform action '{}' over scope '{path}' or the scope is invalid.",
-                action(method, path)
-            ),
-        ),
+        Fault::Forbidden => access::refusal("injected", &access::action(method, path), path),
         // Handled before an answer is needed.
         Fault::Slow(_) | Fault::Hang | Fault::Accepted { .. } => Answer::empty(500),
     }
 }
 
-/// The RBAC action a request needs, as ARM names it in `AuthorizationFailed`, e.g.
-/// `Microsoft.Logic/workflows/disable/action`.
-fn action(method: &str, path: &str) -> String {
-    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-    let Some(provider) = segments.iter().position(|s| s.eq_ignore_ascii_case("providers")) else {
-        return format!("{method} {path}");
-    };
-    let rest = &segments[provider + 1..];
-    let Some((namespace, rest)) = rest.split_first() else {
-        return format!("{method} {path}");
-    };
-    let mut parts = vec![*namespace];
-    parts.extend(rest.iter().step_by(2));
-    let verb = if !rest.len().is_multiple_of(2) && method == "POST" {
-        // An odd tail ends in an action name (`.../disable`), already added by `step_by`.
-        "action"
-    } else {
-        match method {
-            "GET" => "read",
-            "DELETE" => "delete",
-            _ => "write",
-        }
-    };
-    format!("{}/{verb}", parts.join("/"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn actions_are_named_like_rbac() {
-        let workflow = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Logic/workflows/wf";
-        assert_eq!(action("GET", workflow), "Microsoft.Logic/workflows/read");
-        assert_eq!(action("PATCH", workflow), "Microsoft.Logic/workflows/write");
-        assert_eq!(action("POST", &format!("{workflow}/disable")), "Microsoft.Logic/workflows/disable/action");
-    }
 
     #[test]
     fn injections_are_used_in_order_and_by_kind() {

@@ -13,6 +13,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use serde_json::{json, Map, Value};
 
+use super::access::{self, Grant};
 use super::catalog::{self, EnumCheck, OpKind, ResourceKind, KINDS};
 use super::flows::{self, run_document, Flows, PollingTrigger, RunFilter, SourceReport, WorkflowView};
 use crate::answer::Answer;
@@ -34,6 +35,8 @@ pub(crate) struct Request<'a> {
 pub(crate) struct Context<'a> {
     /// `None` accepts any bearer token.
     pub tokens: Option<&'a TokenRegistry>,
+    /// The role assignments requests are checked against; `None` allows every caller anything.
+    pub access: Option<&'a [Grant]>,
     /// When a natively long-running operation completes.
     pub native_async: super::NativeAsync,
     pub poll_retry_after_secs: Option<u64>,
@@ -85,8 +88,8 @@ enum Mutation {
 #[derive(Debug)]
 struct PendingOperation {
     name: String,
-    /// `/subscriptions/{s}/resourceGroups/{rg}/providers/{namespace}`, as the request spelled it.
-    provider_scope: String,
+    /// Where its status and result live, as the request spelled it (see [`OperationUrls`]).
+    urls: OperationUrls,
     api_version: String,
     polls: u32,
     seen: u32,
@@ -100,6 +103,49 @@ struct PendingOperation {
     ready_at: Option<DateTime<Utc>>,
     /// The resource it changes, which takes no other write until it is done.
     resource: String,
+}
+
+/// Where a provider puts a long-running operation's status (the `Azure-AsyncOperation` URL)
+/// and result (the `Location` URL). Microsoft.Web keeps them under the site
+/// (`sites/{s}/operations/{id}`, `sites/{s}/operationresults/{id}`: the actions
+/// `Microsoft.Web/sites/operations/read` and `.../operationresults/read`, which a role on the
+/// site holds); other providers at their resource group's provider scope
+/// (`providers/{namespace}/operationStatuses/{id}`, `.../operationResults/{id}`), outside a role
+/// held on one resource.
+#[derive(Debug)]
+struct OperationUrls {
+    scope: String,
+    status: &'static str,
+    result: &'static str,
+}
+
+impl OperationUrls {
+    const STATUS: &'static [&'static str] = &["operationStatuses", "operations"];
+    const RESULT: &'static [&'static str] = &["operationResults"];
+
+    fn of(resource_segments: &[&str]) -> Self {
+        if resource_segments[5].eq_ignore_ascii_case("Microsoft.Web") && resource_segments.len() >= 8 {
+            Self {
+                scope: format!("/{}", resource_segments[..8].join("/")),
+                status: "operations",
+                result: "operationresults",
+            }
+        } else {
+            Self {
+                scope: format!("/{}", resource_segments[..6].join("/")),
+                status: "operationStatuses",
+                result: "operationResults",
+            }
+        }
+    }
+
+    fn status(&self, name: &str) -> String {
+        format!("{}/{}/{name}", self.scope, self.status)
+    }
+
+    fn result(&self, name: &str) -> String {
+        format!("{}/{}/{name}", self.scope, self.result)
+    }
 }
 
 /// How a write is answered.
@@ -125,10 +171,18 @@ impl Store {
         accepted: &mut dyn FnMut() -> Option<u32>,
     ) -> (Answer, Option<String>) {
         self.advance(context.now);
-        match authenticate(request.authorization, context) {
-            Ok(client_id) => (self.route(request, context, accepted), client_id),
-            Err(answer) => (answer, None),
+        let client_id = match authenticate(request.authorization, context) {
+            Ok(client_id) => client_id,
+            Err(answer) => return (answer, None),
+        };
+        // ARM checks the caller's roles before the request reaches its resource provider, so a
+        // refusal comes first, whether or not the resource exists.
+        if let Some(grants) = context.access {
+            if let Err(answer) = access::authorize(grants, client_id.as_deref(), request.method, request.path) {
+                return (answer, client_id);
+            }
         }
+        (self.route(request, context, accepted), client_id)
     }
 
     fn route(
@@ -349,18 +403,16 @@ impl Store {
         };
 
         let name = uuid::Uuid::new_v4().to_string();
-        let provider_scope = format!("/{}", resource_segments[..6].join("/"));
-        let status_url =
-            format!("{}{provider_scope}/operationStatuses/{name}?api-version={api_version}", context.base_url);
-        let location_url =
-            format!("{}{provider_scope}/operationResults/{name}?api-version={api_version}", context.base_url);
+        let urls = OperationUrls::of(resource_segments);
+        let status_url = format!("{}{}?api-version={api_version}", context.base_url, urls.status(&name));
+        let location_url = format!("{}{}?api-version={api_version}", context.base_url, urls.result(&name));
         let preview = self.data.preview(&mutation);
         self.data.mark_updating(&mutation);
         self.operations.insert(
             name.clone(),
             PendingOperation {
                 name,
-                provider_scope,
+                urls,
                 api_version: api_version.to_owned(),
                 polls,
                 seen: 0,
@@ -392,11 +444,11 @@ impl Store {
     /// Each such GET counts as one poll; the change is applied on the first poll after the
     /// in-progress ones.
     fn poll(&mut self, request: &Request<'_>, segments: &[&str], context: &Context<'_>) -> Option<Answer> {
-        let [_, _, _, _, _, _, collection, name] = segments else {
+        let [.., collection, name] = segments else {
             return None;
         };
-        let is_status = collection.eq_ignore_ascii_case("operationStatuses");
-        if !is_status && !collection.eq_ignore_ascii_case("operationResults") {
+        let is_status = OperationUrls::STATUS.iter().any(|c| c.eq_ignore_ascii_case(collection));
+        if !is_status && !OperationUrls::RESULT.iter().any(|c| c.eq_ignore_ascii_case(collection)) {
             return None;
         }
         if request.method != "GET" {
@@ -419,7 +471,7 @@ impl Store {
         }
         let answer = if is_status {
             let mut body = json!({
-                "id": format!("{}/operationStatuses/{}", operation.provider_scope, operation.name),
+                "id": operation.urls.status(&operation.name),
                 "name": operation.name,
                 "status": if operation.done { "Succeeded" } else { "InProgress" },
                 "startTime": timestamp(operation.started),
@@ -437,8 +489,10 @@ impl Store {
             let mut answer = Answer::empty(202).with_header(
                 "location",
                 format!(
-                    "{}{}/operationResults/{}?api-version={}",
-                    context.base_url, operation.provider_scope, operation.name, operation.api_version
+                    "{}{}?api-version={}",
+                    context.base_url,
+                    operation.urls.result(&operation.name),
+                    operation.api_version
                 ),
             );
             if let Some(seconds) = context.poll_retry_after_secs {

@@ -68,6 +68,10 @@ impl<'a> Call<'a> {
     }
 
     /// Follows a long-running operation, if the answer started one, to its final answer.
+    ///
+    /// An operation URL may lie outside the identity's role (a resource group's provider scope,
+    /// for a role held on one resource): a 403 there does not lose the accepted write, which is
+    /// then followed through the resource itself ([`watched_resource`]).
     async fn follow(&mut self, method: &Method, url: &Url, reply: Reply) -> Result<Reply, ArmError> {
         if !matches!(reply.status, 201 | 202) {
             return Ok(reply);
@@ -75,37 +79,45 @@ impl<'a> Call<'a> {
         let operation = header(&reply.headers, "azure-asyncoperation");
         let location = header(&reply.headers, "location");
         let retry_after = retry::retry_after(&reply.headers, Utc::now());
-        match (operation, location) {
+        let followed = match (operation, location) {
             (Some(operation), location) => {
                 let operation = self.poll_url(&operation)?;
-                let final_state = final_state_via(method, url.path());
                 match self.await_operation(&operation, retry_after).await {
-                    Ok(()) => {}
-                    // The operation URL may lie outside the identity's role (a resource
-                    // group's provider scope, for a role granted on one resource): the write
-                    // was accepted, so watch the resource itself instead of losing it.
-                    Err(ArmError::Status { status: 403, .. }) if final_state == FinalState::OriginalUri => {
-                        return self.await_resource(url).await;
-                    }
-                    Err(e) => return Err(e),
-                }
-                match (final_state, location) {
-                    (FinalState::OriginalUri, _) => self.send(&Method::GET, url, None).await,
-                    // An action's result, if it has one (or a write's whose target cannot be
-                    // read), is at its Location once done.
-                    (FinalState::Location, Some(location)) if *method != Method::DELETE => {
-                        let location = self.poll_url(&location)?;
-                        self.await_location(location, None, false).await
-                    }
-                    // A DELETE (or an action without Location) has nothing more to show.
-                    _ => Ok(Reply { status: 200, headers: HeaderMap::new(), body: Bytes::new() }),
+                    Ok(()) => self.final_answer(method, url, location.as_deref()).await,
+                    Err(e) => Err(e),
                 }
             }
             (None, Some(location)) => {
                 let location = self.poll_url(&location)?;
                 self.await_location(location, retry_after, true).await
             }
-            (None, None) => Ok(reply),
+            (None, None) => return Ok(reply),
+        };
+        match (followed, watched_resource(method, url)) {
+            (Err(ArmError::Status { status: 403, .. }), Some((resource, Watched::Resource))) => {
+                self.await_resource(&resource).await
+            }
+            (Err(ArmError::Status { status: 403, .. }), Some((resource, Watched::Parent))) => {
+                self.await_resource(&resource).await?;
+                Ok(Reply { status: 200, headers: HeaderMap::new(), body: Bytes::new() })
+            }
+            (followed, _) => followed,
+        }
+    }
+
+    /// Once an `Azure-AsyncOperation` succeeded: the final answer, where the operation's
+    /// specification says it is read.
+    async fn final_answer(&mut self, method: &Method, url: &Url, location: Option<&str>) -> Result<Reply, ArmError> {
+        match (final_state_via(method, url.path()), location) {
+            (FinalState::OriginalUri, _) => self.send(&Method::GET, url, None).await,
+            // An action's result, if it has one (or a write's whose target cannot be read), is
+            // at its Location once done.
+            (FinalState::Location, Some(location)) if *method != Method::DELETE => {
+                let location = self.poll_url(location)?;
+                self.await_location(location, None, false).await
+            }
+            // A DELETE (or an action without Location) has nothing more to show.
+            _ => Ok(Reply { status: 200, headers: HeaderMap::new(), body: Bytes::new() }),
         }
     }
 
@@ -286,6 +298,30 @@ impl<'a> Call<'a> {
         } else {
             Err(Failure { error: answered(status, &body, url), retry_after: retry::retry_after(&headers, Utc::now()) })
         }
+    }
+}
+
+/// What a write's [`Call::follow`] watches when its operation URLs answer 403.
+enum Watched {
+    /// The resource written: its final read is the answer.
+    Resource,
+    /// The resource an action was posted to: it shows when the action is over, not its result.
+    Parent,
+}
+
+/// The resource whose `provisioningState` shows a long-running `method url` ending, when its
+/// operation cannot be polled: the resource itself for a PUT or PATCH read at its own URL; the
+/// resource an action was posted to (the URL less its action segment); none for a write whose
+/// target has no GET (a site's app settings) or a DELETE.
+fn watched_resource(method: &Method, url: &Url) -> Option<(Url, Watched)> {
+    match (final_state_via(method, url.path()), method) {
+        (FinalState::OriginalUri, _) => Some((url.clone(), Watched::Resource)),
+        (FinalState::Location, &Method::POST) => {
+            let mut parent = url.clone();
+            parent.path_segments_mut().ok()?.pop_if_empty().pop();
+            Some((parent, Watched::Parent))
+        }
+        _ => None,
     }
 }
 

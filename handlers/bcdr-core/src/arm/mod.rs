@@ -74,6 +74,19 @@ impl ArmError {
         }
     }
 
+    /// Whether ARM (or the resource provider) refused the request as it was made: no token, a
+    /// role that does not hold the action (403), a request or target it will not take (other
+    /// 4xx that are not a busy resource). Asking again, or elsewhere, gets the same answer until
+    /// someone changes the roles or the request; the region answered.
+    pub fn is_refusal(&self) -> bool {
+        match self {
+            ArmError::Unauthenticated(_) => true,
+            ArmError::Status { status, .. } => (400..500).contains(status) && !self.is_transient(),
+            ArmError::Deadline { last, .. } => last.is_refusal(),
+            ArmError::Transport(_) | ArmError::Decode(_) | ArmError::Operation { .. } => false,
+        }
+    }
+
     /// How many HTTP requests were made before giving up, when the error says (only
     /// [`ArmError::Deadline`] does; any other error from [`ManagementApi::call`] ended the call
     /// at once, on the attempt that met it).
@@ -299,6 +312,11 @@ mod tests {
         };
         assert!(busy_site.is_transient());
         assert!(!status(403, "AuthorizationFailed").is_transient());
+        assert!(status(403, "AuthorizationFailed").is_refusal());
+        assert!(status(404, "WorkflowTriggerNotFound").is_refusal());
+        assert!(!status(409, "AnotherOperationInProgress").is_refusal());
+        assert!(!status(504, "GatewayTimeout").is_refusal());
+        assert!(!status(429, "TooManyRequests").is_refusal());
         assert!(status(408, "RequestTimeout").is_transient());
         assert!(status(504, "GatewayTimeout").is_transient());
         assert!(!status(501, "NotImplemented").is_transient());

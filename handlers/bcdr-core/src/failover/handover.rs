@@ -222,7 +222,10 @@ pub(super) async fn settle_trigger(
         }
         match calls.send(&write, deadline).await {
             Ok(_) => return (choice, Ended::new(ActionStatus::Done, Some(write.line()), format!("{why}{what}"))),
-            Err(e) if choice == TriggerState::TakeOver => {
+            // The other copy's region does not answer: the plan's fallback. A refusal is not
+            // that (the region answered; a role or the request is wrong): falling back would
+            // trade the promised exactly-once for a fix someone has to make anyway.
+            Err(e) if choice == TriggerState::TakeOver && !e.is_refusal() => {
                 why = format!("could not take the other copy's position ({e}); {}: ", handover.if_unreachable.label());
                 choice = handover.if_unreachable;
             }

@@ -10,6 +10,7 @@
 //! One file per section of the document: `health`, `watchdog`, `resources` (with the
 //! router), `activation`, `alerts`; this one holds the root, loading and the schema.
 
+pub mod access;
 mod activation;
 mod alerts;
 mod handover;

@@ -1,7 +1,8 @@
 //! What the ARM client tests share: a credential that hands out one fixed token (issued by the
 //! ARM double's registry, so the double accepts it), a retry policy with short delays, and a
 //! scripted ARM on `127.0.0.1:0` that answers a list of canned replies in order and records
-//! every request with its headers, for the wire details the double does not expose.
+//! every request with its headers, for the wire details the double does not expose. Also the
+//! role assignments the deployment makes for a plan, as grants the ARM double enforces.
 
 #![allow(dead_code)]
 
@@ -12,7 +13,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use azure_core::credentials::{AccessToken, TokenCredential, TokenRequestOptions};
 use azure_core::time::OffsetDateTime;
+use azure_sim::Grant;
 use bcdr_core::arm::{ArmClient, RetryPolicy};
+use bcdr_core::plan::access::{self, App};
+use bcdr_core::plan::FailoverPlan;
 use bytes::Bytes;
 use http::{HeaderMap, Method};
 use tokio::net::TcpListener;
@@ -43,6 +47,22 @@ pub fn quick() -> RetryPolicy {
 
 pub fn client(base: &str, token: &str) -> ArmClient {
     ArmClient::new(base, reqwest::Client::new(), Ok(Arc::new(FixedToken(token.to_owned())))).with_retry(quick())
+}
+
+/// The role assignments the deployment makes for `plan` (`plan::access`, from the Bicep's role
+/// table), as grants for [`azure_sim::ArmDouble::enforce_access`]; `principal` names each app's
+/// identity by the client id its tokens carry.
+pub fn grants(plan: &FailoverPlan, principal: impl Fn(App) -> String) -> Vec<Grant> {
+    access::assignments(plan)
+        .into_iter()
+        .map(|a| Grant {
+            principal: principal(a.app),
+            scope: a.scope,
+            role: a.role,
+            actions: a.actions,
+            not_actions: a.not_actions,
+        })
+        .collect()
 }
 
 /// One canned reply. `{base}` in a header value becomes the scripted server's own base URL.
