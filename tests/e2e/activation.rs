@@ -9,7 +9,7 @@ use azure_sim::{ArmDouble, ArmOptions, IdentityDouble, IdentityOptions};
 use bcdr_core::signature::signed_headers;
 use serde_json::{json, Value};
 
-use crate::support::{free_port, workspace_binary};
+use crate::support::{self, free_port, workspace_binary};
 
 const SECRET: &str = "an-end-to-end-activation-secret-32-chars+";
 const KEY: &str = "activation-function-key";
@@ -59,6 +59,7 @@ async fn a_signed_request_switches_a_multi_resource_plan_and_leaves_a_report() {
         "router": {"kind": "trafficManager", "primary": endpoint("weu"), "secondary": endpoint("neu")},
         "activation": {"deadlineMs": 20000}
     });
+    support::enforce_roles(&arm, &plan, |_| "activation-uami");
 
     let root = env!("CARGO_MANIFEST_DIR").to_owned() + "/..";
     let dir = tempfile::tempdir().unwrap();

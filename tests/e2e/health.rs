@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use azure_sim::{ArmDouble, ArmOptions, Fault, IdentityDouble, IdentityOptions, Matcher};
 use serde_json::{json, Value};
 
-use crate::support::{free_port, workspace_binary};
+use crate::support::{self, free_port, workspace_binary};
 
 const WORKFLOW: &str = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-orders-weu/providers/Microsoft.Logic/workflows/order-intake";
 const BUS: &str = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-orders-weu/providers/Microsoft.ServiceBus/namespaces/sb-orders-weu";
@@ -63,16 +63,14 @@ async fn arm_checks_use_the_managed_identity_against_real_arm_paths() {
 
     let dir = tempfile::tempdir().unwrap();
     let plan = dir.path().join("plan.json");
-    std::fs::write(
-        &plan,
-        json!({"version": 1, "name": "orders", "regions": {"primary": "westeurope", "secondary": "northeurope"},
-               "health": {"deadlineMs": 3000, "cacheMs": 0, "checks": [
-                   {"name": "intake", "logicApp": {"resourceId": WORKFLOW, "maxFailedRatio": 0.5, "lastRuns": 10}},
-                   {"name": "bus", "armResource": {"resourceId": BUS, "apiVersion": "2021-11-01", "property": "properties.status", "equals": "Active"}}
-               ]}})
-        .to_string(),
-    )
-    .unwrap();
+    let document = json!({"version": 1, "name": "orders", "regions": {"primary": "westeurope", "secondary": "northeurope"},
+    "health": {"deadlineMs": 3000, "cacheMs": 0, "checks": [
+        {"name": "intake", "logicApp": {"resourceId": WORKFLOW, "maxFailedRatio": 0.5, "lastRuns": 10}},
+        {"name": "bus", "armResource": {"resourceId": BUS, "apiVersion": "2021-11-01", "property": "properties.status", "equals": "Active"}}
+    ]}});
+    // The health-check holds Reader on what it checks, and nothing else.
+    support::enforce_roles(&arm, &document, |_| CLIENT_ID);
+    std::fs::write(&plan, document.to_string()).unwrap();
     let port = free_port();
     let _handler = Process(
         Command::new(workspace_binary("health-check"))

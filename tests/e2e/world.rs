@@ -24,7 +24,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use warp::Filter;
 
-use crate::support::{free_port, workspace_binary};
+use crate::support::{self, free_port, workspace_binary};
 
 use azure_sim::azurite::{self, Azurite};
 
@@ -415,6 +415,7 @@ impl World {
         let primary_port = free_port();
         let activation_port = free_port();
         let plan = plan(&options, &dependency.url, primary_port);
+        support::enforce_roles(&arm, &plan, |_| CLIENT_ID);
         let plan_file = dir.path().join("failover-plan.json");
         std::fs::write(&plan_file, serde_json::to_string_pretty(&plan).unwrap()).unwrap();
         let guard = Guard::start(arm.clone(), client_state_pairs(&plan));

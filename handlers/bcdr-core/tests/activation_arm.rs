@@ -500,6 +500,26 @@ async fn activation_readiness_names_missing_targets_and_permissions() {
     );
     assert!(failed[2].starts_with("nightly Secondary: not found (ResourceNotFound)"), "{}", failed[2]);
 
+    // The mail's secondary copy held by Logic App Operator instead of the deployment's role: the
+    // copy reads fine, and readiness asks ARM what the role holds and names what it lacks.
+    let mut grants = arm_support::grants(&plan, |_| CLIENT_ID.to_owned());
+    for grant in grants.iter_mut().filter(|g| g.scope == workflow("neu", "mail")) {
+        grant.role = "Logic App Operator".into();
+        grant.actions = arm_support::LOGIC_APP_OPERATOR.iter().map(|a| a.to_string()).collect();
+    }
+    arm.enforce_access(grants);
+    let ready = failover::ready(&plan, &api, deadline()).await;
+    let failed: Vec<String> =
+        ready.checks.iter().filter(|c| !c.ok).map(|c| format!("{} {:?}: {}", c.resource, c.copy, c.detail)).collect();
+    assert!(
+        failed.iter().any(|f| {
+            f.starts_with(
+            "mail Secondary: readable, Disabled; missing permission Microsoft.Logic/workflows/triggers/setState/action:"
+        )
+        }),
+        "{failed:#?}"
+    );
+
     // Without a token nothing can be read, and each line says so.
     let no_identity = ArmClient::new(arm.base_url(), reqwest::Client::new(), Err("no managed identity".into()));
     let ready = failover::ready(&plan, &no_identity, deadline()).await;

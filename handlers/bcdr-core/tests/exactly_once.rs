@@ -261,34 +261,14 @@ async fn a_dead_control_plane_costs_what_the_plan_says() {
 #[tokio::test]
 async fn a_role_without_set_state_stops_the_handover_before_the_enable() {
     // The control for the deployment's roles: Logic App Operator, the built-in role for enabling
-    // and disabling workflows, holds no triggers/setState (its definition's actions, as Azure
-    // publishes them). With it the take-over is refused as ARM refuses it, and the secondary is
+    // and disabling workflows, holds no triggers/setState. With it the take-over is refused as ARM refuses it, and the secondary is
     // not enabled on an unsettled trigger.
     let world = World::start().await;
-    let operator = [
-        "Microsoft.Authorization/*/read",
-        "Microsoft.Insights/alertRules/*/read",
-        "Microsoft.Insights/metricAlerts/*/read",
-        "Microsoft.Insights/diagnosticSettings/*/read",
-        "Microsoft.Insights/metricDefinitions/*/read",
-        "Microsoft.Logic/*/read",
-        "Microsoft.Logic/workflows/disable/action",
-        "Microsoft.Logic/workflows/enable/action",
-        "Microsoft.Logic/workflows/validate/action",
-        "Microsoft.Resources/deployments/operations/read",
-        "Microsoft.Resources/subscriptions/operationresults/read",
-        "Microsoft.Resources/subscriptions/resourceGroups/read",
-        "Microsoft.Support/*",
-        "Microsoft.Web/connectionGateways/*/read",
-        "Microsoft.Web/connections/*/read",
-        "Microsoft.Web/customApis/*/read",
-        "Microsoft.Web/serverFarms/read",
-    ];
     world.arm.enforce_access(["weu", "neu"].map(|region| azure_sim::Grant {
         principal: CLIENT_ID.into(),
         scope: workflow(region),
         role: "Logic App Operator".into(),
-        actions: operator.iter().map(|a| a.to_string()).collect(),
+        actions: arm_support::LOGIC_APP_OPERATOR.iter().map(|a| a.to_string()).collect(),
         not_actions: Vec::new(),
     }));
     let plan = plan(json!({}));

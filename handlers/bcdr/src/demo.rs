@@ -14,7 +14,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context};
-use azure_sim::{ArmDouble, ArmOptions, IdentityDouble, IdentityOptions, PollingTrigger};
+use azure_sim::{ArmDouble, ArmOptions, Grant, IdentityDouble, IdentityOptions, PollingTrigger};
+use bcdr_core::plan::access;
 use bcdr_core::watch::{Decision, Input, Phase, WatchState};
 use serde_json::{json, Value};
 use tokio::process::{Child, Command};
@@ -28,6 +29,8 @@ const SECONDARY_KEY: &str = "demo-secondary-function-key";
 const SECRET: &str = "demo-activation-secret-not-for-production";
 const WATCH: &str = "orders";
 /// The shared mailbox both regions' order-mailbox copies read.
+/// The client id of the activation app's managed identity.
+const ACTIVATION_IDENTITY: &str = "activation-identity";
 const MAILBOX: &str = "orders-mailbox";
 
 #[derive(Debug, clap::Args)]
@@ -183,7 +186,17 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         "router": {"kind": "trafficManager", "primary": endpoint("weu"), "secondary": endpoint("neu")},
         "activation": {"deadlineMs": 20000}
     });
-    bcdr_core::plan::FailoverPlan::from_json(&plan.to_string()).map_err(|e| anyhow!("the demo plan: {e}"))?;
+    let parsed =
+        bcdr_core::plan::FailoverPlan::from_json(&plan.to_string()).map_err(|e| anyhow!("the demo plan: {e}"))?;
+    // Activation holds exactly the roles the deployment would give it for this plan.
+    let activation_roles = access::assignments(&parsed).into_iter().filter(|a| a.app == access::App::Activation);
+    arm.enforce_access(activation_roles.map(|a| Grant {
+        principal: ACTIVATION_IDENTITY.to_owned(),
+        scope: a.scope,
+        role: a.role,
+        actions: a.actions,
+        not_actions: a.not_actions,
+    }));
     let plan_file = work.join("failover-plan.json");
     std::fs::write(&plan_file, serde_json::to_string_pretty(&plan)?)?;
     let app = |name: &str, functions: &[&str]| -> anyhow::Result<PathBuf> {
@@ -234,7 +247,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             ("BCDR_ARM_ENDPOINT", arm.base_url()),
             ("IDENTITY_ENDPOINT", identity.endpoint()),
             ("IDENTITY_HEADER", identity.header_secret()),
-            ("AZURE_CLIENT_ID", "activation-identity"),
+            ("AZURE_CLIENT_ID", ACTIVATION_IDENTITY),
         ],
     )?;
     clock.say("hosts", format!("primary region: health-check on http://127.0.0.1:{primary_port}; secondary region: watchdog + activation on http://127.0.0.1:{secondary_port} (logs in {})", work.join("logs").display()));

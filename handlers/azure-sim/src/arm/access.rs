@@ -9,6 +9,8 @@
 //! `Microsoft.Logic/workflows/triggers/setState/action`. A role's actions may hold `*`, which
 //! matches any run of characters; names compare ignoring case.
 
+use serde_json::{json, Value};
+
 use crate::answer::Answer;
 
 /// One role assignment: a principal holds these actions (less the `not_actions`) at `scope`
@@ -28,12 +30,17 @@ pub struct Grant {
 }
 
 impl Grant {
-    /// Whether this assignment lets `principal` do `action` on the resource at `path`.
-    fn allows(&self, principal: &str, path: &[&str], action: &str) -> bool {
+    /// Whether this assignment is `principal`'s at a scope holding the resource at `path`.
+    fn holds(&self, principal: &str, path: &[&str]) -> bool {
         let scope: Vec<&str> = self.scope.split('/').filter(|s| !s.is_empty()).collect();
         self.principal.eq_ignore_ascii_case(principal)
             && scope.len() <= path.len()
             && scope.iter().zip(path).all(|(a, b)| a.eq_ignore_ascii_case(b))
+    }
+
+    /// Whether this assignment lets `principal` do `action` on the resource at `path`.
+    fn allows(&self, principal: &str, path: &[&str], action: &str) -> bool {
+        self.holds(principal, path)
             && self.actions.iter().any(|pattern| matches(pattern, action))
             && !self.not_actions.iter().any(|pattern| matches(pattern, action))
     }
@@ -51,6 +58,54 @@ pub(crate) fn authorize(grants: &[Grant], principal: Option<&str>, method: &str,
     } else {
         Err(refusal(principal.unwrap_or("unknown"), &action, path))
     }
+}
+
+/// The api-versions of `Permissions_ListForResource`
+/// (authorization/resource-manager/Microsoft.Authorization/stable/{2015-07-01,2022-04-01}).
+const PERMISSIONS_API_VERSIONS: &[&str] = &["2015-07-01", "2022-04-01"];
+
+/// `GET {resource}/providers/Microsoft.Authorization/permissions`: every role the caller holds
+/// at a scope holding the resource, one entry each (`actions`, `notActions`, and the data
+/// actions, empty here), as `Permissions_ListForResource` answers; `None` for another path.
+/// With roles not enforced the caller may do anything (`*`).
+pub(crate) fn permissions(
+    grants: Option<&[Grant]>,
+    principal: Option<&str>,
+    method: &str,
+    path: &str,
+    api_version: Option<&str>,
+) -> Option<Answer> {
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let [resource @ .., providers, namespace, permissions] = segments.as_slice() else {
+        return None;
+    };
+    let listed = providers.eq_ignore_ascii_case("providers")
+        && namespace.eq_ignore_ascii_case("Microsoft.Authorization")
+        && permissions.eq_ignore_ascii_case("permissions");
+    if !listed || !method.eq_ignore_ascii_case("GET") {
+        return None;
+    }
+    if !api_version.is_some_and(|v| PERMISSIONS_API_VERSIONS.contains(&v)) {
+        return Some(Answer::arm_error(
+            400,
+            "InvalidApiVersionParameter",
+            format!(
+                "The api-version '{}' is invalid. The supported versions are '{}'.",
+                api_version.unwrap_or_default(),
+                PERMISSIONS_API_VERSIONS.join(",")
+            ),
+        ));
+    }
+    let entry = |actions: &[String], not_actions: &[String]| json!({"actions": actions, "notActions": not_actions, "dataActions": [], "notDataActions": []});
+    let value: Vec<Value> = match grants {
+        None => vec![entry(&["*".to_owned()], &[])],
+        Some(grants) => grants
+            .iter()
+            .filter(|g| principal.is_some_and(|p| g.holds(p, resource)))
+            .map(|g| entry(&g.actions, &g.not_actions))
+            .collect(),
+    };
+    Some(Answer::json(200, json!({ "value": value })))
 }
 
 /// ARM's answer to a request the caller's roles do not allow.
@@ -191,6 +246,27 @@ mod tests {
         let grants = [grant("/subscriptions/s", &["*"], &["Microsoft.Logic/workflows/write"])];
         assert!(authorize(&grants, Some("app"), "POST", &format!("{WORKFLOW}/disable")).is_ok());
         assert!(authorize(&grants, Some("app"), "PUT", WORKFLOW).is_err());
+    }
+
+    #[test]
+    fn permissions_list_the_roles_held_at_the_resource() {
+        let grants = [
+            grant(WORKFLOW, &["Microsoft.Logic/*/read"], &[]),
+            grant("/subscriptions/s/resourceGroups/rg", &["*"], &["Microsoft.Logic/workflows/delete"]),
+            grant("/subscriptions/s/resourceGroups/other", &["*"], &[]),
+        ];
+        let path = format!("{WORKFLOW}/providers/Microsoft.Authorization/permissions");
+        let answer = permissions(Some(&grants), Some("app"), "GET", &path, Some("2022-04-01")).unwrap();
+        let value = &answer.body.unwrap()["value"];
+        assert_eq!(value.as_array().unwrap().len(), 2, "{value}");
+        assert_eq!(value[0]["actions"], json!(["Microsoft.Logic/*/read"]));
+        assert_eq!(value[1]["notActions"], json!(["Microsoft.Logic/workflows/delete"]));
+        let open = permissions(None, Some("app"), "GET", &path, Some("2015-07-01")).unwrap();
+        assert_eq!(open.body.unwrap()["value"][0]["actions"], json!(["*"]));
+        assert_eq!(permissions(None, None, "GET", &path, Some("2019-05-01")).unwrap().status, 400);
+        assert!(permissions(None, None, "GET", WORKFLOW, Some("2022-04-01")).is_none());
+        // Reading one's own permissions is itself an action a role must hold.
+        assert_eq!(action("GET", &path), "Microsoft.Authorization/permissions/read");
     }
 
     #[test]

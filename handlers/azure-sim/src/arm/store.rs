@@ -182,6 +182,12 @@ impl Store {
                 return (answer, client_id);
             }
         }
+        let api_version = request.query.get("api-version").map(String::as_str);
+        if let Some(answer) =
+            access::permissions(context.access, client_id.as_deref(), request.method, request.path, api_version)
+        {
+            return (answer, client_id);
+        }
         (self.route(request, context, accepted), client_id)
     }
 

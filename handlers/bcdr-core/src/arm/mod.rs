@@ -9,6 +9,7 @@
 
 mod call;
 pub mod catalog;
+pub mod rbac;
 pub mod retry;
 
 use std::sync::Arc;

@@ -1,6 +1,8 @@
-//! Readiness: whether a run could work now. A token is issued, and every target exists and can be
-//! read by the identity; one line per target, so the watchdog can alert before an outage rather
-//! than during one. (The plan is valid already: only a valid one can be loaded.)
+//! Readiness: whether a run could work now. A token is issued, every target exists and can be
+//! read by the identity, and the identity's roles there hold every action a run may call on it
+//! (asked of ARM, `Permissions_ListForResource`, so nothing is written to find out); one line per
+//! target, so the watchdog can alert before an outage rather than during one. (The plan is
+//! valid already: only a valid one can be loaded.)
 
 use std::fmt;
 
@@ -11,8 +13,8 @@ use tokio::time::Instant;
 use super::report::Side;
 use super::run::Calls;
 use super::target::Target;
-use crate::arm::{ArmError, ManagementApi};
-use crate::plan::FailoverPlan;
+use crate::arm::{rbac, ArmError, ManagementApi};
+use crate::plan::{AfterDrain, FailoverPlan, Resource, TriggerState};
 
 /// The result of [`ready`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -39,30 +41,80 @@ pub struct TargetCheck {
 }
 
 /// Checks, without writing anything, that a run of `plan` could work: reads every copy and
-/// router endpoint (all at once, all by `deadline`). Write permissions are not checked (that
-/// would need a write); a missing read permission is named.
+/// router endpoint, and asks ARM whether the identity's roles there hold every action a run may
+/// call on it (all at once, all by `deadline`). A missing permission is named.
 pub async fn ready(plan: &FailoverPlan, arm: &dyn ManagementApi, deadline: Instant) -> Readiness {
-    let mut targets: Vec<(&str, Side, Target<'_>)> = Vec::new();
+    let mut targets: Vec<(&str, Side, Target<'_>, Vec<String>)> = Vec::new();
     for r in &plan.resources {
         for (side, id) in [(Side::Primary, &r.primary), (Side::Secondary, &r.secondary)] {
-            targets.push((&r.name, side, Target::copy(r, id)));
+            let target = Target::copy(r, id);
+            let needs = needs(r, &target);
+            targets.push((&r.name, side, target, needs));
         }
     }
     if let Some(router) = &plan.router {
         for (side, id) in [(Side::Primary, &router.primary), (Side::Secondary, &router.secondary)] {
-            targets.push(("router", side, Target::endpoint(router, id)));
+            let target = Target::endpoint(router, id);
+            let needs = target.permissions();
+            targets.push(("router", side, target, needs));
         }
     }
-    let read = targets.into_iter().map(|(resource, side, target)| async move {
+    let read = targets.into_iter().map(|(resource, side, target, needs)| async move {
         let mut calls = Calls { arm, attempts: 0 };
         let (ok, detail) = match calls.read(&target, deadline).await {
-            Ok(reading) => (true, format!("readable, {}", reading.shown)),
+            Ok(reading) => match missing(arm, target.id.as_str(), &needs).await {
+                Ok(missing) if missing.is_empty() => {
+                    (true, format!("readable, {}; every action a run calls is held", reading.shown))
+                }
+                Ok(missing) => (
+                    false,
+                    format!(
+                        "readable, {}; missing permission {}: activation needs {} on this resource",
+                        reading.shown,
+                        missing.join(", "),
+                        needs.join(", ")
+                    ),
+                ),
+                Err(e) => (false, format!("readable, {}; its permissions cannot be listed: {e}", reading.shown)),
+            },
             Err(e) => (false, explain(&e, &target)),
         };
         TargetCheck { resource: resource.to_owned(), copy: side, target: target.id.to_string(), ok, detail }
     });
     let checks = join_all(read).await;
     Readiness { ready: checks.iter().all(|c| c.ok), checks }
+}
+
+/// Every action a run of the plan may call on a copy of `resource`: its kind's reads and
+/// switches, and for a fenced Consumption workflow what its drain and trigger handover call
+/// (both copies, since failback swaps their parts).
+fn needs(resource: &Resource, target: &Target<'_>) -> Vec<String> {
+    let mut needs = target.permissions();
+    let t = target.id.resource_type();
+    if let Some(drain) = &resource.drain {
+        needs.push(format!("{t}/runs/read"));
+        if drain.then == AfterDrain::Cancel {
+            needs.push(format!("{t}/runs/cancel/action"));
+        }
+    }
+    if let Some(handover) = &resource.trigger_state {
+        needs.push(format!("{t}/triggers/read"));
+        let take_over = handover.choice == TriggerState::TakeOver;
+        if take_over {
+            needs.push(format!("{t}/triggers/setState/action"));
+        }
+        if handover.choice == TriggerState::Reset || (take_over && handover.if_unreachable == TriggerState::Reset) {
+            needs.push(format!("{t}/triggers/reset/action"));
+        }
+    }
+    needs
+}
+
+/// The actions in `needs` that the identity's roles on `resource` do not allow.
+async fn missing(arm: &dyn ManagementApi, resource: &str, needs: &[String]) -> Result<Vec<String>, ArmError> {
+    let answer = arm.get(&rbac::permissions_path(resource), rbac::PERMISSIONS_API_VERSION, &[]).await?;
+    let roles = rbac::permissions(&answer)?;
+    Ok(needs.iter().filter(|action| !rbac::allows(&roles, action)).cloned().collect())
 }
 
 /// What a failed read means for the operator.

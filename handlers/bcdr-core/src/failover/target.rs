@@ -259,7 +259,14 @@ impl<'a> Target<'a> {
                 vec![format!("{t}/read"), format!("{t}/disable/action"), format!("{t}/enable/action")]
             }
             TargetKind::Site => vec![format!("{t}/read"), format!("{t}/stop/action"), format!("{t}/start/action")],
-            TargetKind::Workflow(_) => vec![format!("{t}/config/list/action"), format!("{t}/config/write")],
+            // The settings write runs long; its status and result are under the site.
+            TargetKind::Workflow(_) => vec![
+                format!("{t}/config/list/action"),
+                format!("{t}/config/write"),
+                format!("{t}/workflows/read"),
+                format!("{t}/operations/read"),
+                format!("{t}/operationresults/read"),
+            ],
             TargetKind::Generic(_) | TargetKind::TrafficManager | TargetKind::FrontDoor => {
                 vec![format!("{t}/read"), format!("{t}/write")]
             }

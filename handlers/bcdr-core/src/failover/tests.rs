@@ -46,6 +46,9 @@ struct World {
     forbidden: Vec<String>,
     /// Ids that accept writes but do not change (a copy that will not stop).
     stuck: Vec<String>,
+    /// Ids where the identity holds only Logic App Operator's Logic Apps actions (read, enable,
+    /// disable); everywhere else it may do anything.
+    operator: Vec<String>,
     /// Every call, `METHOD path`.
     log: Vec<String>,
 }
@@ -99,6 +102,7 @@ impl Fake {
             "missing" => drop(self.world.lock().unwrap().resources.remove(&id)),
             "forbidden" => self.world.lock().unwrap().forbidden.push(id),
             "stuck" => self.world.lock().unwrap().stuck.push(id),
+            "operator" => self.world.lock().unwrap().operator.push(id),
             other => panic!("bad world word {other}"),
         }
     }
@@ -137,6 +141,15 @@ impl Fake {
         };
         match (method.as_str(), suffix.as_str()) {
             ("GET", "") => Ok(w.resources[&key].clone()),
+            ("GET", "/providers/microsoft.authorization/permissions") if w.operator.contains(&key) => {
+                Ok(json!({"value": [
+                    {"actions": ["Microsoft.Logic/*/read", "Microsoft.Logic/workflows/disable/action",
+                                 "Microsoft.Logic/workflows/enable/action"], "notActions": []}
+                ]}))
+            }
+            ("GET", "/providers/microsoft.authorization/permissions") => {
+                Ok(json!({"value": [{"actions": ["*"], "notActions": []}]}))
+            }
             ("POST", "/disable") => set_state(&mut w, "Disabled"),
             ("POST", "/enable") => set_state(&mut w, "Enabled"),
             ("POST", "/stop") => set_state(&mut w, "Stopped"),
@@ -858,22 +871,35 @@ async fn readiness_reads_every_target_and_names_what_is_wrong() {
     assert_eq!(
         readiness("mail logicApp pollingClientState activePassive\nrouter frontDoor", "").await,
         "ready true
-ok   mail primary weu/mail: readable, Enabled
-ok   mail secondary neu/mail: readable, Disabled
-ok   router primary global/weu: readable, Enabled
-ok   router secondary global/neu: readable, Disabled"
+ok   mail primary weu/mail: readable, Enabled; every action a run calls is held
+ok   mail secondary neu/mail: readable, Disabled; every action a run calls is held
+ok   router primary global/weu: readable, Enabled; every action a run calls is held
+ok   router secondary global/neu: readable, Disabled; every action a run calls is held"
+    );
+    // The role for enabling and disabling workflows lacks what the drain and the trigger
+    // handover call; readiness names it before an outage does.
+    assert_eq!(
+        readiness("mail logicApp pollingClientState activePassive", "neu/mail operator").await,
+        "ready false
+ok   mail primary weu/mail: readable, Enabled; every action a run calls is held
+FAIL mail secondary neu/mail: readable, Disabled; missing permission \
+Microsoft.Logic/workflows/triggers/setState/action: activation needs Microsoft.Logic/workflows/read, \
+Microsoft.Logic/workflows/disable/action, Microsoft.Logic/workflows/enable/action, \
+Microsoft.Logic/workflows/runs/read, Microsoft.Logic/workflows/triggers/read, \
+Microsoft.Logic/workflows/triggers/setState/action on this resource"
     );
     assert_eq!(
         readiness("orders logicAppStandard webhook activePassive", "neu/orders forbidden; weu down").await,
         "ready false
 FAIL orders primary weu/apps: no answer in time (3 attempts): ARM did not answer: operation timed out
 FAIL orders secondary neu/apps: missing permission Fake/read: activation needs \
-Microsoft.Web/sites/config/list/action, Microsoft.Web/sites/config/write on this resource"
+Microsoft.Web/sites/config/list/action, Microsoft.Web/sites/config/write, Microsoft.Web/sites/workflows/read, \
+Microsoft.Web/sites/operations/read, Microsoft.Web/sites/operationresults/read on this resource"
     );
     assert_eq!(
         readiness("nightly logicApp recurrence activePassive", "neu/nightly missing").await,
         "ready false
-ok   nightly primary weu/nightly: readable, Enabled
+ok   nightly primary weu/nightly: readable, Enabled; every action a run calls is held
 FAIL nightly secondary neu/nightly: not found (ResourceNotFound): not here"
     );
 }

@@ -201,7 +201,7 @@ mod tests {
         let table = &*TABLE;
         for kind in ["logicApp", "logicAppStandard", "site", "generic"] {
             let grant = &table.activation.copies[kind];
-            assert!(grant.role.is_some() != !grant.custom_actions.is_empty(), "{kind}: a role or custom actions");
+            assert!(grant.role.is_some() == grant.custom_actions.is_empty(), "{kind}: a role or custom actions");
         }
         for kind in [RouterKind::TrafficManager, RouterKind::FrontDoor] {
             assert!(table.activation.router[router_key(kind)].role.is_some());
@@ -269,6 +269,7 @@ mod tests {
         assert_eq!(
             found.actions,
             [
+                "Microsoft.Authorization/permissions/read",
                 "Microsoft.Network/trafficManagerProfiles/externalEndpoints/read",
                 "Microsoft.Network/trafficManagerProfiles/externalEndpoints/write"
             ]

@@ -65,6 +65,29 @@ pub fn grants(plan: &FailoverPlan, principal: impl Fn(App) -> String) -> Vec<Gra
         .collect()
 }
 
+/// The actions of the built-in role Logic App Operator (515c2055-d9d4-4321-b1b9-bd0c9a0f79fe),
+/// as Azure publishes its definition: read, enable and disable workflows, and no more (no
+/// `triggers/setState`, `triggers/reset` or `runs/cancel`).
+pub const LOGIC_APP_OPERATOR: &[&str] = &[
+    "Microsoft.Authorization/*/read",
+    "Microsoft.Insights/alertRules/*/read",
+    "Microsoft.Insights/metricAlerts/*/read",
+    "Microsoft.Insights/diagnosticSettings/*/read",
+    "Microsoft.Insights/metricDefinitions/*/read",
+    "Microsoft.Logic/*/read",
+    "Microsoft.Logic/workflows/disable/action",
+    "Microsoft.Logic/workflows/enable/action",
+    "Microsoft.Logic/workflows/validate/action",
+    "Microsoft.Resources/deployments/operations/read",
+    "Microsoft.Resources/subscriptions/operationresults/read",
+    "Microsoft.Resources/subscriptions/resourceGroups/read",
+    "Microsoft.Support/*",
+    "Microsoft.Web/connectionGateways/*/read",
+    "Microsoft.Web/connections/*/read",
+    "Microsoft.Web/customApis/*/read",
+    "Microsoft.Web/serverFarms/read",
+];
+
 /// One canned reply. `{base}` in a header value becomes the scripted server's own base URL.
 #[derive(Debug, Clone)]
 pub struct Canned {
