@@ -100,6 +100,30 @@ fn the_watched_target_is_the_deployed_health_check() {
     );
 }
 
+/// The workload's roles have one source, `infra/roles.json`: main.bicep reads it for every
+/// workload role assignment (the ones `plan::access` derives and the tests enforce) and writes no
+/// role GUID of that table itself.
+#[test]
+fn the_bicep_takes_the_workload_roles_from_the_role_table() {
+    let main = bicep_text("main.bicep");
+    let table: serde_json::Value = serde_json::from_str(&read(&infra().join("roles.json"))).unwrap();
+    assert!(main.contains("var access = loadJsonContent('roles.json')"), "main.bicep loads roles.json");
+    for (module, uses) in [
+        ("healthCheckReads", "roleId: access.roles[access.healthCheck.reads.role].id"),
+        ("activationOnPrimaryCopies", "access.activation.copies[r.kind]"),
+        ("activationOnSecondaryCopies", "access.activation.copies[r.kind]"),
+        ("activationOnRouter", "roleId: access.roles[access.activation.router[plan.router.kind].role].id"),
+    ] {
+        let start = main.find(&format!("module {module} ")).unwrap_or_else(|| panic!("module {module}"));
+        let body = &main[start..start + main[start..].find("\n}]").expect("the module's loop ends")];
+        assert!(body.contains(uses), "{module} takes its role from the table ({uses})");
+    }
+    for (key, role) in table["roles"].as_object().unwrap() {
+        let id = role["id"].as_str().unwrap();
+        assert!(!main.contains(id), "main.bicep names {key}'s GUID {id} itself: take it from roles.json");
+    }
+}
+
 /// Read by the Lambda watcher, given by the Lambda platform: never set in the template.
 const LAMBDA_PLATFORM: &[(&str, &str)] = &[
     ("AWS_REGION", "Lambda names the function's region"),
