@@ -42,6 +42,7 @@ async fn a_signed_request_switches_a_multi_resource_plan_and_leaves_a_report() {
         arm.add_site(&site(rg, "api"), if on { "Running" } else { "Stopped" });
         arm.add_site(&site(rg, "events"), "Running");
         arm.set_app_settings(&site(rg, "events"), [("Workflows.orders.FlowState", state), ("OTHER_SETTING", "kept")]);
+        arm.add_site_workflow(&site(rg, "events"), "orders");
     }
     arm.add_traffic_manager_endpoint(&endpoint("weu"), "Enabled");
     arm.add_traffic_manager_endpoint(&endpoint("neu"), "Disabled");

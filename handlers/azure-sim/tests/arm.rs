@@ -196,7 +196,13 @@ async fn sites_start_stop_and_replace_app_settings() {
     let sim = Sim::start().await;
     let id = site("orders-std");
     sim.arm.add_site(&id, "Running");
+    sim.arm.add_site_workflow(&id, "orders");
     sim.arm.set_app_settings(&id, [("Workflows.orders.FlowState", "Enabled"), ("Other", "1")]);
+    // Only the site's own workflows exist.
+    let unknown = sim.call("GET", &with_version(&format!("{id}/workflows/ordres"), WEB), None).await;
+    assert_eq!((unknown.status, unknown.code()), (404, "WorkflowNotFound"));
+    let listed = sim.call("GET", &with_version(&format!("{id}/workflows"), WEB), None).await;
+    assert_eq!(listed.body["value"][0]["name"], "orders-std/orders", "{:?}", listed.body);
 
     for (action, state) in [("stop", "Stopped"), ("start", "Running")] {
         let reply = sim.call("POST", &with_version(&format!("{id}/{action}"), WEB), None).await;
@@ -690,4 +696,67 @@ async fn trigger_state_is_copied_or_reset_only_on_a_disabled_copy() {
     assert_eq!(sim.call("GET", &format!("{a}?api-version={LOGIC}"), None).await.status, 504);
     let reset = format!("{b}/triggers/When_a_new_email_arrives/reset?api-version={LOGIC}");
     assert_eq!(sim.call("POST", &reset, None).await.status, 200);
+}
+
+#[tokio::test]
+async fn a_standard_workflow_runs_on_through_its_disable_and_its_runs_are_read_through_the_host_runtime() {
+    let sim = Sim::start_with(ArmOptions { site_restart: Duration::from_millis(200), ..ArmOptions::default() }).await;
+    let id = site("flows");
+    sim.arm.add_site(&id, "Running");
+    sim.arm.add_site_workflow(&id, "mail");
+    sim.arm.set_app_settings(&id, [("Workflows.mail.FlowState", "Enabled")]);
+    sim.arm.add_polling_trigger(&format!("{id}/workflows/mail"), mailbox_trigger(600));
+    sim.arm.push_items("mailbox", 3);
+    let runs = format!(
+        "{id}/hostruntime/runtime/webhooks/workflow/api/management/workflows/mail/runs?api-version={WEB}&$filter=status%20eq%20'Running'"
+    );
+    until_runs(&sim, &runs, 3).await;
+
+    // The workflow off through its setting: the site restarts, the runs in flight go on (they
+    // are stateful) and no new item is taken.
+    let put = json!({"properties": {"Workflows.mail.FlowState": "Disabled"}}).to_string();
+    let write = sim.call("PUT", &format!("{id}/config/appsettings?api-version={WEB}"), Some(&put)).await;
+    assert_eq!(write.status, 202);
+    let listed = sim.call("GET", &runs, None).await;
+    let names: Vec<String> =
+        listed.body["value"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap().to_owned()).collect();
+    assert!(!names.is_empty(), "still running after the disable: {:?}", listed.body);
+    let run_id = listed.body["value"][0]["id"].as_str().unwrap();
+    assert!(run_id.contains("/hostruntime/runtime/webhooks/workflow/api/management/workflows/mail/runs/"), "{run_id}");
+    let cancel = format!(
+        "{id}/hostruntime/runtime/webhooks/workflow/api/management/workflows/mail/runs/{}/cancel?api-version={WEB}",
+        names[0]
+    );
+    assert_eq!(sim.call("POST", &cancel, None).await.status, 200);
+    // Once the site runs the new setting, new mail waits.
+    let workflow = format!("{id}/workflows/mail?api-version={WEB}");
+    for _ in 0..200 {
+        if sim.call("GET", &workflow, None).await.body["properties"]["flowState"] == "Disabled" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    sim.arm.push_items("mailbox", 2);
+    until("the runs drained", || {
+        sim.arm.source("mailbox").is_some_and(|s| s.processed_per_workflow().values().sum::<usize>() == 2)
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let report = sim.arm.source("mailbox").unwrap();
+    assert_eq!(report.unprocessed().len(), 3, "the cancelled run's item and the two that came after the disable");
+    let unknown =
+        format!("{id}/hostruntime/runtime/webhooks/workflow/api/management/workflows/other/runs?api-version={WEB}");
+    assert_eq!(sim.call("GET", &unknown, None).await.status, 404);
+}
+
+/// Waits until the runs list at `url` holds `count` runs.
+async fn until_runs(sim: &Sim, url: &str, count: usize) {
+    for _ in 0..200 {
+        let reply = sim.call("GET", url, None).await;
+        if reply.body["value"].as_array().is_some_and(|v| v.len() == count) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("never {count} runs at {url}");
 }

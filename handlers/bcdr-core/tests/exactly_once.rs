@@ -13,7 +13,7 @@ use azure_core::credentials::TokenCredential;
 use azure_sim::{ArmDouble, ArmOptions, Feed, PollingTrigger, RegistryCredential, SourceReport, TokenRegistry};
 use bcdr_core::arm::{ArmClient, RetryPolicy};
 use bcdr_core::failover::{self, ActionReport, ActionStatus, Direction, Outcome, Report, RunOptions, Stage};
-use bcdr_core::plan::FailoverPlan;
+use bcdr_core::plan::{FailoverPlan, ResourceKind};
 use chrono::Utc;
 use serde_json::{json, Value};
 use tokio::time::Instant;
@@ -36,7 +36,27 @@ fn trigger() -> PollingTrigger {
     }
 }
 
+/// How long a Standard run takes here: well beyond the fence's restart and confirmation.
+const STANDARD_RUN: Duration = Duration::from_millis(1_500);
+
+fn site(region: &str) -> String {
+    format!("/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-{region}/providers/Microsoft.Web/sites/flows-{region}")
+}
+
+/// The mail read by a Logic Apps Standard workflow in each region.
+fn standard_plan() -> FailoverPlan {
+    let mut plan: Value = serde_json::to_value(plan_json(json!({}))).unwrap();
+    plan["resources"][0] = json!({"name": "mail", "kind": "logicAppStandard", "workflow": "mail",
+                                  "trigger": "pollingClientState", "role": "activePassive",
+                                  "primary": site("weu"), "secondary": site("neu")});
+    FailoverPlan::from_json(&plan.to_string()).expect("the test plan is valid")
+}
+
 fn plan(mail: Value) -> FailoverPlan {
+    FailoverPlan::from_json(&plan_json(mail).to_string()).expect("the test plan is valid")
+}
+
+fn plan_json(mail: Value) -> Value {
     let mut resource = json!({"name": "mail", "kind": "logicApp", "trigger": "pollingClientState",
                               "role": "activePassive", "primary": workflow("weu"), "secondary": workflow("neu")});
     resource.as_object_mut().unwrap().extend(mail.as_object().unwrap().clone());
@@ -48,7 +68,7 @@ fn plan(mail: Value) -> FailoverPlan {
         "resources": [resource],
         "activation": {"fenceGraceMs": 1_800_000, "deadlineMs": 60_000}
     });
-    FailoverPlan::from_json(&text.to_string()).expect("the test plan is valid")
+    text
 }
 
 struct World {
@@ -61,6 +81,16 @@ struct World {
 impl World {
     /// The primary enabled, the secondary disabled (never run), mail arriving every 100 ms.
     async fn start() -> World {
+        World::with(&plan(json!({}))).await
+    }
+
+    /// The same, with the mail read by a Logic Apps Standard workflow `mail` in each region's
+    /// site (its `FlowState` setting on in the primary, off in the secondary).
+    async fn standard() -> World {
+        World::with(&standard_plan()).await
+    }
+
+    async fn with(plan: &FailoverPlan) -> World {
         let registry = TokenRegistry::new();
         let arm =
             ArmDouble::start(ArmOptions { tokens: Some(registry.clone()), runs_page_size: 3, ..ArmOptions::default() })
@@ -68,12 +98,32 @@ impl World {
                 .expect("the ARM double starts");
         // Activation holds the roles the deployment gives it: drain, cancel, reset and setState
         // included.
-        arm.enforce_access(arm_support::grants(&plan(json!({})), |_| CLIENT_ID.to_owned()));
+        arm.enforce_access(arm_support::grants(plan, |_| CLIENT_ID.to_owned()));
         let arm = Arc::new(arm);
-        arm.add_logic_app(&workflow("weu"), "Enabled", "westeurope");
-        arm.add_logic_app(&workflow("neu"), "Disabled", "northeurope");
-        arm.add_polling_trigger(&workflow("weu"), trigger());
-        arm.add_polling_trigger(&workflow("neu"), trigger());
+        for (region, on, location) in [("weu", true, "westeurope"), ("neu", false, "northeurope")] {
+            let copy = match plan.resources[0].kind {
+                ResourceKind::LogicApp => {
+                    arm.add_logic_app(&workflow(region), if on { "Enabled" } else { "Disabled" }, location);
+                    workflow(region)
+                }
+                // Standard runs take longer here (and are not limited in number), so some are
+                // still in flight when the site's restart after the fence's write is over.
+                _ => {
+                    arm.add_site(&site(region), "Running");
+                    arm.add_site_workflow(&site(region), "mail");
+                    arm.set_app_settings(
+                        &site(region),
+                        [("Workflows.mail.FlowState", if on { "Enabled" } else { "Disabled" })],
+                    );
+                    format!("{}/workflows/mail", site(region))
+                }
+            };
+            let trigger = match plan.resources[0].kind {
+                ResourceKind::LogicApp => trigger(),
+                _ => PollingTrigger { run_duration: STANDARD_RUN, concurrency: None, ..trigger() },
+            };
+            arm.add_polling_trigger(&copy, trigger);
+        }
         let credential: Arc<dyn TokenCredential> = Arc::new(RegistryCredential::new(registry, CLIENT_ID));
         let client = ArmClient::new(arm.base_url(), reqwest::Client::new(), Ok(credential)).with_retry(RetryPolicy {
             base_delay: Duration::from_millis(20),
@@ -101,13 +151,20 @@ impl World {
     /// Stops the mail, then waits until the mailbox's processing has not changed for a second
     /// (every run that can end has ended).
     async fn settle(&self) -> SourceReport {
+        self.settle_for(Duration::from_secs(1)).await
+    }
+
+    /// The same, waiting for `quiet` (longer than a run takes) without a change.
+    async fn settle_for(&self, quiet: Duration) -> SourceReport {
         self.mail.stop();
-        let settled = self.arm.settled_source("mailbox", Duration::from_secs(1), Duration::from_secs(15)).await;
+        let settled = self.arm.settled_source("mailbox", quiet, Duration::from_secs(15)).await;
         settled.expect("the mailbox settles within 15 s")
     }
 
     fn processed_by(&self, report: &SourceReport, region: &str) -> usize {
-        report.processed_per_workflow().get(&workflow(region).to_ascii_lowercase()).copied().unwrap_or(0)
+        let per_copy = report.processed_per_workflow();
+        let standard = format!("{}/workflows/mail", site(region)).to_ascii_lowercase();
+        [workflow(region).to_ascii_lowercase(), standard].iter().filter_map(|copy| per_copy.get(copy)).sum()
     }
 }
 
@@ -281,4 +338,35 @@ async fn a_role_without_set_state_stops_the_handover_before_the_enable() {
     assert_eq!(world.arm.resource(&workflow("neu")).unwrap()["properties"]["state"], "Disabled", "{}", summary(&over));
     let report = world.settle().await;
     assert_eq!(ids(report.duplicated()), Vec::<u64>::new(), "nothing ran twice");
+}
+
+#[tokio::test]
+async fn a_standard_poller_is_drained_and_takes_its_backlog_as_the_report_says() {
+    // Logic Apps Standard has no API to move a trigger's position: the runs in flight are
+    // drained before the secondary is enabled, nothing is lost, and the secondary (which never
+    // ran) replays the whole mailbox, so exactly what the primary processed is processed again:
+    // the stated risk, counted.
+    let world = World::standard().await;
+    let plan = standard_plan();
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+
+    let over = world.run(&plan, Direction::Failover, false, Duration::from_secs(20)).await;
+    assert_eq!(over.outcome, Outcome::Succeeded, "{}", summary(&over));
+    let drain = action(&over, Stage::Drain);
+    assert_eq!(drain.status, ActionStatus::Done, "runs were in flight at the fence: {drain}");
+    assert!(drain.call.is_none() && drain.runs.is_empty(), "{drain}");
+    let settled = action(&over, Stage::TriggerState);
+    assert_eq!((settled.operation.as_str(), settled.status), ("backlog", ActionStatus::Skipped), "{settled}");
+    assert!(settled.detail.contains("no API to move a trigger's position"), "{settled}");
+
+    let report = world.settle_for(STANDARD_RUN * 2).await;
+    let by_primary: Vec<u64> = report
+        .items
+        .iter()
+        .filter(|i| i.processed_by.first().is_some_and(|(copy, _)| copy.contains("flows-weu")))
+        .map(|i| i.id)
+        .collect();
+    assert!(!by_primary.is_empty());
+    assert_eq!(ids(report.unprocessed()), Vec::<u64>::new(), "nothing is lost");
+    assert_eq!(ids(report.duplicated()), by_primary, "the backlog: every item the primary processed, again");
 }

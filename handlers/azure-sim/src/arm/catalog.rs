@@ -61,6 +61,15 @@ pub(crate) enum OpKind {
     NoGet,
     /// `GET .../sites/{name}/workflows/{workflow}`: a Logic Apps Standard workflow.
     GetSiteWorkflow,
+    /// `GET .../sites/{name}/workflows`: the site's workflows.
+    ListSiteWorkflows,
+    /// `GET .../sites/{name}/hostruntime/.../workflows/{workflow}/runs`: a Standard workflow's
+    /// runs, through the site's host runtime, as `ListRuns`.
+    ListSiteRuns,
+    /// `GET .../hostruntime/.../workflows/{workflow}/runs/{run}`.
+    GetSiteRun,
+    /// `POST .../hostruntime/.../workflows/{workflow}/runs/{run}/cancel`.
+    CancelSiteRun,
     /// `PUT .../sites/{name}/config/appsettings`: replaces the whole set.
     ReplaceAppSettings,
     /// PATCH: a JSON merge patch. Asynchronous operations answer 202 and change the resource
@@ -93,6 +102,9 @@ const ENDPOINT_STATUS: &[EnumCheck] = &[EnumCheck { property: "endpointStatus", 
 
 const ORIGIN_STATE: &[EnumCheck] = &[EnumCheck { property: "enabledState", allowed: ENABLED_OR_DISABLED }];
 
+/// The first segment of a Logic Apps Standard site's host runtime API under the site.
+const HR: &str = "hostruntime";
+
 const fn op(method: &'static str, suffix: &'static [&'static str], kind: OpKind) -> Operation {
     Operation { method, suffix, kind }
 }
@@ -124,7 +136,9 @@ pub(crate) const KINDS: &[ResourceKind] = &[
     },
     // App Service / Functions / Logic Apps Standard: WebApps_Get, WebApps_Start, WebApps_Stop,
     // WebApps_ListApplicationSettings, WebApps_UpdateApplicationSettings (long-running from
-    // 2023-12-01), and a site's workflow (Workflows_Get of Microsoft.Web: `flowState`).
+    // 2023-12-01), a site's workflows (WebApps_GetWorkflow, WebApps_ListWorkflows:
+    // `flowState`), and a Standard workflow's runs through the host runtime
+    // (WorkflowRuns_List, WorkflowRuns_Get, WorkflowRuns_Cancel of Microsoft.Web).
     ResourceKind {
         type_name: "Microsoft.Web/sites",
         operations: &[
@@ -135,6 +149,34 @@ pub(crate) const KINDS: &[ResourceKind] = &[
             op("PUT", &["config", "appsettings"], OpKind::ReplaceAppSettings),
             op("GET", &["config", "appsettings"], OpKind::NoGet),
             op("GET", &["workflows", "{}"], OpKind::GetSiteWorkflow),
+            op("GET", &["workflows"], OpKind::ListSiteWorkflows),
+            op(
+                "GET",
+                &[HR, "runtime", "webhooks", "workflow", "api", "management", "workflows", "{}", "runs"],
+                OpKind::ListSiteRuns,
+            ),
+            op(
+                "GET",
+                &[HR, "runtime", "webhooks", "workflow", "api", "management", "workflows", "{}", "runs", "{}"],
+                OpKind::GetSiteRun,
+            ),
+            op(
+                "POST",
+                &[
+                    HR,
+                    "runtime",
+                    "webhooks",
+                    "workflow",
+                    "api",
+                    "management",
+                    "workflows",
+                    "{}",
+                    "runs",
+                    "{}",
+                    "cancel",
+                ],
+                OpKind::CancelSiteRun,
+            ),
         ],
     },
     // Traffic Manager: Endpoints_Get, Endpoints_Update, Endpoints_CreateOrUpdate; the

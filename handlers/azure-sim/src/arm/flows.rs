@@ -115,8 +115,8 @@ pub(crate) struct Flows {
 }
 
 /// What the runtime needs to know of a workflow resource.
-pub(crate) struct WorkflowView<'a> {
-    pub id: &'a str,
+pub(crate) struct WorkflowView {
+    pub id: String,
     pub enabled: bool,
     pub location: String,
 }
@@ -194,7 +194,7 @@ impl Flows {
 
     /// Brings the runtime up to `now`: triggers of enabled workflows poll, waiting runs start,
     /// running ones finish and process their items. A disabled workflow's runs go on.
-    pub fn advance(&mut self, workflows: &[WorkflowView<'_>], now: DateTime<Utc>) {
+    pub fn advance(&mut self, workflows: &[WorkflowView], now: DateTime<Utc>) {
         for workflow in workflows {
             let key = workflow.id.to_ascii_lowercase();
             if self.runtime_down.contains(&location_key(&workflow.location)) {
@@ -203,7 +203,7 @@ impl Flows {
             if workflow.enabled {
                 self.poll(&key, now);
             }
-            self.progress(&key, workflow.id, now);
+            self.progress(&key, &workflow.id, now);
         }
     }
 
@@ -459,8 +459,8 @@ mod tests {
         }
     }
 
-    fn view(id: &str, enabled: bool) -> WorkflowView<'_> {
-        WorkflowView { id, enabled, location: "westeurope".into() }
+    fn view(id: &str, enabled: bool) -> WorkflowView {
+        WorkflowView { id: id.to_owned(), enabled, location: "westeurope".into() }
     }
 
     #[test]

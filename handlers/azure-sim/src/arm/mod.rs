@@ -361,9 +361,21 @@ impl ArmDouble {
         );
     }
 
+    /// Declares a workflow of a Logic Apps Standard site (`add_site`): only declared workflows
+    /// exist (`GET …/sites/{s}/workflows/{w}` answers 404 for any other, and
+    /// `GET …/sites/{s}/workflows` lists them). A declared workflow runs while its site runs, is
+    /// not restarting, and its `Workflows.<name>.FlowState` setting is not `Disabled`; its runs
+    /// are read and cancelled through the site's host runtime
+    /// (`…/hostruntime/runtime/webhooks/workflow/api/management/workflows/{w}/runs`).
+    pub fn add_site_workflow(&self, site_id: &str, workflow: &str) {
+        lock(&self.shared.state).store.add_site_workflow(site_id, workflow);
+    }
+
     /// Gives a Consumption workflow a polling trigger with client-side state that reads the
     /// shared source `trigger.source`: while the workflow is enabled it fires one run per new
-    /// item; see [`PollingTrigger`] and the runtime's rules in the README's table.
+    /// item; see [`PollingTrigger`] and the runtime's rules in the README's table. A Standard
+    /// workflow's id (`{site id}/workflows/{name}`, declared with `add_site_workflow`) takes one
+    /// the same way.
     pub fn add_polling_trigger(&self, workflow_id: &str, trigger: PollingTrigger) {
         lock(&self.shared.state).store.add_polling_trigger(workflow_id, trigger, Utc::now());
     }

@@ -74,6 +74,8 @@ struct Data {
     live_settings: HashMap<String, BTreeMap<String, String>>,
     /// Long-running operations started, to alternate the two header forms a 202 comes in.
     started_operations: u64,
+    /// The workflows of each Logic Apps Standard site (by site key), as named.
+    site_workflows: HashMap<String, Vec<String>>,
 }
 
 /// A change to the resources, applied at once or when its long-running operation completes.
@@ -260,10 +262,35 @@ impl Store {
                 "<Error><Message>The requested resource does not support http method 'GET'.</Message></Error>",
             )
             .with_header("allow", "PUT"),
-            OpKind::GetSiteWorkflow => match self.data.find(resource_segments) {
-                Ok(site) => Answer::json(200, self.data.site_workflow(&key, site, segments[id_len + 1])),
+            OpKind::GetSiteWorkflow => match self.data.find_site_workflow(resource_segments, segments[id_len + 1]) {
+                Ok((site, workflow)) => Answer::json(200, self.data.site_workflow(&key, site, &workflow)),
                 Err(answer) => answer,
             },
+            OpKind::ListSiteWorkflows => match self.data.find(resource_segments) {
+                Ok(site) => {
+                    let names = self.data.site_workflows.get(&key).cloned().unwrap_or_default();
+                    let value: Vec<Value> = names.iter().map(|w| self.data.site_workflow(&key, site, w)).collect();
+                    Answer::json(200, json!({ "value": value }))
+                }
+                Err(answer) => answer,
+            },
+            OpKind::ListSiteRuns | OpKind::GetSiteRun | OpKind::CancelSiteRun => {
+                let (site, workflow) = match self.data.find_site_workflow(resource_segments, segments[id_len + 7]) {
+                    Ok((site, workflow)) => (site.clone(), workflow),
+                    Err(answer) => return answer,
+                };
+                let site_id = site["id"].as_str().unwrap_or_default();
+                // The run documents' workflow: the Standard workflow under the host runtime.
+                let view = json!({
+                    "id": format!("{site_id}/hostruntime/runtime/webhooks/workflow/api/management/workflows/{workflow}"),
+                    "name": workflow,
+                });
+                let runs_key = site_workflow_key(&key, &workflow);
+                match op {
+                    OpKind::ListSiteRuns => self.list_runs(request, &view, &runs_key, &api_version, context),
+                    _ => self.run_operation(op, &view, &runs_key, segments[id_len + 9], &workflow, context),
+                }
+            }
             OpKind::SetProperty { property, value } => {
                 if let Err(answer) = self.data.find(resource_segments) {
                     return answer;
@@ -271,31 +298,19 @@ impl Store {
                 let mutation = Mutation::SetProperty { key, property, value };
                 self.commit(mutation, Completion::Now, resource_segments, &api_version, context, accepted)
             }
-            OpKind::ListRuns => self.list_runs(request, resource_segments, &api_version, context),
+            OpKind::ListRuns => match self.data.find(resource_segments) {
+                Ok(workflow) => {
+                    let workflow = workflow.clone();
+                    self.list_runs(request, &workflow, &key, &api_version, context)
+                }
+                Err(answer) => answer,
+            },
             OpKind::GetRun | OpKind::CancelRun => {
                 let workflow = match self.data.find(resource_segments) {
                     Ok(workflow) => workflow.clone(),
                     Err(answer) => return answer,
                 };
-                let name = segments[id_len + 1];
-                let Some(run) = self.data.flows.run(&key, name) else {
-                    return Answer::arm_error(
-                        404,
-                        "WorkflowRunNotFound",
-                        format!("The workflow '{}' run '{name}' could not be found.", resource_segments[7]),
-                    );
-                };
-                if matches!(op, OpKind::GetRun) {
-                    return Answer::json(200, run_document(&workflow, run));
-                }
-                match self.data.flows.cancel(&key, name, context.now) {
-                    Some(true) => Answer::empty(200),
-                    _ => Answer::arm_error(
-                        409,
-                        "WorkflowRunNotInProgress",
-                        format!("The workflow run '{name}' cannot be cancelled: it is not in progress."),
-                    ),
-                }
+                self.run_operation(op, &workflow, &key, segments[id_len + 1], resource_segments[7], context)
             }
             OpKind::ListTriggers => match self.data.find(resource_segments) {
                 Ok(workflow) => {
@@ -514,14 +529,11 @@ impl Store {
     fn list_runs(
         &self,
         request: &Request<'_>,
-        workflow_segments: &[&str],
+        workflow: &Value,
+        key: &str,
         api_version: &str,
         context: &Context<'_>,
     ) -> Answer {
-        let workflow = match self.data.find(workflow_segments) {
-            Ok(workflow) => workflow,
-            Err(answer) => return answer,
-        };
         let page = match request.query.get("$top") {
             None => context.runs_page_size.max(1),
             Some(top) => match top.parse::<usize>() {
@@ -553,8 +565,7 @@ impl Store {
             Some(Ok(skip)) => skip,
             Some(Err(_)) => return Answer::arm_error(400, "InvalidSkipToken", "The skip token is not valid."),
         };
-        let key = resource_key(workflow_segments);
-        let runs = self.data.flows.runs.get(&key).map(Vec::as_slice).unwrap_or(&[]);
+        let runs = self.data.flows.runs.get(key).map(Vec::as_slice).unwrap_or(&[]);
         let matching: Vec<_> = runs.iter().filter(|run| filter.matches(run)).collect();
         let value: Vec<Value> = matching.iter().skip(skip).take(page).map(|run| run_document(workflow, run)).collect();
         let mut body = json!({ "value": value });
@@ -571,6 +582,37 @@ impl Store {
             body["nextLink"] = json!(link);
         }
         Answer::json(200, body)
+    }
+
+    /// WorkflowRuns_Get and WorkflowRuns_Cancel, of a Consumption workflow or (through the host
+    /// runtime) a Standard one: `key` names its runs, `workflow` is shown in the run's document.
+    fn run_operation(
+        &mut self,
+        op: OpKind,
+        workflow: &Value,
+        key: &str,
+        name: &str,
+        workflow_name: &str,
+        context: &Context<'_>,
+    ) -> Answer {
+        let Some(run) = self.data.flows.run(key, name) else {
+            return Answer::arm_error(
+                404,
+                "WorkflowRunNotFound",
+                format!("The workflow '{workflow_name}' run '{name}' could not be found."),
+            );
+        };
+        if matches!(op, OpKind::GetRun | OpKind::GetSiteRun) {
+            return Answer::json(200, run_document(workflow, run));
+        }
+        match self.data.flows.cancel(key, name, context.now) {
+            Some(true) => Answer::empty(200),
+            _ => Answer::arm_error(
+                409,
+                "WorkflowRunNotInProgress",
+                format!("The workflow run '{name}' cannot be cancelled: it is not in progress."),
+            ),
+        }
     }
 
     /// WorkflowTriggers_Get, WorkflowTriggers_Reset and WorkflowTriggers_SetState. The double
@@ -670,6 +712,14 @@ impl Store {
         self.data.restarting.remove(&key);
         self.data.app_settings.remove(&key);
         self.data.resources.remove(&key)
+    }
+
+    /// Declares a workflow of a Logic Apps Standard site.
+    pub fn add_site_workflow(&mut self, site_id: &str, workflow: &str) {
+        let names = self.data.site_workflows.entry(id_key(site_id)).or_default();
+        if !names.iter().any(|n| n.eq_ignore_ascii_case(workflow)) {
+            names.push(workflow.to_owned());
+        }
     }
 
     /// Adds runs to a workflow, `statuses` newest first; they are newer than any runs it has.
@@ -809,16 +859,34 @@ impl Data {
 
     /// Brings the Logic Apps runtime up to `now`.
     fn advance(&mut self, now: DateTime<Utc>) {
-        let workflows: Vec<WorkflowView<'_>> = self
+        let mut workflows: Vec<WorkflowView> = self
             .resources
             .values()
             .filter(|r| r["type"].as_str().is_some_and(|t| t.eq_ignore_ascii_case("Microsoft.Logic/workflows")))
             .map(|r| WorkflowView {
-                id: r["id"].as_str().unwrap_or_default(),
+                id: r["id"].as_str().unwrap_or_default().to_owned(),
                 enabled: r["properties"]["state"].as_str().is_some_and(|s| s.eq_ignore_ascii_case("Enabled")),
                 location: r["location"].as_str().unwrap_or_default().to_owned(),
             })
             .collect();
+        // A Standard workflow runs while its site runs, is not restarting, and its live
+        // `flowState` is Enabled; a restart pauses it, and its runs resume after (they are
+        // stateful: kept in storage).
+        for (key, names) in &self.site_workflows {
+            let Some(site) = self.resources.get(key) else { continue };
+            let running = site["properties"]["state"].as_str().is_none_or(|s| s.eq_ignore_ascii_case("Running"));
+            let restarting = self.restarting.get(key).is_some_and(|until| *until > now);
+            for name in names {
+                let document = self.site_workflow(key, site, name);
+                let enabled =
+                    document["properties"]["flowState"].as_str().is_some_and(|s| s.eq_ignore_ascii_case("Enabled"));
+                workflows.push(WorkflowView {
+                    id: site_workflow_key(key, name),
+                    enabled: enabled && running && !restarting,
+                    location: site["location"].as_str().unwrap_or_default().to_owned(),
+                });
+            }
+        }
         self.flows.advance(&workflows, now);
     }
 
@@ -859,6 +927,20 @@ impl Data {
                 404,
                 "ResourceGroupNotFound",
                 format!("Resource group '{}' could not be found.", segments.get(3).unwrap_or(&"")),
+            )),
+        }
+    }
+
+    /// A site and one of its Standard workflows (its name as declared), or 404.
+    fn find_site_workflow(&self, site_segments: &[&str], workflow: &str) -> Result<(&Value, String), Answer> {
+        let site = self.find(site_segments)?;
+        let names = self.site_workflows.get(&resource_key(site_segments));
+        match names.and_then(|names| names.iter().find(|n| n.eq_ignore_ascii_case(workflow))) {
+            Some(name) => Ok((site, name.clone())),
+            None => Err(Answer::arm_error(
+                404,
+                "WorkflowNotFound",
+                format!("The workflow '{workflow}' could not be found in site '{}'.", site_segments[7]),
             )),
         }
     }
@@ -1093,6 +1175,11 @@ fn group_key(segments: &[&str]) -> Option<String> {
 
 fn normalize_id(id: &str) -> String {
     format!("/{}", id.trim().trim_matches('/'))
+}
+
+/// The key of a Standard workflow's runs and trigger: `{site key}/workflows/{name}`, lower case.
+fn site_workflow_key(site_key: &str, workflow: &str) -> String {
+    format!("{site_key}/workflows/{}", workflow.to_ascii_lowercase())
 }
 
 fn id_key(id: &str) -> String {

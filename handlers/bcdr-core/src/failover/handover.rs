@@ -1,6 +1,7 @@
-//! The two steps between a Consumption workflow's fence and its enable: drain the disabled
-//! copy's runs, then settle where the new copy's client-state trigger starts reading. Pure ARM
-//! calls and their reading; `run` schedules them and reports.
+//! The two steps between a fenced workflow's disable and its enable: drain the disabled copy's
+//! runs (Consumption, or Standard through its site's host runtime), then settle where the new
+//! copy's client-state trigger starts reading (Consumption: Standard has no API for a trigger's
+//! position). Pure ARM calls and their reading; `run` schedules them and reports.
 
 use std::time::Duration;
 
@@ -12,7 +13,8 @@ use tokio::time::Instant;
 use super::report::ActionStatus;
 use super::run::{Calls, Ended};
 use super::target::Request;
-use crate::arm::catalog::LOGIC_API_VERSION;
+use super::target::{Target, TargetKind};
+use crate::arm::catalog::{LOGIC_API_VERSION, WEB_API_VERSION};
 use crate::arm::ArmError;
 use crate::plan::{AfterDrain, Drain, TriggerHandover, TriggerState};
 use crate::resource_id::ResourceId;
@@ -23,11 +25,35 @@ const DRAIN_POLL: Duration = Duration::from_secs(1);
 /// The run statuses that mean "still working": Azure lets both finish after a disable.
 const OPEN_STATUSES: [&str; 2] = ["Running", "Waiting"];
 
-/// Waits until `id` (disabled) has no Running or Waiting run, up to the plan's limit or
-/// `deadline`; then, as the plan says, leaves the fence unconfirmed or cancels what is left.
+/// Where a workflow's runs are listed (`{path}`) and cancelled (`{path}/{run}/cancel`).
+pub(super) struct Runs {
+    path: String,
+    api_version: &'static str,
+}
+
+impl Runs {
+    /// A Consumption workflow's own runs, or a Standard workflow's through its site's host
+    /// runtime (Microsoft.Web's `WorkflowRuns_List` and `WorkflowRuns_Cancel`); none for other
+    /// kinds.
+    pub fn of(target: &Target<'_>) -> Option<Self> {
+        let id = target.id;
+        match target.kind {
+            TargetKind::LogicApp => Some(Runs { path: format!("{id}/runs"), api_version: LOGIC_API_VERSION }),
+            TargetKind::Workflow(workflow) => Some(Runs {
+                path: format!("{id}/hostruntime/runtime/webhooks/workflow/api/management/workflows/{workflow}/runs"),
+                api_version: WEB_API_VERSION,
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// Waits until the disabled copy whose runs are `runs` has no Running or Waiting run, up to the
+/// plan's limit or `deadline`; then, as the plan says, leaves the fence unconfirmed or cancels
+/// what is left.
 pub(super) async fn drain(
     calls: &mut Calls<'_>,
-    id: &ResourceId,
+    runs: &Runs,
     drain: Drain,
     practice: bool,
     deadline: Instant,
@@ -37,7 +63,7 @@ pub(super) async fn drain(
     let mut polls = 0u32;
     let open = loop {
         polls += 1;
-        let listed = open_runs(calls, id).await;
+        let listed = open_runs(calls, runs).await;
         match listed {
             Ok(open) if open.is_empty() && polls == 1 => {
                 return Ended::new(ActionStatus::AlreadyDone, None, "no run was in progress".into());
@@ -86,8 +112,8 @@ pub(super) async fn drain(
             for run in &open {
                 let cancel = Request {
                     method: Method::POST,
-                    path: format!("{id}/runs/{run}/cancel"),
-                    api_version: LOGIC_API_VERSION.to_owned(),
+                    path: format!("{}/{run}/cancel", runs.path),
+                    api_version: runs.api_version.to_owned(),
                     body: None,
                 };
                 match calls.send(&cancel, deadline).await {
@@ -100,7 +126,7 @@ pub(super) async fn drain(
             let mut ended = if failed.is_empty() {
                 Ended::new(
                     ActionStatus::Done,
-                    Some(format!("POST {id}/runs/{{run}}/cancel")),
+                    Some(format!("POST {}/{{run}}/cancel", runs.path)),
                     format!(
                         "cancelled {} still in progress after {waited}: the items they held are not processed; resubmit them from the run history",
                         count(open.len(), "run")
@@ -115,19 +141,20 @@ pub(super) async fn drain(
     }
 }
 
-/// The names of `id`'s Running and Waiting runs, every page.
-async fn open_runs(calls: &mut Calls<'_>, id: &ResourceId) -> Result<Vec<String>, ArmError> {
+/// The names of the Running and Waiting runs, every page.
+async fn open_runs(calls: &mut Calls<'_>, runs: &Runs) -> Result<Vec<String>, ArmError> {
     let mut names = Vec::new();
     for status in OPEN_STATUSES {
         let filter = format!("status eq '{status}'");
-        let mut page = calls.get(&format!("{id}/runs"), LOGIC_API_VERSION, &[("$filter", &filter)]).await?;
+        let mut page = calls.get(&runs.path, runs.api_version, &[("$filter", &filter)]).await?;
         loop {
-            let runs = page["value"].as_array().ok_or_else(|| ArmError::Decode("the runs list has no value".into()))?;
-            names.extend(runs.iter().filter_map(|r| r["name"].as_str()).map(str::to_owned));
+            let listed =
+                page["value"].as_array().ok_or_else(|| ArmError::Decode("the runs list has no value".into()))?;
+            names.extend(listed.iter().filter_map(|r| r["name"].as_str()).map(str::to_owned));
             let Some(next) = page["nextLink"].as_str() else { break };
             let (path, query) = next_link(next)?;
             let query: Vec<(&str, &str)> = query.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-            page = calls.get(&path, LOGIC_API_VERSION, &query).await?;
+            page = calls.get(&path, runs.api_version, &query).await?;
         }
     }
     Ok(names)
@@ -147,12 +174,23 @@ fn next_link(link: &str) -> Result<(String, Vec<(String, String)>), ArmError> {
 pub(super) async fn settle_trigger(
     calls: &mut Calls<'_>,
     from: &ResourceId,
-    to: &ResourceId,
+    to: &Target<'_>,
     handover: TriggerHandover,
     from_answers: bool,
     practice: bool,
     deadline: Instant,
 ) -> (TriggerState, Ended) {
+    if let TargetKind::Workflow(_) = to.kind {
+        return (
+            TriggerState::Backlog,
+            Ended::new(
+                ActionStatus::Skipped,
+                None,
+                "Logic Apps Standard has no API to move a trigger's position: the backlog is accepted: the trigger fires for every item since this copy last ran, and items the other copy already processed are processed again".into(),
+            ),
+        );
+    }
+    let to = to.id;
     let workflow = match calls.send(&read(to.to_string()), deadline).await {
         Ok(workflow) => workflow,
         Err(e) => {

@@ -12,7 +12,8 @@ use tokio::time::Instant;
 
 use super::report::Side;
 use super::run::Calls;
-use super::target::Target;
+use super::target::{Target, TargetKind};
+use crate::arm::catalog::WEB_API_VERSION;
 use crate::arm::{rbac, ArmError, ManagementApi};
 use crate::plan::{AfterDrain, FailoverPlan, Resource, TriggerState};
 
@@ -61,7 +62,11 @@ pub async fn ready(plan: &FailoverPlan, arm: &dyn ManagementApi, deadline: Insta
     }
     let read = targets.into_iter().map(|(resource, side, target, needs)| async move {
         let mut calls = Calls { arm, attempts: 0 };
-        let (ok, detail) = match calls.read(&target, deadline).await {
+        let read = match calls.read(&target, deadline).await {
+            Ok(reading) => workflow_exists(arm, &target).await.map(|()| reading),
+            Err(e) => Err(e),
+        };
+        let (ok, detail) = match read {
             Ok(reading) => match missing(arm, target.id.as_str(), &needs).await {
                 Ok(missing) if missing.is_empty() => {
                     (true, format!("readable, {}; every action a run calls is held", reading.shown))
@@ -108,6 +113,14 @@ fn needs(resource: &Resource, target: &Target<'_>) -> Vec<String> {
         }
     }
     needs
+}
+
+/// For a Logic Apps Standard workflow, that its site has it (`GET …/sites/{s}/workflows/{w}`):
+/// its `FlowState` setting can be written whether or not the workflow exists, so the settings
+/// alone cannot tell a misspelt name.
+async fn workflow_exists(arm: &dyn ManagementApi, target: &Target<'_>) -> Result<(), ArmError> {
+    let TargetKind::Workflow(workflow) = target.kind else { return Ok(()) };
+    arm.get(&format!("{}/workflows/{workflow}", target.id), WEB_API_VERSION, &[]).await.map(|_| ())
 }
 
 /// The actions in `needs` that the identity's roles on `resource` do not allow.

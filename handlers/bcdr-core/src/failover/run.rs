@@ -241,21 +241,21 @@ impl<'a> Run<'a> {
         }
     }
 
-    /// The fence; for a Consumption workflow the drain of its runs and the new copy's trigger
-    /// state; then the enable only if the fence (and drain) is confirmed, or overridden.
+    /// The fence; for a workflow the drain of its runs, and for a Consumption one the new copy's
+    /// trigger state; then the enable only if the fence (and drain) is confirmed, or overridden.
     async fn fence_first(&self, r: &'a Resource, fence: Step<'a>, enable: Step<'a>) -> Vec<ActionReport> {
         let side = fence.side;
-        let (from, to) = (fence.target.id, enable.target.id);
+        let from = fence.target.id;
         let fenced_report = self.act(fence.clone(), Gate::Open).await;
         let fenced = ok(fenced_report.status);
         let mut gate = if fenced { Gate::Open } else { self.unconfirmed_fence(side, "is not confirmed disabled") };
         let mut reports = vec![fenced_report];
-        if let Some(drain) = r.drain {
+        if let (Some(drain), Some(runs)) = (r.drain, handover::Runs::of(&fence.target)) {
             let step = Step { phase: Stage::Drain, ..fence.clone() };
             let report = if fenced {
                 let started = Instant::now();
                 let mut calls = Calls { arm: self.arm, attempts: 0 };
-                let ended = handover::drain(&mut calls, from, drain, self.opts.practice, self.fence_deadline).await;
+                let ended = handover::drain(&mut calls, &runs, drain, self.opts.practice, self.fence_deadline).await;
                 self.reported(&step, "drainRuns", ended, calls.attempts, started)
             } else {
                 ActionReport {
@@ -289,7 +289,7 @@ impl<'a> Run<'a> {
                     let (done, ended) = handover::settle_trigger(
                         &mut calls,
                         from,
-                        to,
+                        &enable.target,
                         handover,
                         fenced,
                         self.opts.practice,

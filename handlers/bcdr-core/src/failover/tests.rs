@@ -163,6 +163,13 @@ impl Fake {
             }
             // A Consumption workflow: no run in progress, one client-state trigger.
             ("GET", "/runs") => Ok(json!({"value": []})),
+            // A Standard workflow's runs, through its site's host runtime: none in progress.
+            ("GET", runs)
+                if runs.starts_with("/hostruntime/runtime/webhooks/workflow/api/management/workflows/")
+                    && runs.ends_with("/runs") =>
+            {
+                Ok(json!({"value": []}))
+            }
             ("GET", "/triggers") => Ok(json!({"value": [{"name": "When_a_new_email_arrives"}]})),
             ("POST", "/triggers/when_a_new_email_arrives/setstate" | "/triggers/when_a_new_email_arrives/reset") => {
                 Ok(Value::Null)
@@ -522,7 +529,7 @@ async fn the_routers_primary_is_disabled_as_a_best_effort() {
 #[tokio::test]
 async fn standard_workflows_and_generic_resources_switch() {
     // The two workflows of a site share one settings write per phase: each write restarts the
-    // whole site.
+    // whole site. The fenced one (a webhook) is drained through the site's host runtime.
     check(
         "orders logicAppStandard webhook activePassive
          invoices logicAppStandard recurrence activePassive
@@ -532,6 +539,7 @@ async fn standard_workflows_and_generic_resources_switch() {
         "fence primary orders disableWorkflow: done
          fence primary invoices disableWorkflow: done
          fence primary widget setProperty: done
+         drain primary orders drainRuns: alreadyDone
          enable secondary orders enableWorkflow: done
          enable secondary invoices enableWorkflow: done
          enable secondary widget setProperty: done

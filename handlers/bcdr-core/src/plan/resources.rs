@@ -28,9 +28,11 @@ pub struct Resource {
     pub secondary: ResourceId,
     /// What activation does for this trigger and role.
     pub switch: Switch,
-    /// For a fenced Consumption workflow: how its runs are drained after the disable.
+    /// For a fenced workflow (Consumption or Standard): how its runs are drained after the
+    /// disable.
     pub drain: Option<Drain>,
-    /// For a Consumption client-state poller: where the enabled copy's trigger starts.
+    /// For a client-state poller: where the enabled copy's trigger starts (for Logic Apps
+    /// Standard always the backlog: it has no API to move a trigger's position).
     pub trigger_state: Option<TriggerHandover>,
 }
 
@@ -127,13 +129,15 @@ pub(super) struct ResourceJson {
     /// For `generic`: how to read, enable and disable it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     generic: Option<GenericResource>,
-    /// For a `logicApp` with trigger `pollingClientState` or `webhook`: how long to let the old
-    /// copy's runs finish after it is disabled, and what then (default: 60 s, then wait).
+    /// For a `logicApp` or `logicAppStandard` with trigger `pollingClientState` or `webhook`: how
+    /// long to let the old copy's runs finish after it is disabled, and what then (default: 60 s,
+    /// then wait).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     drain: Option<Drain>,
     /// For a `logicApp` with trigger `pollingClientState`: where the enabled copy's trigger
     /// starts reading (default: take over the other copy's position; if its region does not
-    /// answer, accept the backlog).
+    /// answer, accept the backlog). A `logicAppStandard` takes only `backlog`: Standard has no
+    /// API to move a trigger's position.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     trigger_state: Option<TriggerHandover>,
 }
@@ -261,12 +265,13 @@ impl ResourceJson {
             p.push(format!("{at}.ordered"), None, "ordered and sessions apply only to trigger pollingServerState");
         }
         let consumption = self.kind == ResourceKindJson::LogicApp;
-        let drained = consumption && switch == Some(Switch::FenceFirst);
+        let workflow = consumption || self.kind == ResourceKindJson::LogicAppStandard;
+        let drained = workflow && switch == Some(Switch::FenceFirst);
         if self.drain.is_some() && !drained {
             p.push(
                 format!("{at}.drain"),
                 None,
-                "applies only to kind logicApp with trigger pollingClientState or webhook (the copies that are fenced)",
+                "applies only to kind logicApp or logicAppStandard with trigger pollingClientState or webhook (the copies that are fenced)",
             );
         }
         if let Some(drain) = self.drain.filter(|d| !(1_000..=3_600_000).contains(&d.limit_ms)) {
@@ -276,13 +281,19 @@ impl ResourceJson {
                 "must be between 1000 and 3600000",
             );
         }
-        let positioned = consumption && self.trigger == Trigger::PollingClientState;
-        if self.trigger_state.is_some() && !positioned {
-            p.push(
-                format!("{at}.triggerState"),
-                None,
-                "applies only to kind logicApp with trigger pollingClientState (a trigger that keeps its own position)",
-            );
+        let client_state = self.trigger == Trigger::PollingClientState;
+        let positioned = consumption && client_state;
+        // Logic Apps Standard keeps a client-state trigger's position too, but has no API to move
+        // it: its enabled copy always takes the backlog, which the report states.
+        let standard_backlog = self.kind == ResourceKindJson::LogicAppStandard && client_state;
+        let backlog_only = standard_backlog && self.trigger_state.is_none_or(|h| h.choice == TriggerState::Backlog);
+        if self.trigger_state.is_some() && !positioned && !backlog_only {
+            let why = if standard_backlog {
+                "Logic Apps Standard has no API to move a trigger's position: only choice backlog applies"
+            } else {
+                "applies only to kind logicApp with trigger pollingClientState (a trigger that keeps its own position)"
+            };
+            p.push(format!("{at}.triggerState"), None, why);
         }
         if let Some(handover) = self.trigger_state.filter(|h| h.if_unreachable == TriggerState::TakeOver) {
             p.push(
@@ -300,7 +311,11 @@ impl ResourceJson {
             secondary: self.secondary,
             switch: switch?,
             drain: drained.then(|| self.drain.unwrap_or_default()),
-            trigger_state: positioned.then(|| self.trigger_state.unwrap_or_default()),
+            trigger_state: if standard_backlog {
+                Some(TriggerHandover { choice: TriggerState::Backlog, if_unreachable: TriggerState::Backlog })
+            } else {
+                positioned.then(|| self.trigger_state.unwrap_or_default())
+            },
         })
     }
 
@@ -443,6 +458,39 @@ mod tests {
     /// The problems of a plan holding one resource `extra` merged over a logic app pair.
     fn resource_problems(extra: serde_json::Value, router: bool) -> String {
         problems(&plan_with_resource(extra, router))
+    }
+
+    #[test]
+    fn drains_and_trigger_states_apply_where_the_service_has_them() {
+        let site =
+            |region: &str| format!("/subscriptions/s/resourceGroups/rg-{region}/providers/Microsoft.Web/sites/flows");
+        let standard =
+            json!({"kind": "logicAppStandard", "workflow": "intake", "primary": site("weu"), "secondary": site("neu")});
+        let with = |base: &serde_json::Value, extra: serde_json::Value| {
+            let mut r = base.clone();
+            r.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+            r
+        };
+        let cases = [
+            (json!({"trigger": "pollingClientState", "role": "activePassive", "drain": {"limitMs": 5000}, "triggerState": {"choice": "reset"}}), "ok"),
+            (json!({"trigger": "recurrence", "role": "activePassive", "drain": {"limitMs": 5000}}), "$.resources[0].drain: applies only to kind logicApp or logicAppStandard with trigger pollingClientState or webhook (the copies that are fenced)"),
+            (json!({"trigger": "webhook", "role": "activePassive", "triggerState": {"choice": "reset"}}), "$.resources[0].triggerState: applies only to kind logicApp with trigger pollingClientState (a trigger that keeps its own position)"),
+            (with(&standard, json!({"trigger": "webhook", "role": "activePassive", "drain": {"limitMs": 5000, "then": "cancel"}})), "ok"),
+            (with(&standard, json!({"trigger": "pollingClientState", "role": "activePassive", "triggerState": {"choice": "backlog"}})), "ok"),
+            (with(&standard, json!({"trigger": "pollingClientState", "role": "activePassive", "triggerState": {"choice": "takeOver"}})), "$.resources[0].triggerState: Logic Apps Standard has no API to move a trigger's position: only choice backlog applies"),
+        ];
+        for (extra, expect) in cases {
+            assert_eq!(resource_problems(extra.clone(), false), expect, "{extra}");
+        }
+        // A Standard poller always carries the backlog choice, which its report states.
+        let plan = super::super::FailoverPlan::from_json(&plan_with_resource(
+            with(&standard, json!({"trigger": "pollingClientState", "role": "activePassive"})),
+            false,
+        ))
+        .unwrap();
+        let r = &plan.resources[0];
+        assert_eq!(r.trigger_state.map(|h| h.choice), Some(TriggerState::Backlog));
+        assert!(r.drain.is_some());
     }
 
     #[test]
