@@ -97,12 +97,19 @@ fn needs(resource: &Resource, target: &Target<'_>) -> Vec<String> {
     let mut needs = target.permissions();
     let t = target.id.resource_type();
     if let Some(drain) = &resource.drain {
-        needs.push(format!("{t}/runs/read"));
+        // A Standard workflow's runs are the site's host runtime's.
+        let runs = match target.kind {
+            TargetKind::Workflow(_) => format!("{t}/hostruntime/webhooks/api/workflows/runs"),
+            _ => format!("{t}/runs"),
+        };
+        needs.push(format!("{runs}/read"));
         if drain.then == AfterDrain::Cancel {
-            needs.push(format!("{t}/runs/cancel/action"));
+            needs.push(format!("{runs}/cancel/action"));
         }
     }
-    if let Some(handover) = &resource.trigger_state {
+    // Standard has no trigger-state calls: its poller takes the backlog.
+    let consumption = matches!(target.kind, TargetKind::LogicApp);
+    if let Some(handover) = resource.trigger_state.filter(|_| consumption) {
         needs.push(format!("{t}/triggers/read"));
         let take_over = handover.choice == TriggerState::TakeOver;
         if take_over {
