@@ -30,7 +30,10 @@ pub use health::{
     setting_reference, ArmResourceCheck, Check, CheckKind, DnsCheck, HealthPlan, HttpCheck, LogicAppCheck,
     StatusRanges, TcpCheck, CHECK_KINDS,
 };
-pub use resources::{trigger_rule, GenericResource, Resource, ResourceKind, Role, Router, RouterKind, Switch, Trigger};
+pub use resources::{
+    instance_of, trigger_rule, GenericResource, Resource, ResourceKind, Role, Router, RouterKind, Switch, Trigger,
+    API_MANAGEMENT_BACKEND,
+};
 pub use watchdog::{Watch, WatchdogPlan, DEFAULT_WATCHDOG_SCHEDULE};
 
 /// The plan format this build reads and writes.
