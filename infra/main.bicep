@@ -108,6 +108,11 @@ var roles = {
   websiteContributor: 'de139f84-1756-47ae-9be6-808fbbe84772'
   trafficManagerContributor: 'a4b10055-b0c7-44c2-b00f-c7b5b3550cf7'
   cdnProfileContributor: 'ec156ff8-a8d1-4d15-830c-5b80698ca432'
+  // API Management Service Contributor (Microsoft.ApiManagement/service/*): the only built-in
+  // role that holds Microsoft.ApiManagement/service/backends/write at the instance's scope;
+  // the Operator role has service/write but not its backends, the workspace roles only
+  // service/workspaces/*.
+  apiManagementServiceContributor: '312a565d-c81f-4fd8-895a-4e21e48d571c'
   storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
   storageBlobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
   storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
@@ -124,10 +129,12 @@ var switchRoles = {
 }
 
 // Activation patches the router's endpoints (Traffic Manager) or origins (Front Door); the
-// narrowest resource holding both that a role can be scoped to reliably is the profile.
+// narrowest resource holding both that a role can be scoped to reliably is the profile. For API
+// Management it patches a backend; the role goes on the instance (the same first nine segments).
 var routerRoles = {
   trafficManager: roles.trafficManagerContributor
   frontDoor: roles.cdnProfileContributor
+  apiManagement: roles.apiManagementServiceContributor
 }
 
 // --- monitoring: this region's workspace and Application Insights, and the other's workspace
@@ -498,7 +505,8 @@ module activationOnSecondaryCopies 'modules/role-assignment.json' = [for r in pl
   }
 }]
 
-// A profile's ID is the first nine segments of its endpoints' (or origins') IDs.
+// A profile's ID is the first nine segments of its endpoints' (or origins') IDs; an API
+// Management instance's is the first nine of its backends'.
 var routerProfileIds = contains(plan, 'router') ? union([
   join(take(split(plan.router.primary, '/'), 9), '/')
 ], [

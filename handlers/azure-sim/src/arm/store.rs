@@ -234,7 +234,7 @@ impl Store {
         let key = resource_key(resource_segments);
         let api_version = api_version.to_owned();
         match op {
-            OpKind::Get => self.read(request, &segments, Some(kind)),
+            OpKind::Get => self.read(request, segments, Some(kind)),
             OpKind::NoGet => Answer::raw(
                 405,
                 "application/xml; charset=utf-8",
@@ -286,7 +286,7 @@ impl Store {
                 Err(answer) => answer,
             },
             OpKind::GetTrigger | OpKind::ResetTrigger | OpKind::SetTriggerState => {
-                self.trigger_operation(op, request, &segments, id_len, context)
+                self.trigger_operation(op, request, segments, id_len, context)
             }
             OpKind::ListAppSettings => match self.data.find(resource_segments) {
                 Ok(_) => Answer::json(200, self.data.app_settings_document(&key)),

@@ -319,7 +319,9 @@ mod tests {
 
     #[test]
     fn the_shipped_plans_are_valid() {
-        for file in ["../../infra/failover-plan.json", "../../infra/local-plan.json"] {
+        for file in
+            ["../../infra/failover-plan.json", "../../infra/local-plan.json", "../../infra/local-plan-apim.json"]
+        {
             let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
             if let Err(e) = FailoverPlan::from_file(&path) {
                 panic!("{file}: {e}");
@@ -345,7 +347,7 @@ mod tests {
 
     #[test]
     fn the_shipped_plans_match_the_schema() {
-        for file in ["infra/failover-plan.json", "infra/local-plan.json"] {
+        for file in ["infra/failover-plan.json", "infra/local-plan.json", "infra/local-plan-apim.json"] {
             let text = std::fs::read_to_string(repo_file(file)).unwrap();
             let errors = schema_errors(&serde_json::from_str(&text).unwrap());
             assert!(errors.is_empty(), "{file}:\n{}", errors.join("\n"));
