@@ -224,7 +224,11 @@ pub(super) async fn switch(
         };
         let line = Some(write.line());
         if practice {
-            return Ended::new(ActionStatus::WouldDo, line, format!("is {was}; {} goes first", to.name()));
+            let goal = match front(&called.body) {
+                Ok(Front::Pool(_)) => format!("{} goes first", to.name()),
+                _ => format!("it takes the URL of {}", to.name()),
+            };
+            return Ended::new(ActionStatus::WouldDo, line, format!("is {was}; {goal}"));
         }
         let Some(etag) = called.etag else {
             return Ended::new(
