@@ -30,6 +30,7 @@ FUNCTIONS_activation := activate ready
 .PHONY: help
 help:
 	@echo "make run      the whole story locally (bcdr demo): both regions, simulated Azure, an outage, failover, failback"
+	@echo "              (make run PLAN=infra/local-plan-apim.json: behind an API Management pool instead of Traffic Manager)"
 	@echo "make run-primary  the primary's health-check alone under 'bcdr host' (http://127.0.0.1:$(PORT)/api/health)"
 	@echo "make test     build everything, package it, run every test (what CI runs)"
 	@echo "make check    fmt, clippy with warnings denied, then test"
@@ -46,7 +47,7 @@ help:
 
 .PHONY: run
 run: build
-	$(TARGET_DIR)/debug/bcdr demo --workdir $(TARGET_DIR)/demo
+	$(TARGET_DIR)/debug/bcdr demo --workdir $(TARGET_DIR)/demo $(if $(PLAN),--plan $(PLAN))
 
 # The primary's app alone, on the local plan, until Ctrl-C.
 .PHONY: run-primary

@@ -489,7 +489,8 @@ module activationOnSecondaryCopies 'modules/role-assignment.json' = [for (r, i) 
   }
 }]
 
-// A profile's ID is the first nine segments of its endpoints' (or origins') IDs.
+// A profile's ID is the first nine segments of its endpoints' (or origins') IDs; an API
+// Management instance's is the first nine of its backends'.
 var routerProfileIds = contains(plan, 'router') ? union([
   join(take(split(plan.router.primary, '/'), 9), '/')
 ], [
@@ -502,7 +503,8 @@ module activationOnRouter 'modules/role-assignment.json' = [for id in routerProf
   params: {
     resourceId: id
     principalId: activationIdentity.properties.principalId
-    roleId: access.roles[access.activation.router[plan.router.kind].role].id
+    roleId: contains(access.activation.router[plan.router.kind], 'role') ? access.roles[access.activation.router[plan.router.kind].role].id : ''
+    customActions: access.activation.router[plan.router.kind].?customActions ?? []
     description: '${activationAppName} switches the router\'s endpoints here'
   }
 }]

@@ -54,6 +54,17 @@ mod activation_time {
             }
             self.client.call(method, path, api_version, body, deadline).await
         }
+        async fn call_if_match(
+            &self,
+            method: http::Method,
+            path: &str,
+            api_version: &str,
+            body: Option<&Value>,
+            etag: &str,
+            deadline: tokio::time::Instant,
+        ) -> Result<Called, ArmError> {
+            self.client.call_if_match(method, path, api_version, body, etag, deadline).await
+        }
     }
 
     /// (wall time, outcome, calls, throttled calls)

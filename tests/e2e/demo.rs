@@ -38,3 +38,29 @@ fn the_demo_fails_over_and_back_and_stops_everything() {
     let folder = work.path().display().to_string();
     assert!(!ps.lines().any(|l| l.contains(&folder)), "still running:\n{ps}");
 }
+
+#[test]
+fn the_demo_can_run_behind_an_api_management_pool() {
+    let work = tempfile::tempdir().unwrap();
+    let plan = concat!(env!("CARGO_MANIFEST_DIR"), "/../infra/local-plan-apim.json");
+    let out = Command::new(workspace_binary("bcdr"))
+        .args(["demo", "--plan", plan, "--workdir"])
+        .arg(work.path().join("demo"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}");
+    for line in [
+        "failover run for epoch 1 by northeurope-watchdog: succeeded",
+        "route        router            secondary switchBackend   done",
+        "API Management's pool orders-api puts orders-api-neu first",
+        "done: the work is back in the primary, the watch is on epoch 2",
+    ] {
+        assert!(text.contains(line), "missing {line:?} in:\n{text}");
+    }
+    // The failback put the primary's backend first again.
+    assert!(
+        text.lines().any(|l| l.contains("switchBackend") && l.contains("now Pool: orders-api-weu priority 1")),
+        "{text}"
+    );
+}

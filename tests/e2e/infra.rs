@@ -112,7 +112,7 @@ fn the_bicep_takes_the_workload_roles_from_the_role_table() {
         ("healthCheckReads", "roleId: access.roles[access.healthCheck.reads.role].id"),
         ("activationOnPrimaryCopies", "access.activation.copies[r.kind]"),
         ("activationOnSecondaryCopies", "access.activation.copies[r.kind]"),
-        ("activationOnRouter", "roleId: access.roles[access.activation.router[plan.router.kind].role].id"),
+        ("activationOnRouter", "access.activation.router[plan.router.kind]"),
     ] {
         let start = main.find(&format!("module {module} ")).unwrap_or_else(|| panic!("module {module}"));
         let body = &main[start..start + main[start..].find("\n}]").expect("the module's loop ends")];

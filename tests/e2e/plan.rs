@@ -12,7 +12,7 @@ fn plan_check(file: &std::path::Path) -> (bool, String) {
 
 #[test]
 fn shipped_plans_pass() {
-    for plan in ["failover-plan.json", "local-plan.json"] {
+    for plan in ["failover-plan.json", "local-plan.json", "local-plan-apim.json"] {
         let path = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../infra")).join(plan);
         let (ok, out) = plan_check(&path);
         assert!(ok, "{out}");

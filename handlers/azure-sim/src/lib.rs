@@ -9,8 +9,9 @@
 //!   calls it.
 //! - [`ArmDouble`] is Azure Resource Manager for the resource types the failover bundle touches:
 //!   Logic Apps (Consumption) workflows and their runs, App Service sites and their app settings,
-//!   Traffic Manager endpoints and Front Door (Standard/Premium) origins, plus a generic read of
-//!   any resource seeded with [`ArmDouble::put_resource`].
+//!   Traffic Manager endpoints, Front Door (Standard/Premium) origins and API Management backends
+//!   (with ETags and `If-Match`), plus a generic read of any resource seeded with
+//!   [`ArmDouble::put_resource`].
 //!
 //! The two share a [`TokenRegistry`]: the ARM double can be told to accept only bearer tokens
 //! that the identity double issued for ARM and that have not expired, and it records which

@@ -760,3 +760,68 @@ async fn until_runs(sim: &Sim, url: &str, count: usize) {
     }
     panic!("never {count} runs at {url}");
 }
+
+#[tokio::test]
+async fn api_management_backends_need_their_etag_to_change() {
+    let sim = Sim::start().await;
+    let service = format!("{RG}/providers/Microsoft.ApiManagement/service/apim-orders");
+    let backend = |name: &str| format!("{service}/backends/{name}");
+    sim.arm.add_api_management(&service, "West Europe", &["North Europe"]);
+    sim.arm.add_api_management_backend(&backend("weu"), "https://weu.example.net/api");
+    sim.arm.add_api_management_backend(&backend("neu"), "https://neu.example.net/api");
+    sim.arm.add_api_management_pool(&backend("pool"), &[(&backend("weu"), 1), (&backend("neu"), 2)]);
+    let path = with_version(&backend("pool"), "2024-05-01");
+    let authorization = format!("Bearer {}", sim.token);
+    let url = format!("{}{path}", sim.arm.base_url());
+    let patch_with = |if_match: Option<String>, body: serde_json::Value| {
+        let mut request = sim.http.patch(&url).header("authorization", &authorization).json(&body);
+        if let Some(tag) = if_match {
+            request = request.header("if-match", tag);
+        }
+        request.send()
+    };
+
+    let read = sim.call("GET", &path, None).await;
+    assert_eq!(read.status, 200);
+    assert_eq!(read.body["type"], "Microsoft.ApiManagement/service/backends");
+    let etag = read.header("etag").expect("a backend's GET carries its ETag").to_owned();
+    let instance = sim.call("GET", &with_version(&service, "2024-05-01"), None).await;
+    assert_eq!(instance.body["properties"]["additionalLocations"][0]["location"], "North Europe");
+
+    let swapped = json!({"properties": {"pool": {"services": [
+        {"id": backend("weu"), "priority": 2, "weight": 1}, {"id": backend("neu"), "priority": 1, "weight": 1}]}}});
+    // Backend_Update requires If-Match.
+    let missing = patch_with(None, swapped.clone()).await.unwrap();
+    assert_eq!(missing.status(), 400);
+    // The right ETag writes, and the answer carries the next one.
+    let written = patch_with(Some(etag.clone()), swapped.clone()).await.unwrap();
+    assert_eq!(written.status(), 200);
+    let next = written.headers()["etag"].to_str().unwrap().to_owned();
+    assert_ne!(next, etag);
+    assert_eq!(sim.arm.resource(&backend("pool")).unwrap()["properties"]["pool"]["services"][1]["priority"], 1);
+    // The old one is stale now: 412, nothing changes.
+    let stale = patch_with(Some(etag), json!({"properties": {"description": "late"}})).await.unwrap();
+    assert_eq!(stale.status(), 412);
+    let body: serde_json::Value = stale.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "PreconditionFailed");
+    assert!(sim.arm.resource(&backend("pool")).unwrap()["properties"].get("description").is_none());
+    // `*` is an unconditional update.
+    assert_eq!(
+        patch_with(Some("*".into()), json!({"properties": {"description": "any"}})).await.unwrap().status(),
+        200
+    );
+
+    // A pool's members must be existing backends of the same service, priorities 0 to 100.
+    for services in [
+        json!([{"id": backend("dr"), "priority": 1}]),
+        json!([{"id": "/backends/weu", "priority": 1}]),
+        json!([{"id": backend("weu"), "priority": 101}]),
+        json!([]),
+    ] {
+        let refused =
+            patch_with(Some("*".into()), json!({"properties": {"pool": {"services": services}}})).await.unwrap();
+        assert_eq!(refused.status(), 400, "{services}");
+    }
+    // Neither is long-running: no 202, no operation URL.
+    assert!(sim.arm.calls().iter().all(|c| c.status != Some(202)));
+}

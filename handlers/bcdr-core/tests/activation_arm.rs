@@ -264,10 +264,23 @@ impl ManagementApi for Watched {
         self.check_fences(&format!("{method} {path}"));
         result
     }
+
+    async fn call_if_match(
+        &self,
+        method: http::Method,
+        path: &str,
+        api_version: &str,
+        body: Option<&Value>,
+        etag: &str,
+        deadline: Instant,
+    ) -> Result<Called, ArmError> {
+        self.count.fetch_add(1, Ordering::SeqCst);
+        self.client.call_if_match(method, path, api_version, body, etag, deadline).await
+    }
 }
 
 /// The double, holding activation to the roles the deployment gives it for the test plans
-/// (behind either router): a call outside them is refused as ARM refuses it.
+/// (behind any router): a call outside them is refused as ARM refuses it.
 async fn double() -> (Arc<ArmDouble>, TokenRegistry) {
     let registry = TokenRegistry::new();
     let arm = ArmDouble::start(ArmOptions { tokens: Some(registry.clone()), ..ArmOptions::default() })
@@ -276,6 +289,7 @@ async fn double() -> (Arc<ArmDouble>, TokenRegistry) {
     let identity = |_| CLIENT_ID.to_owned();
     let mut grants = arm_support::grants(&plan("trafficManager"), identity);
     grants.extend(arm_support::grants(&plan("frontDoor"), identity));
+    grants.extend(arm_support::grants(&apim_plan("orders"), identity));
     arm.enforce_access(grants);
     (Arc::new(arm), registry)
 }
@@ -576,4 +590,124 @@ async fn activation_standard_workflows_share_one_settings_write_per_site_through
         assert!(fence.detail.contains("one settings write for 2 workflows"), "{fence}");
         assert!(fence.detail.ends_with("flowState now Disabled, confirmed"), "{fence}");
     }
+}
+
+/// The API Management instance of the APIM router tests and one of its backends.
+fn apim_backend(name: &str) -> String {
+    id("global", &format!("Microsoft.ApiManagement/service/apim-orders/backends/{name}"))
+}
+
+/// A request-triggered site behind an API Management backend (`pool` or `single`).
+fn apim_plan(backend: &str) -> FailoverPlan {
+    let text = json!({
+        "version": 1,
+        "name": "orders-apim",
+        "regions": {"primary": "westeurope", "secondary": "northeurope"},
+        "health": {"checks": [{"name": "dns", "dns": {"host": "example.net"}}]},
+        "resources": [{"name": "api", "kind": "site", "trigger": "request", "role": "activePassive",
+                       "primary": site("weu", "api"), "secondary": site("neu", "api")}],
+        "router": {"kind": "apiManagement", "primary": apim_backend("orders-weu"),
+                   "secondary": apim_backend("orders-neu"), "backend": apim_backend(backend)},
+        "activation": {"fenceGraceMs": 1_800_000, "deadlineMs": 60_000}
+    });
+    FailoverPlan::from_json(&text.to_string()).expect("the APIM test plan is valid")
+}
+
+fn seed_apim(arm: &ArmDouble) {
+    for (group, on) in [("weu", true), ("neu", false)] {
+        arm.add_site(&site(group, "api"), if on { "Running" } else { "Stopped" });
+        arm.add_api_management_backend(
+            &apim_backend(&format!("orders-{group}")),
+            &format!("https://api-{group}.example.net/api"),
+        );
+    }
+    arm.add_api_management(
+        &id("global", "Microsoft.ApiManagement/service/apim-orders"),
+        "West Europe",
+        &["North Europe"],
+    );
+    arm.add_api_management_pool(
+        &apim_backend("orders"),
+        &[(&apim_backend("orders-weu"), 1), (&apim_backend("orders-neu"), 2)],
+    );
+    arm.add_api_management_backend(&apim_backend("orders-single"), "https://api-weu.example.net/api");
+}
+
+/// The pool's members as `name:priority`, in order.
+fn pool(arm: &ArmDouble) -> String {
+    let pool = arm.resource(&apim_backend("orders")).expect("the pool");
+    let services = pool["properties"]["pool"]["services"].as_array().expect("members").clone();
+    services
+        .iter()
+        .map(|m| format!("{}:{}", m["id"].as_str().unwrap().rsplit('/').next().unwrap(), m["priority"]))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[tokio::test]
+async fn activation_an_api_management_pool_fails_over_and_back() {
+    let (arm, registry) = double().await;
+    seed_apim(&arm);
+    let plan = apim_plan("orders");
+    let api = client(&arm, &registry);
+    let (api, plan) = (&api, &plan);
+    let run = |direction, practice| async move {
+        failover::run(plan, api, &options(direction, practice, false, Duration::from_secs(20))).await
+    };
+
+    let ready = failover::ready(plan, api, Instant::now() + Duration::from_secs(5)).await;
+    assert!(ready.ready, "{ready}");
+    assert!(ready.to_string().contains("router instance secondary"), "{ready}");
+
+    let practice = run(Direction::Failover, true).await;
+    assert_eq!(practice.outcome, Outcome::Practiced, "{}", summary(&practice));
+    assert_eq!(writes(&arm), Vec::<String>::new());
+    assert_eq!(pool(&arm), "orders-weu:1 orders-neu:2");
+
+    let report = run(Direction::Failover, false).await;
+    assert_eq!(report.outcome, Outcome::Succeeded, "{}", summary(&report));
+    assert_eq!(pool(&arm), "orders-weu:2 orders-neu:1");
+    let route = report.actions.iter().find(|a| a.resource == "router").unwrap();
+    assert_eq!((route.operation.as_str(), route.status), ("switchBackend", ActionStatus::Done));
+    assert!(route.detail.ends_with("confirmed"), "{}", route.detail);
+    // The write carried the ETag of its read: the PATCH was answered 200, not 400 or 412.
+    let patches: Vec<_> = arm.calls().into_iter().filter(|c| c.method == "PATCH").collect();
+    assert_eq!(patches.len(), 1);
+    assert_eq!(patches[0].status, Some(200));
+    assert_eq!(patches[0].api_version(), Some("2024-05-01"));
+
+    arm.clear_calls();
+    let again = run(Direction::Failover, false).await;
+    assert_eq!(again.outcome, Outcome::Succeeded);
+    assert_eq!(writes(&arm), Vec::<String>::new(), "a repeat writes nothing");
+
+    let back = run(Direction::Failback, false).await;
+    assert_eq!(back.outcome, Outcome::Succeeded, "{}", summary(&back));
+    assert_eq!(pool(&arm), "orders-weu:1 orders-neu:2");
+    assert_eq!(property(&arm, &site("weu", "api"), "properties.state"), "Running");
+
+    // A pool without the secondary's backend is flagged before an outage, and not written.
+    arm.add_api_management_pool(&apim_backend("orders"), &[(&apim_backend("orders-weu"), 1)]);
+    let ready = failover::ready(plan, api, Instant::now() + Duration::from_secs(5)).await;
+    assert!(!ready.ready);
+    assert!(ready.to_string().contains("the pool does not contain the secondary's backend orders-neu"), "{ready}");
+    arm.clear_calls();
+    let refused = run(Direction::Failover, false).await;
+    assert_eq!(refused.outcome, Outcome::Failed, "{}", summary(&refused));
+    assert!(writes(&arm).iter().all(|w| !w.starts_with("PATCH")), "{:?}", writes(&arm));
+}
+
+#[tokio::test]
+async fn activation_a_single_api_management_backend_takes_the_other_url() {
+    let (arm, registry) = double().await;
+    seed_apim(&arm);
+    let plan = apim_plan("orders-single");
+    let api = client(&arm, &registry);
+    let url = || property(&arm, &apim_backend("orders-single"), "properties.url");
+    let report = failover::run(&plan, &api, &options(Direction::Failover, false, false, Duration::from_secs(20))).await;
+    assert_eq!(report.outcome, Outcome::Succeeded, "{}", summary(&report));
+    assert_eq!(url(), "https://api-neu.example.net/api");
+    let back = failover::run(&plan, &api, &options(Direction::Failback, false, false, Duration::from_secs(20))).await;
+    assert_eq!(back.outcome, Outcome::Succeeded, "{}", summary(&back));
+    assert_eq!(url(), "https://api-weu.example.net/api");
 }

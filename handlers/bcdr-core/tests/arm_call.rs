@@ -221,7 +221,7 @@ async fn an_accepted_action_is_followed_to_completion() {
         calls(&azure.arm),
         ["POST disable 202", "GET status 200", "GET status 200", "GET status 200", "GET result 204"]
     );
-    assert_eq!(called, Called { status: 204, body: Value::Null, attempts: 5 });
+    assert_eq!(called, Called { status: 204, body: Value::Null, attempts: 5, etag: None });
     assert_eq!(state(&azure), "Disabled");
 }
 
@@ -261,6 +261,7 @@ fn the_catalog_and_the_double_know_the_same_api_versions() {
         "Microsoft.Web/sites",
         "Microsoft.Network/trafficManagerProfiles/azureEndpoints",
         "Microsoft.Cdn/profiles/originGroups/origins",
+        "Microsoft.ApiManagement/service/backends",
         "Microsoft.Storage/storageAccounts",
     ] {
         assert_eq!(bcdr_core::arm::catalog::stable_api_versions(t), ArmDouble::supported_api_versions(t), "{t}");

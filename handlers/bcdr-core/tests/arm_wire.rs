@@ -58,7 +58,7 @@ async fn retries_send_the_same_request_with_the_token() {
     let server = Scripted::start(vec![error(500, "InternalServerError"), Canned::new(200, r#"{"ok":true}"#)]).await;
     let body = json!({"properties": {"endpointStatus": "Disabled"}});
     let called = client(server.base(), TOKEN).call(Method::PATCH, PATH, "2024-01-01", Some(&body), soon()).await;
-    assert_eq!(called.unwrap(), Called { status: 200, body: json!({"ok": true}), attempts: 2 });
+    assert_eq!(called.unwrap(), Called { status: 200, body: json!({"ok": true}), attempts: 2, etag: None });
     let seen = server.seen();
     assert_eq!(seen.len(), 2);
     for request in &seen {
@@ -72,7 +72,7 @@ async fn retries_send_the_same_request_with_the_token() {
 async fn a_post_without_a_body_says_content_length_zero() {
     let server = Scripted::start(vec![Canned::new(200, "")]).await;
     let called = client(server.base(), TOKEN).call(Method::POST, PATH, "2024-01-01", None, soon()).await.unwrap();
-    assert_eq!(called, Called { status: 200, body: Value::Null, attempts: 1 });
+    assert_eq!(called, Called { status: 200, body: Value::Null, attempts: 1, etag: None });
     let seen: Vec<Seen> = server.seen();
     assert_eq!(seen[0].headers.get_all("content-length").iter().collect::<Vec<_>>(), ["0"]);
     assert_eq!(seen[0].path, PATH);
@@ -92,7 +92,7 @@ async fn location_only_operations_are_polled_until_they_stop_answering_202() {
         ],
     )
     .await;
-    assert_eq!(result.unwrap(), Called { status: 200, body: json!({"result": "done"}), attempts: 3 });
+    assert_eq!(result.unwrap(), Called { status: 200, body: json!({"result": "done"}), attempts: 3, etag: None });
     assert_eq!(
         seen,
         ["POST {id}", "GET /subscriptions/s1/operationResults/op1", "GET /subscriptions/s1/operationResults/op2"]
@@ -124,7 +124,7 @@ async fn finished_operations_end_with_what_the_method_calls_for() {
     // A DELETE has nothing to show once done.
     let (result, seen) =
         run(Method::DELETE, None, vec![accepted(), Canned::new(200, r#"{"status":"Succeeded"}"#)]).await;
-    assert_eq!(result.unwrap(), Called { status: 200, body: Value::Null, attempts: 2 });
+    assert_eq!(result.unwrap(), Called { status: 200, body: Value::Null, attempts: 2, etag: None });
     assert_eq!(seen, ["DELETE {id}", "GET /subscriptions/s1/operationStatuses/op"]);
 
     // A PUT is answered by the resource.
@@ -139,7 +139,7 @@ async fn finished_operations_end_with_what_the_method_calls_for() {
         ],
     )
     .await;
-    assert_eq!(result.unwrap(), Called { status: 200, body: json!({"name": "w1"}), attempts: 4 });
+    assert_eq!(result.unwrap(), Called { status: 200, body: json!({"name": "w1"}), attempts: 4, etag: None });
     assert_eq!(seen.last().unwrap(), "GET {id}");
 
     // A POST by its Location.
@@ -153,7 +153,7 @@ async fn finished_operations_end_with_what_the_method_calls_for() {
         ],
     )
     .await;
-    assert_eq!(result.unwrap(), Called { status: 200, body: json!({"keys": []}), attempts: 3 });
+    assert_eq!(result.unwrap(), Called { status: 200, body: json!({"keys": []}), attempts: 3, etag: None });
     assert_eq!(seen.last().unwrap(), "GET /subscriptions/s1/operationResults/op");
 }
 
@@ -190,4 +190,43 @@ async fn an_operation_still_running_at_the_deadline_is_given_up() {
         error.unwrap_err().to_string(),
         "gave up at the deadline after 2 attempts: ARM operation InProgress OperationNotFinished: still running when the deadline came"
     );
+}
+
+#[tokio::test]
+async fn if_match_goes_with_the_write_only_and_the_etag_comes_back() {
+    // A 500 first, so the retry shows the header again; then a 202 whose poll and final read
+    // carry no If-Match (they are reads of other URLs and of the resource).
+    let server = Scripted::start(vec![
+        error(500, "InternalServerError"),
+        Canned::new(202, "").header("azure-asyncoperation", "{base}/operations/op1"),
+        Canned::new(200, r#"{"status":"Succeeded"}"#),
+        Canned::new(200, r#"{"name":"w1"}"#).header("etag", "\"AAAAAAAAAA4=\""),
+    ])
+    .await;
+    let body = json!({"properties": {"url": "https://b"}});
+    let called = client(server.base(), TOKEN)
+        .call_if_match(Method::PATCH, PATH, "2024-01-01", Some(&body), "\"AAAAAAAAAA0=\"", soon())
+        .await
+        .unwrap();
+    assert_eq!(called.etag.as_deref(), Some("\"AAAAAAAAAA4=\""));
+    let if_match: Vec<(String, Option<String>)> = server
+        .seen()
+        .iter()
+        .map(|s| (s.method.to_string(), s.headers.get("if-match").map(|v| v.to_str().unwrap().to_owned())))
+        .collect();
+    let tag = Some("\"AAAAAAAAAA0=\"".to_owned());
+    assert_eq!(
+        if_match,
+        [("PATCH".into(), tag.clone()), ("PATCH".into(), tag), ("GET".into(), None), ("GET".into(), None)]
+    );
+}
+
+#[tokio::test]
+async fn a_stale_etag_is_not_retried() {
+    let server = Scripted::start(vec![error(412, "PreconditionFailed"), Canned::new(200, "{}")]).await;
+    let result = client(server.base(), TOKEN)
+        .call_if_match(Method::PATCH, PATH, "2024-01-01", Some(&json!({})), "\"old\"", soon())
+        .await;
+    assert!(matches!(result, Err(ArmError::Status { status: 412, .. })), "{result:?}");
+    assert_eq!(server.seen().len(), 1);
 }

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context};
 use azure_sim::{ArmDouble, ArmOptions, Grant, IdentityDouble, IdentityOptions, PollingTrigger};
-use bcdr_core::plan::access;
+use bcdr_core::plan::{access, instance_of, FailoverPlan, Router, RouterKind};
 use bcdr_core::watch::{Decision, Input, Phase, WatchState};
 use serde_json::{json, Value};
 use tokio::process::{Child, Command};
@@ -38,6 +38,11 @@ pub struct DemoArgs {
     /// Where the demo keeps its apps, state and logs (emptied first).
     #[arg(long, default_value = "target/demo")]
     pub workdir: PathBuf,
+    /// A failover plan whose `router` the demo uses instead of its Traffic Manager profile (e.g.
+    /// `infra/local-plan-apim.json`, an API Management pool); the simulation is seeded with what
+    /// that router names. The rest of the demo's plan stays its own.
+    #[arg(long)]
+    pub plan: Option<PathBuf>,
 }
 
 /// Prints one timeline line, stamped with the time since the demo began.
@@ -128,8 +133,19 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     }
     arm.add_site(&p_site, "Running");
     arm.add_site(&s_site, "Stopped");
-    arm.add_traffic_manager_endpoint(&endpoint("weu"), "Enabled");
-    arm.add_traffic_manager_endpoint(&endpoint("neu"), "Disabled");
+    let router = match &args.plan {
+        None => Router {
+            kind: RouterKind::TrafficManager,
+            primary: endpoint("weu").parse().map_err(|e| anyhow!("{e}"))?,
+            secondary: endpoint("neu").parse().map_err(|e| anyhow!("{e}"))?,
+            backend: None,
+        },
+        Some(file) => FailoverPlan::from_file(file)
+            .map_err(|e| anyhow!("{}: {e}", file.display()))?
+            .router
+            .with_context(|| format!("{} has no router", file.display()))?,
+    };
+    seed_router(&arm, &router);
     clock.say(
         "azure",
         format!(
@@ -183,7 +199,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             {"name": "nightly-invoices", "kind": "logicApp", "trigger": "recurrence", "role": "activePassive", "primary": p_nightly, "secondary": s_nightly},
             {"name": "orders-api", "kind": "site", "trigger": "request", "role": "activePassive", "primary": p_site, "secondary": s_site}
         ],
-        "router": {"kind": "trafficManager", "primary": endpoint("weu"), "secondary": endpoint("neu")},
+        "router": router,
         "activation": {"deadlineMs": 20000}
     });
     let parsed =
@@ -258,7 +274,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
 
     let story = Story { clock: &clock, state_dir: work.join("state"), printed: 0, reports: 0 };
     let result = story
-        .tell(&mut alerts, &dependency_up, &arm, &plan_file, &state_url, &activation_url, (&s_mail, &p_mail))
+        .tell(&mut alerts, &dependency_up, &arm, &router, &plan_file, &state_url, &activation_url, (&s_mail, &p_mail))
         .await;
     mail.stop();
     let result = match result {
@@ -298,6 +314,58 @@ async fn mailbox_tally(clock: &Clock, arm: &ArmDouble, (primary, secondary): (&s
     Ok(())
 }
 
+/// Seeds the simulation with what the router names, as before a failover: the primary's
+/// endpoint or origin enabled and the secondary's not; for API Management the instance (with a
+/// gateway in both regions), both regions' backends, and the backend the APIs use (a pool with
+/// the primary's backend first).
+fn seed_router(arm: &ArmDouble, router: &Router) {
+    let (primary, secondary) = (router.primary.as_str(), router.secondary.as_str());
+    match (router.kind, &router.backend) {
+        (RouterKind::TrafficManager, _) => {
+            arm.add_traffic_manager_endpoint(primary, "Enabled");
+            arm.add_traffic_manager_endpoint(secondary, "Disabled");
+        }
+        (RouterKind::FrontDoor, _) => {
+            arm.add_front_door_origin(primary, true);
+            arm.add_front_door_origin(secondary, false);
+        }
+        (RouterKind::ApiManagement, backend) => {
+            let backend = backend.as_ref().expect("a valid plan names the backend of an apiManagement router");
+            arm.add_api_management(&instance_of(backend), "westeurope", &["northeurope"]);
+            arm.add_api_management_backend(primary, "https://orders-api-rg-weu.azurewebsites.net/api");
+            arm.add_api_management_backend(secondary, "https://orders-api-rg-neu.azurewebsites.net/api");
+            arm.add_api_management_pool(backend.as_str(), &[(primary, 1), (secondary, 2)]);
+        }
+    }
+}
+
+/// Where the router sends traffic now, in words.
+fn router_now(arm: &ArmDouble, router: &Router) -> String {
+    let text = |id: &str, path: &str| {
+        arm.resource(id).and_then(|r| bcdr_core::arm::catalog::property(&r, path).cloned()).unwrap_or(Value::Null)
+    };
+    match (router.kind, &router.backend) {
+        (RouterKind::ApiManagement, Some(backend)) => {
+            let members = text(backend.as_str(), "properties.pool.services");
+            let first = members
+                .as_array()
+                .and_then(|m| m.iter().min_by_key(|m| m["priority"].as_i64().unwrap_or(0)))
+                .and_then(|m| m["id"].as_str())
+                .and_then(|id| id.rsplit('/').next())
+                .unwrap_or("?")
+                .to_owned();
+            format!("API Management's pool {} puts {first} first", backend.name())
+        }
+        (RouterKind::FrontDoor, _) => {
+            format!("Front Door's secondary origin is {}", text(router.secondary.as_str(), "properties.enabledState"))
+        }
+        _ => match text(router.secondary.as_str(), "properties.endpointStatus") {
+            Value::String(s) if s == "Enabled" => "Traffic Manager sends traffic to the secondary".to_owned(),
+            other => format!("Traffic Manager's secondary endpoint is {other}"),
+        },
+    }
+}
+
 struct Story<'a> {
     clock: &'a Clock,
     state_dir: PathBuf,
@@ -312,6 +380,7 @@ impl Story<'_> {
         alerts: &mut mpsc::UnboundedReceiver<Value>,
         dependency_up: &AtomicBool,
         arm: &ArmDouble,
+        router: &Router,
         plan_file: &Path,
         state_url: &str,
         activation_url: &str,
@@ -338,7 +407,13 @@ impl Story<'_> {
         if both_enabled() {
             bail!("the mailbox poller is enabled in both regions: the fence failed");
         }
-        self.clock.say("azure", "now: order-mailbox enabled only in the secondary, nightly-invoices in the secondary, orders-api started there, Traffic Manager sends traffic to the secondary");
+        self.clock.say(
+            "azure",
+            format!(
+                "now: order-mailbox enabled only in the secondary, nightly-invoices in the secondary, orders-api started there, {}",
+                router_now(arm, router)
+            ),
+        );
         // 3. The primary comes back; failback is manual.
         self.clock.say("demo", "the primary's database is back");
         dependency_up.store(true, Ordering::SeqCst);

@@ -188,7 +188,7 @@ mod tests {
             lines[0],
             "health-check: Reader (acdd72a7-3385-48ef-bd42-f606fba81ae7) on /subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-orders-weu/providers/Microsoft.Logic/workflows/order-intake: check order-intake reads it"
         );
-        assert!(text.contains("activation: custom role on /subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-orders-weu/providers/Microsoft.Logic/workflows/order-intake: fences order-intake (logicApp)\n    Microsoft.Logic/workflows/read\n"), "{text}");
+        assert!(text.contains("activation: custom role on /subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-orders-weu/providers/Microsoft.Logic/workflows/order-intake: fences order-intake (logicApp)\n    Microsoft.Authorization/permissions/read\n    Microsoft.Logic/workflows/read\n"), "{text}");
         assert!(text.contains("activation: Traffic Manager Contributor (a4b10055-b0c7-44c2-b00f-c7b5b3550cf7) on /subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-orders-global/providers/Microsoft.Network/trafficManagerProfiles/tm-orders: switches the trafficManager router\n"), "{text}");
         assert!(!text.contains("Microsoft.Network/trafficManagerProfiles/*"), "built-in actions only with --actions");
         assert!(roles(&plan, true).contains("    Microsoft.Network/trafficManagerProfiles/*\n"));

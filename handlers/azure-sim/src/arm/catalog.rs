@@ -16,6 +16,22 @@ pub(crate) const API_VERSIONS: &[(&str, &[&str])] = &[
     ("Microsoft.Network/trafficManagerProfiles", &["2018-08-01", "2022-04-01"]),
     // cdn/resource-manager/Microsoft.Cdn/stable/<version>/afdx.json (AFDOrigins_*)
     ("Microsoft.Cdn/profiles", &["2023-05-01", "2024-02-01", "2024-09-01", "2025-04-15", "2025-06-01"]),
+    // apimanagement/resource-manager/Microsoft.ApiManagement/stable/<version>/apimbackends.json
+    // (Pool backends from 2024-05-01 on)
+    (
+        "Microsoft.ApiManagement/service",
+        &[
+            "2016-07-07",
+            "2016-10-10",
+            "2017-03-01",
+            "2018-01-01",
+            "2019-01-01",
+            "2019-12-01",
+            "2021-08-01",
+            "2022-08-01",
+            "2024-05-01",
+        ],
+    ),
 ];
 
 /// A resource type the double has operations for.
@@ -24,6 +40,9 @@ pub(crate) struct ResourceKind {
     /// The type as ARM writes it in `type`, e.g. `Microsoft.Logic/workflows`.
     pub type_name: &'static str,
     pub operations: &'static [Operation],
+    /// Answers to a read or write of the resource carry its `ETag`; a PATCH must send it back
+    /// as `If-Match` (or `*`), a PUT may; one that no longer matches is refused with 412.
+    pub entity_tags: bool,
 }
 
 /// One operation on a resource: a method and the path segments after the resource id (`{}`
@@ -104,6 +123,7 @@ const ORIGIN_STATE: &[EnumCheck] = &[EnumCheck { property: "enabledState", allow
 
 /// The first segment of a Logic Apps Standard site's host runtime API under the site.
 const HR: &str = "hostruntime";
+const BACKEND_TYPE: &[EnumCheck] = &[EnumCheck { property: "type", allowed: &["Single", "Pool"] }];
 
 const fn op(method: &'static str, suffix: &'static [&'static str], kind: OpKind) -> Operation {
     Operation { method, suffix, kind }
@@ -114,6 +134,9 @@ const TRAFFIC_MANAGER_ENDPOINT: &[Operation] = &[
     op("PATCH", &[], OpKind::Patch { checks: ENDPOINT_STATUS, asynchronous: false }),
     op("PUT", &[], OpKind::Put { checks: ENDPOINT_STATUS }),
 ];
+
+/// The API Management backend type, which has its own body rules (`pool.services`).
+pub(crate) const API_MANAGEMENT_BACKENDS: &str = "Microsoft.ApiManagement/service/backends";
 
 pub(crate) const KINDS: &[ResourceKind] = &[
     // Logic Apps (Consumption): Workflows_Get, Workflows_Disable, Workflows_Enable (both 200
@@ -133,6 +156,7 @@ pub(crate) const KINDS: &[ResourceKind] = &[
             op("POST", &["triggers", "{}", "reset"], OpKind::ResetTrigger),
             op("POST", &["triggers", "{}", "setState"], OpKind::SetTriggerState),
         ],
+        entity_tags: false,
     },
     // App Service / Functions / Logic Apps Standard: WebApps_Get, WebApps_Start, WebApps_Stop,
     // WebApps_ListApplicationSettings, WebApps_UpdateApplicationSettings (long-running from
@@ -178,20 +202,24 @@ pub(crate) const KINDS: &[ResourceKind] = &[
                 OpKind::CancelSiteRun,
             ),
         ],
+        entity_tags: false,
     },
     // Traffic Manager: Endpoints_Get, Endpoints_Update, Endpoints_CreateOrUpdate; the
     // `{endpointType}` path segment is one of these three.
     ResourceKind {
         type_name: "Microsoft.Network/trafficManagerProfiles/azureEndpoints",
         operations: TRAFFIC_MANAGER_ENDPOINT,
+        entity_tags: false,
     },
     ResourceKind {
         type_name: "Microsoft.Network/trafficManagerProfiles/externalEndpoints",
         operations: TRAFFIC_MANAGER_ENDPOINT,
+        entity_tags: false,
     },
     ResourceKind {
         type_name: "Microsoft.Network/trafficManagerProfiles/nestedEndpoints",
         operations: TRAFFIC_MANAGER_ENDPOINT,
+        entity_tags: false,
     },
     // Front Door Standard/Premium: AFDOrigins_Get, AFDOrigins_Update (long-running,
     // `x-ms-long-running-operation-options: azure-async-operation`).
@@ -201,6 +229,19 @@ pub(crate) const KINDS: &[ResourceKind] = &[
             op("GET", &[], OpKind::Get),
             op("PATCH", &[], OpKind::Patch { checks: ORIGIN_STATE, asynchronous: true }),
         ],
+        entity_tags: false,
+    },
+    // API Management (stable 2024-05-01, apimbackends.json): Backend_Get (200 with ETag),
+    // Backend_CreateOrUpdate (PUT, 200/201, If-Match optional), Backend_Update (PATCH, 200,
+    // If-Match required). None of them is long-running (no x-ms-long-running-operation).
+    ResourceKind {
+        type_name: API_MANAGEMENT_BACKENDS,
+        operations: &[
+            op("GET", &[], OpKind::Get),
+            op("PATCH", &[], OpKind::Patch { checks: BACKEND_TYPE, asynchronous: false }),
+            op("PUT", &[], OpKind::Put { checks: BACKEND_TYPE }),
+        ],
+        entity_tags: true,
     },
 ];
 

@@ -509,6 +509,47 @@ impl ArmDouble {
         lock(&self.shared.state).access = Some(grants.into_iter().collect());
     }
 
+    /// Seeds an API Management instance in `location` with gateways also in
+    /// `additional_locations` (a multi-region deployment: `properties.additionalLocations`).
+    pub fn add_api_management(&self, id: &str, location: &str, additional_locations: &[&str]) {
+        let name = id.trim_end_matches('/').rsplit('/').next().unwrap_or_default().to_ascii_lowercase();
+        let additional: Vec<Value> = additional_locations
+            .iter()
+            .map(|l| {
+                let code: String =
+                    l.chars().filter(|c| c.is_ascii_alphanumeric()).collect::<String>().to_ascii_lowercase();
+                json!({"location": l, "sku": {"name": "Premium", "capacity": 1},
+                       "gatewayRegionalUrl": format!("https://{name}-{code}-01.regional.azure-api.net"),
+                       "disableGateway": false})
+            })
+            .collect();
+        self.put_resource(
+            id,
+            json!({
+                "location": location,
+                "sku": {"name": "Premium", "capacity": 1},
+                "properties": {
+                    "provisioningState": "Succeeded",
+                    "gatewayUrl": format!("https://{name}.azure-api.net"),
+                    "additionalLocations": additional,
+                }
+            }),
+        );
+    }
+
+    /// Seeds a single API Management backend (`type: Single`) sending to `url`.
+    pub fn add_api_management_backend(&self, id: &str, url: &str) {
+        self.put_resource(id, json!({"properties": {"type": "Single", "url": url, "protocol": "http"}}));
+    }
+
+    /// Seeds an API Management pool backend whose members are these backend ids with these
+    /// priorities (weight 1 each).
+    pub fn add_api_management_pool(&self, id: &str, members: &[(&str, u32)]) {
+        let services: Vec<Value> =
+            members.iter().map(|(member, priority)| json!({"id": member, "priority": priority, "weight": 1})).collect();
+        self.put_resource(id, json!({"properties": {"type": "Pool", "pool": {"services": services}}}));
+    }
+
     /// Every request received since the start (or the last [`ArmDouble::clear_calls`]),
     /// in order of arrival.
     pub fn calls(&self) -> Vec<Call> {
@@ -582,7 +623,8 @@ impl Shared {
             Some(answer) => (answer, None),
             None => {
                 let authorization = headers.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-                let request = Request { method, path, query: &query, authorization, body: &body };
+                let if_match = headers.get(http::header::IF_MATCH).and_then(|v| v.to_str().ok());
+                let request = Request { method, path, query: &query, authorization, if_match, body: &body };
                 let mut state = lock(&self.state);
                 let State { store, injections, access, .. } = &mut *state;
                 let context = Context {

@@ -28,6 +28,8 @@ pub(crate) struct Request<'a> {
     pub path: &'a str,
     pub query: &'a BTreeMap<String, String>,
     pub authorization: Option<&'a str>,
+    /// The `If-Match` header.
+    pub if_match: Option<&'a str>,
     pub body: &'a [u8],
 }
 
@@ -76,6 +78,8 @@ struct Data {
     started_operations: u64,
     /// The workflows of each Logic Apps Standard site (by site key), as named.
     site_workflows: HashMap<String, Vec<String>>,
+    /// How many times each resource was written, for the ETags of the types that have them.
+    versions: HashMap<String, u64>,
 }
 
 /// A change to the resources, applied at once or when its long-running operation completes.
@@ -254,8 +258,45 @@ impl Store {
                 return answer;
             }
         }
+        if !kind.entity_tags {
+            return self.operate(op, request, &segments, id_len, kind, &api_version, context, accepted);
+        }
+        // Types with entity tags: writes name the version they change, answers carry it.
+        if let Err(answer) = self.data.precondition(&key, request, op) {
+            return answer;
+        }
+        if kind.type_name == catalog::API_MANAGEMENT_BACKENDS && matches!(op, OpKind::Patch { .. } | OpKind::Put { .. })
+        {
+            if let Err(answer) = self.data.check_backend(resource_segments, request.body) {
+                return answer;
+            }
+        }
+        let answer = self.operate(op, request, &segments, id_len, kind, &api_version, context, accepted);
+        if (200..300).contains(&answer.status) && segments.len() == id_len {
+            let etag = self.data.etag(&key);
+            return answer.with_header("etag", etag);
+        }
+        answer
+    }
+
+    /// One operation of the catalog on the resource `segments[..id_len]`.
+    #[allow(clippy::too_many_arguments)]
+    fn operate(
+        &mut self,
+        op: OpKind,
+        request: &Request<'_>,
+        segments: &[&str],
+        id_len: usize,
+        kind: &ResourceKind,
+        api_version: &str,
+        context: &Context<'_>,
+        accepted: &mut dyn FnMut() -> Option<u32>,
+    ) -> Answer {
+        let resource_segments = &segments[..id_len];
+        let key = resource_key(resource_segments);
+        let api_version = api_version.to_owned();
         match op {
-            OpKind::Get => self.read(request, &segments, Some(kind)),
+            OpKind::Get => self.read(request, segments, Some(kind)),
             OpKind::NoGet => Answer::raw(
                 405,
                 "application/xml; charset=utf-8",
@@ -320,7 +361,7 @@ impl Store {
                 Err(answer) => answer,
             },
             OpKind::GetTrigger | OpKind::ResetTrigger | OpKind::SetTriggerState => {
-                self.trigger_operation(op, request, &segments, id_len, context)
+                self.trigger_operation(op, request, segments, id_len, context)
             }
             OpKind::ListAppSettings => match self.data.find(resource_segments) {
                 Ok(_) => Answer::json(200, self.data.app_settings_document(&key)),
@@ -819,6 +860,69 @@ impl Store {
 }
 
 impl Data {
+    /// The resource's current entity tag: opaque, quoted, new after every write.
+    fn etag(&self, key: &str) -> String {
+        let version = self.versions.get(key).copied().unwrap_or(0);
+        let name = key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+        format!("\"{:08x}{version:08x}\"", name as u32)
+    }
+
+    /// API Management's conditional writes (`IfMatchRequiredParameter` on Backend_Update,
+    /// `IfMatchOptionalParameter` on Backend_CreateOrUpdate): a PATCH without `If-Match` is
+    /// refused, and an `If-Match` that is neither `*` nor the current ETag answers 412.
+    fn precondition(&self, key: &str, request: &Request<'_>, op: OpKind) -> Result<(), Answer> {
+        let exists = self.resources.contains_key(key);
+        match (op, request.if_match.map(str::trim)) {
+            (OpKind::Patch { .. }, None) => Err(Answer::arm_error(
+                400,
+                "ValidationError",
+                "The If-Match header is required: send the ETag of the entity as read, or '*' for an unconditional update.",
+            )),
+            (OpKind::Patch { .. } | OpKind::Put { .. }, Some(tag)) if exists && tag != "*" && tag != self.etag(key) => {
+                Err(Answer::arm_error(
+                    412,
+                    "PreconditionFailed",
+                    "The entity has been modified since it was read: its ETag does not match the If-Match header.",
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// A backend body's pool, as `BackendPool` and `BackendPoolItem` constrain it: at least one
+    /// member, each the full ARM id of an existing backend of the same instance, priority and
+    /// weight whole numbers from 0 to 100.
+    fn check_backend(&self, segments: &[&str], body: &[u8]) -> Result<(), Answer> {
+        let body = parse_object(body)?;
+        let invalid = |message: String| Answer::arm_error(400, "ValidationError", message);
+        let Some(pool) = body["properties"].get("pool").filter(|p| !p.is_null()) else { return Ok(()) };
+        let Some(services) = pool["services"].as_array().filter(|s| !s.is_empty()) else {
+            return Err(invalid("Invalid field 'pool.services': a pool needs at least one backend.".into()));
+        };
+        let instance = resource_key(&segments[..8]);
+        for (i, item) in services.iter().enumerate() {
+            let id = item["id"].as_str().unwrap_or_default();
+            let member: Vec<&str> = id.split('/').filter(|s| !s.is_empty()).collect();
+            let same_instance = member.len() == 10
+                && resource_key(&member[..8]) == instance
+                && member[8].eq_ignore_ascii_case("backends");
+            if !same_instance || !self.resources.contains_key(&resource_key(&member)) {
+                return Err(invalid(format!(
+                    "Invalid field 'pool.services[{i}].id' specified: '{id}' is not the ARM id of an existing backend of this service."
+                )));
+            }
+            for field in ["priority", "weight"] {
+                let value = &item[field];
+                if !value.is_null() && !value.as_i64().is_some_and(|n| (0..=100).contains(&n)) {
+                    return Err(invalid(format!(
+                        "Invalid field 'pool.services[{i}].{field}': {value} is not a whole number from 0 to 100."
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The site restarts until `until`: it takes no writes, and its instances keep the settings
     /// they started with until then.
     fn restart_site(&mut self, key: &str, until: DateTime<Utc>) {
@@ -976,12 +1080,14 @@ impl Data {
                 None
             }
             Mutation::Patch { key, patch } => {
+                *self.versions.entry(key.clone()).or_default() += 1;
                 let resource = self.resources.get_mut(key)?;
                 *resource = patched(resource, patch);
                 set_provisioning_state(resource, "Succeeded");
                 Some(resource.clone())
             }
             Mutation::Put { key, resource } => {
+                *self.versions.entry(key.clone()).or_default() += 1;
                 let mut resource = resource.clone();
                 set_provisioning_state(&mut resource, "Succeeded");
                 self.resources.insert(key.clone(), resource.clone());

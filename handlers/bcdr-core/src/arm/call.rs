@@ -47,11 +47,13 @@ pub(super) struct Call<'a> {
     client: &'a ArmClient,
     deadline: Instant,
     attempts: u32,
+    /// `If-Match` for the call's own request (not its polls and reads).
+    if_match: Option<String>,
 }
 
 impl<'a> Call<'a> {
     pub fn new(client: &'a ArmClient, deadline: Instant) -> Self {
-        Self { client, deadline, attempts: 0 }
+        Self { client, deadline, attempts: 0, if_match: None }
     }
 
     pub async fn run(
@@ -60,11 +62,19 @@ impl<'a> Call<'a> {
         path: &str,
         api_version: &str,
         body: Option<&Value>,
+        if_match: Option<&str>,
     ) -> Result<Called, ArmError> {
         let url = self.client.resource_url(path, api_version, &[])?;
+        self.if_match = if_match.map(str::to_owned);
         let reply = self.send(&method, &url, body).await?;
+        self.if_match = None;
         let reply = self.follow(&method, &url, reply).await?;
-        Ok(Called { status: reply.status, body: json_or_null(&reply.body)?, attempts: self.attempts })
+        Ok(Called {
+            status: reply.status,
+            etag: header(&reply.headers, "etag"),
+            body: json_or_null(&reply.body)?,
+            attempts: self.attempts,
+        })
     }
 
     /// Follows a long-running operation, if the answer started one, to its final answer.
@@ -281,6 +291,9 @@ impl<'a> Call<'a> {
         })??;
         let timeout = self.client.retry.attempt_timeout.min(self.deadline.saturating_duration_since(Instant::now()));
         let mut request = self.client.http.request(method.clone(), url.clone()).bearer_auth(token).timeout(timeout);
+        if let Some(etag) = &self.if_match {
+            request = request.header(http::header::IF_MATCH, etag);
+        }
         request = match body {
             Some(body) => request.json(body),
             // ARM (behind IIS) answers 411 to a POST, PUT or PATCH that has no Content-Length.

@@ -12,6 +12,9 @@ pub const WEB_API_VERSION: &str = "2023-12-01";
 pub const TRAFFIC_MANAGER_API_VERSION: &str = "2022-04-01";
 /// `Microsoft.Cdn/profiles` and its origin groups and origins.
 pub const FRONT_DOOR_API_VERSION: &str = "2024-02-01";
+/// `Microsoft.ApiManagement/service` and its backends: the first stable version with `Pool`
+/// backends (`apimbackends.json`, `definitions.json`: `BackendBaseParameters.type`, `pool`).
+pub const API_MANAGEMENT_API_VERSION: &str = "2024-05-01";
 
 /// The stable api-versions of the resource types the bundle knows, by top-level type, as their
 /// REST specifications list them (`azure-rest-api-specs`, `specification/<service>/
@@ -23,6 +26,20 @@ const STABLE_API_VERSIONS: &[(&str, &[&str])] = &[
     ("Microsoft.Web/sites", &["2022-03-01", "2023-01-01", "2023-12-01", "2024-04-01", "2024-11-01"]),
     ("Microsoft.Network/trafficManagerProfiles", &["2018-08-01", "2022-04-01"]),
     ("Microsoft.Cdn/profiles", &["2023-05-01", "2024-02-01", "2024-09-01", "2025-04-15", "2025-06-01"]),
+    (
+        "Microsoft.ApiManagement/service",
+        &[
+            "2016-07-07",
+            "2016-10-10",
+            "2017-03-01",
+            "2018-01-01",
+            "2019-01-01",
+            "2019-12-01",
+            "2021-08-01",
+            "2022-08-01",
+            "2024-05-01",
+        ],
+    ),
 ];
 
 /// The stable api-versions of `resource_type` (any depth), if the bundle knows the type.

@@ -109,6 +109,9 @@ pub struct Called {
     pub body: Value,
     /// Every HTTP request the call made: attempts, retries, polls and the final read.
     pub attempts: u32,
+    /// The final answer's `ETag` header, for types whose writes must name the version they
+    /// change (API Management's entities: `If-Match`).
+    pub etag: Option<String>,
 }
 
 /// The management API, as health checks and activation use it.
@@ -130,6 +133,19 @@ pub trait ManagementApi: Send + Sync {
         path: &str,
         api_version: &str,
         body: Option<&Value>,
+        deadline: tokio::time::Instant,
+    ) -> Result<Called, ArmError>;
+
+    /// [`ManagementApi::call`] with `If-Match: {etag}`: the write applies only to the version
+    /// of the resource that was read (the `etag` of an earlier [`Called`]). A resource changed
+    /// since answers 412, which is not retried: the caller reads again and decides again.
+    async fn call_if_match(
+        &self,
+        method: http::Method,
+        path: &str,
+        api_version: &str,
+        body: Option<&Value>,
+        etag: &str,
         deadline: tokio::time::Instant,
     ) -> Result<Called, ArmError>;
 }
@@ -213,7 +229,19 @@ impl ManagementApi for ArmClient {
         body: Option<&Value>,
         deadline: tokio::time::Instant,
     ) -> Result<Called, ArmError> {
-        call::Call::new(self, deadline).run(method, path, api_version, body).await
+        call::Call::new(self, deadline).run(method, path, api_version, body, None).await
+    }
+
+    async fn call_if_match(
+        &self,
+        method: http::Method,
+        path: &str,
+        api_version: &str,
+        body: Option<&Value>,
+        etag: &str,
+        deadline: tokio::time::Instant,
+    ) -> Result<Called, ArmError> {
+        call::Call::new(self, deadline).run(method, path, api_version, body, Some(etag)).await
     }
 }
 

@@ -31,8 +31,10 @@
 //!   slots.
 //! - **router**: after the request-triggered resources, *route*: enable the secondary's endpoint
 //!   (Traffic Manager `endpointStatus`) or origin (Front Door `enabledState`), then disable the
-//!   primary's as a best effort. It is `skipped` when a request-triggered secondary copy is not
-//!   running, so traffic is never sent to a stopped copy.
+//!   primary's as a best effort; for API Management, one `switchBackend` of the backend the
+//!   APIs use (`backend`: a pool's priorities put the secondary's backend first, or a single
+//!   backend takes its URL), written with `If-Match` and read back. It is `skipped` when a
+//!   request-triggered secondary copy is not running, so traffic is never sent to a stopped copy.
 //!
 //! # How
 //!
@@ -47,6 +49,7 @@
 //! sends the site's whole app settings back and restarts it; each workflow is then confirmed
 //! through its `flowState`, which changes only when the restart is over.
 
+mod backend;
 mod handover;
 mod ready;
 mod report;

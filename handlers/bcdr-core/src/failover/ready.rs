@@ -10,12 +10,13 @@ use futures::future::join_all;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
+use super::backend;
 use super::report::Side;
 use super::run::Calls;
-use super::target::{Target, TargetKind};
-use crate::arm::catalog::WEB_API_VERSION;
+use super::target::{Request, Target, TargetKind};
+use crate::arm::catalog::{API_MANAGEMENT_API_VERSION, WEB_API_VERSION};
 use crate::arm::{rbac, ArmError, ManagementApi};
-use crate::plan::{AfterDrain, FailoverPlan, Resource, TriggerState};
+use crate::plan::{instance_of, AfterDrain, FailoverPlan, Resource, Router, RouterKind, TriggerState};
 
 /// The result of [`ready`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -86,7 +87,10 @@ pub async fn ready(plan: &FailoverPlan, arm: &dyn ManagementApi, deadline: Insta
         };
         TargetCheck { resource: resource.to_owned(), copy: side, target: target.id.to_string(), ok, detail }
     });
-    let checks = join_all(read).await;
+    let mut checks = join_all(read).await;
+    if let Some(router) = &plan.router {
+        checks.extend(api_management(router, arm, deadline).await);
+    }
     Readiness { ready: checks.iter().all(|c| c.ok), checks }
 }
 
@@ -135,6 +139,65 @@ async fn missing(arm: &dyn ManagementApi, resource: &str, needs: &[String]) -> R
     let answer = arm.get(&rbac::permissions_path(resource), rbac::PERMISSIONS_API_VERSION, &[]).await?;
     let roles = rbac::permissions(&answer)?;
     Ok(needs.iter().filter(|action| !rbac::allows(&roles, action)).cloned().collect())
+}
+
+/// For an API Management router, beyond its two regions' backends: the instance, and the
+/// backend the APIs use, which, when it is a pool, must hold both regions' backends.
+async fn api_management(router: &Router, arm: &dyn ManagementApi, deadline: Instant) -> Vec<TargetCheck> {
+    let (RouterKind::ApiManagement, Some(front)) = (router.kind, &router.backend) else { return Vec::new() };
+    let mut calls = Calls { arm, attempts: 0 };
+    let check = |resource: &str, target: String, outcome: Result<String, String>| TargetCheck {
+        resource: resource.to_owned(),
+        copy: Side::Secondary,
+        target,
+        ok: outcome.is_ok(),
+        detail: outcome.unwrap_or_else(|e| e),
+    };
+    let get = |path: String| Request {
+        method: http::Method::GET,
+        path,
+        api_version: API_MANAGEMENT_API_VERSION.to_owned(),
+        body: None,
+    };
+    let instance = instance_of(front);
+    let target = Target::endpoint(router, front);
+    let instance_check = match calls.send(&get(instance.clone()), deadline).await {
+        Ok(body) => Ok(format!("readable, {}", gateways(&body))),
+        Err(e) => match instance.parse() {
+            Ok(id) => Err(explain(&e, &Target::endpoint(router, &id))),
+            Err(_) => Err(e.to_string()),
+        },
+    };
+    let front_check = match calls.send(&get(front.to_string()), deadline).await {
+        Ok(body) => match backend::front(&body) {
+            Ok(backend::Front::Pool(members)) => backend::holds_both(&members, &router.primary, &router.secondary)
+                .map(|()| format!("readable, {}", backend::describe(&body).unwrap_or_default()))
+                .map_err(|e| format!("{e}: activation could not put it first")),
+            Ok(backend::Front::Single { .. }) => {
+                Ok(format!("readable, {}", backend::describe(&body).unwrap_or_default()))
+            }
+            Err(e) => Err(e),
+        },
+        Err(e) => Err(explain(&e, &target)),
+    };
+    vec![check("router instance", instance, instance_check), check("router backend", front.to_string(), front_check)]
+}
+
+/// Where an API Management instance has gateways: its own location and each additional one
+/// whose gateway is not disabled.
+fn gateways(instance: &serde_json::Value) -> String {
+    let mut regions: Vec<String> = instance["location"].as_str().map(str::to_owned).into_iter().collect();
+    for extra in instance["properties"]["additionalLocations"].as_array().into_iter().flatten() {
+        if let Some(location) = extra["location"].as_str() {
+            let off = extra["disableGateway"].as_bool().unwrap_or(false);
+            regions.push(if off { format!("{location} (gateway disabled)") } else { location.to_owned() });
+        }
+    }
+    if regions.is_empty() {
+        "no location in the answer".to_owned()
+    } else {
+        format!("gateways in {}", regions.join(", "))
+    }
 }
 
 /// What a failed read means for the operator.

@@ -10,12 +10,13 @@ use futures::future::{self, join, join_all, BoxFuture, FutureExt};
 use serde_json::Value;
 use tokio::time::Instant;
 
+use super::backend;
 use super::handover;
 use super::report::{ActionReport, ActionStatus, Direction, FenceOverride, Outcome, Report, Side, Stage};
 use super::site::{Arrival, SiteBatch};
 use super::target::{Reading, Request, Target, TargetKind, Want};
-use crate::arm::{ArmError, ManagementApi};
-use crate::plan::{FailoverPlan, Resource, ResourceKind, Router, Switch, Trigger};
+use crate::arm::{ArmError, Called, ManagementApi};
+use crate::plan::{FailoverPlan, Resource, ResourceKind, Router, RouterKind, Switch, Trigger};
 use crate::resource_id::ResourceId;
 
 /// How to run a plan. Time comes in here: the executor reads no wall clock.
@@ -324,6 +325,23 @@ impl<'a> Run<'a> {
             confirm: false,
             on_failure,
         };
+        if let (RouterKind::ApiManagement, Some(front)) = (router.kind, &router.backend) {
+            let switch = Step {
+                target: Target::endpoint(router, front),
+                ..step(to_side, to, Want::Enabled, ActionStatus::Failed)
+            };
+            if !not_ready.is_empty() {
+                return vec![not_attempted(
+                    &switch,
+                    ActionStatus::Skipped,
+                    format!("not switched: {}", not_ready.join("; ")),
+                )];
+            }
+            let started = Instant::now();
+            let mut calls = Calls { arm: self.arm, attempts: 0 };
+            let ended = backend::switch(&mut calls, front, to, from, self.opts.practice, self.opts.deadline).await;
+            return vec![self.reported(&switch, "switchBackend", ended, calls.attempts, started)];
+        }
         let enable = step(to_side, to, Want::Enabled, ActionStatus::Failed);
         let disable = step(from_side, from, Want::Disabled, ActionStatus::Unconfirmed);
         if !not_ready.is_empty() {
@@ -653,12 +671,29 @@ pub(super) struct Calls<'a> {
 
 impl Calls<'_> {
     pub async fn send(&mut self, request: &Request, deadline: Instant) -> Result<Value, ArmError> {
-        let call =
-            self.arm.call(request.method.clone(), &request.path, &request.api_version, request.body.as_ref(), deadline);
+        self.send_if_match(request, None, deadline).await.map(|called| called.body)
+    }
+
+    /// [`Calls::send`] with `If-Match` when `etag` is given, answering the whole [`Called`]
+    /// (its `ETag` too).
+    pub async fn send_if_match(
+        &mut self,
+        request: &Request,
+        etag: Option<&str>,
+        deadline: Instant,
+    ) -> Result<Called, ArmError> {
+        let (method, path, version, body) =
+            (request.method.clone(), &request.path, &request.api_version, request.body.as_ref());
+        let call = async {
+            match etag {
+                Some(etag) => self.arm.call_if_match(method, path, version, body, etag, deadline).await,
+                None => self.arm.call(method, path, version, body, deadline).await,
+            }
+        };
         match tokio::time::timeout_at(deadline + DEADLINE_GUARD, call).await {
             Ok(Ok(called)) => {
                 self.attempts += called.attempts.max(1);
-                Ok(called.body)
+                Ok(called)
             }
             Ok(Err(e)) => {
                 // Only an error at the deadline counts its attempts; any other ended the call on

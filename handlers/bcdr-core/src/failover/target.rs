@@ -38,6 +38,9 @@ pub enum TargetKind<'a> {
     TrafficManager,
     /// A Front Door origin: `enabledState`.
     FrontDoor,
+    /// An API Management backend: a region's, or the pool or single backend the APIs use
+    /// (switched by `failover::backend`, not by [`Target::write`]).
+    ApiManagement,
 }
 
 /// What a read found.
@@ -84,6 +87,7 @@ impl<'a> Target<'a> {
         let kind = match router.kind {
             RouterKind::TrafficManager => TargetKind::TrafficManager,
             RouterKind::FrontDoor => TargetKind::FrontDoor,
+            RouterKind::ApiManagement => TargetKind::ApiManagement,
         };
         Target { id, kind }
     }
@@ -95,6 +99,7 @@ impl<'a> Target<'a> {
             TargetKind::Generic(g) => &g.api_version,
             TargetKind::TrafficManager => catalog::TRAFFIC_MANAGER_API_VERSION,
             TargetKind::FrontDoor => catalog::FRONT_DOOR_API_VERSION,
+            TargetKind::ApiManagement => catalog::API_MANAGEMENT_API_VERSION,
         }
     }
 
@@ -132,6 +137,10 @@ impl<'a> Target<'a> {
             TargetKind::Site => Ok(named(text(STATE)?, "Running", "Stopped")),
             TargetKind::TrafficManager => Ok(named(text(ENDPOINT_STATUS)?, "Enabled", "Disabled")),
             TargetKind::FrontDoor => Ok(named(text(ENABLED_STATE)?, "Enabled", "Disabled")),
+            // Neither on nor off: a backend is where traffic goes, not a switch.
+            TargetKind::ApiManagement => {
+                Ok(Reading { state: None, shown: super::backend::describe(body)?, settings: None })
+            }
             TargetKind::Workflow(workflow) => {
                 let settings = body
                     .get("properties")
@@ -221,6 +230,7 @@ impl<'a> Target<'a> {
             TargetKind::Generic(_) => "setProperty",
             TargetKind::TrafficManager => pick(on, "enableEndpoint", "disableEndpoint"),
             TargetKind::FrontDoor => pick(on, "enableOrigin", "disableOrigin"),
+            TargetKind::ApiManagement => "switchBackend",
         }
     }
 
@@ -247,6 +257,9 @@ impl<'a> Target<'a> {
                 let value = if on { &g.enabled_value } else { &g.disabled_value };
                 (Method::PATCH, id.to_string(), Some(merge_patch(&g.property, value.clone())?))
             }
+            TargetKind::ApiManagement => {
+                return Err("an API Management backend is switched as a whole (failover::backend)".into())
+            }
         };
         Ok(Request { method, path, api_version: self.api_version().to_owned(), body })
     }
@@ -267,7 +280,11 @@ impl<'a> Target<'a> {
                 format!("{t}/operations/read"),
                 format!("{t}/operationresults/read"),
             ],
-            TargetKind::Generic(_) | TargetKind::TrafficManager | TargetKind::FrontDoor => {
+            // The instance itself is only read (readiness); its backends are read and written.
+            TargetKind::ApiManagement if self.id.is_type("Microsoft.ApiManagement/service") => {
+                vec![format!("{t}/read")]
+            }
+            TargetKind::Generic(_) | TargetKind::TrafficManager | TargetKind::FrontDoor | TargetKind::ApiManagement => {
                 vec![format!("{t}/read"), format!("{t}/write")]
             }
         }

@@ -27,6 +27,12 @@ enum FakeKind {
     Generic,
     TrafficManager,
     FrontDoor,
+    /// An API Management region's backend (a single backend with its URL).
+    ApiBackend(String),
+    /// The API Management pool the APIs use: "on" puts the primary's backend first.
+    ApiPool,
+    /// The API Management instance, with a gateway in each region.
+    ApiInstance,
 }
 
 #[derive(Debug, Clone)]
@@ -49,6 +55,8 @@ struct World {
     /// Ids where the identity holds only Logic App Operator's Logic Apps actions (read, enable,
     /// disable); everywhere else it may do anything.
     operator: Vec<String>,
+    /// Ids whose next conditional write finds another ETag (someone changed them meanwhile).
+    stale: Vec<String>,
     /// Every call, `METHOD path`.
     log: Vec<String>,
 }
@@ -78,6 +86,16 @@ impl Fake {
             FakeKind::Generic => json!({"properties": {"mode": pick("On", "Off"), "size": 3}}),
             FakeKind::TrafficManager => json!({"properties": {"endpointStatus": pick("Enabled", "Disabled")}}),
             FakeKind::FrontDoor => json!({"properties": {"enabledState": pick("Enabled", "Disabled")}}),
+            FakeKind::ApiBackend(group) => {
+                json!({"properties": {"type": "Single", "url": format!("https://{group}.example.net/api"), "protocol": "http"}})
+            }
+            FakeKind::ApiInstance => json!({"location": "West Europe", "properties": {
+                "additionalLocations": [{"location": "North Europe", "disableGateway": false}]}}),
+            FakeKind::ApiPool => {
+                let member = |group: &str, priority: u32| json!({"id": copy_id("apiManagement", group, ""), "priority": priority, "weight": 1});
+                let (weu, neu) = if on { (1, 2) } else { (2, 1) };
+                json!({"properties": {"type": "Pool", "pool": {"services": [member("weu", weu), member("neu", neu)]}}})
+            }
         };
         w.resources.insert(key, resource);
     }
@@ -103,6 +121,7 @@ impl Fake {
             "forbidden" => self.world.lock().unwrap().forbidden.push(id),
             "stuck" => self.world.lock().unwrap().stuck.push(id),
             "operator" => self.world.lock().unwrap().operator.push(id),
+            "stale" => self.world.lock().unwrap().stale.push(id),
             other => panic!("bad world word {other}"),
         }
     }
@@ -224,7 +243,41 @@ impl ManagementApi for Fake {
         // Let concurrent actions interleave, as they do over the network.
         tokio::task::yield_now().await;
         let body = self.answer(&method, path, body)?;
-        Ok(Called { status: 200, body, attempts: 1 })
+        let etag = self.etag(path);
+        Ok(Called { status: 200, body, attempts: 1, etag })
+    }
+
+    async fn call_if_match(
+        &self,
+        method: Method,
+        path: &str,
+        api_version: &str,
+        body: Option<&Value>,
+        etag: &str,
+        deadline: Instant,
+    ) -> Result<Called, ArmError> {
+        let raced = {
+            let mut w = self.world.lock().unwrap();
+            let before = w.stale.len();
+            w.stale.retain(|id| *id != path.to_ascii_lowercase());
+            w.stale.len() != before
+        };
+        if raced || self.etag(path).as_deref() != Some(etag) {
+            self.world.lock().unwrap().log.push(format!("{method} {path} (412)"));
+            return Err(ArmError::Status { status: 412, code: "PreconditionFailed".into(), message: path.into() });
+        }
+        self.call(method, path, api_version, body, deadline).await
+    }
+}
+
+impl Fake {
+    /// The resource's ETag: its content, so that any change gives a new one.
+    fn etag(&self, path: &str) -> Option<String> {
+        let w = self.world.lock().unwrap();
+        let resource = w.resources.get(&path.to_ascii_lowercase())?;
+        let text = resource.to_string();
+        let sum = text.bytes().fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
+        Some(format!("\"{sum:x}\""))
     }
 }
 
@@ -237,9 +290,10 @@ fn copy_id(kind: &str, group: &str, name: &str) -> String {
         "generic" => format!("Microsoft.Example/widgets/{name}"),
         "trafficManager" => format!("Microsoft.Network/trafficManagerProfiles/tm/azureEndpoints/{group}"),
         "frontDoor" => format!("Microsoft.Cdn/profiles/fd/originGroups/g/origins/{group}"),
+        "apiManagement" => format!("Microsoft.ApiManagement/service/apim/backends/{group}"),
         other => panic!("unknown kind {other}"),
     };
-    let group = if matches!(kind, "trafficManager" | "frontDoor") { "global" } else { group };
+    let group = if matches!(kind, "trafficManager" | "frontDoor" | "apiManagement") { "global" } else { group };
     format!("/subscriptions/s/resourceGroups/{group}/providers/{tail}")
 }
 
@@ -267,13 +321,26 @@ fn document(spec: &str, grace_ms: u64) -> (Value, Fake) {
     for line in spec.lines().map(str::trim).filter(|l| !l.is_empty()) {
         let words: Vec<&str> = line.split_whitespace().collect();
         if let ["router", kind] = words[..] {
-            let kind_of = if kind == "trafficManager" { FakeKind::TrafficManager } else { FakeKind::FrontDoor };
             for (group, side_on) in [("weu", true), ("neu", false)] {
+                let kind_of = match kind {
+                    "trafficManager" => FakeKind::TrafficManager,
+                    "apiManagement" => FakeKind::ApiBackend(group.to_owned()),
+                    _ => FakeKind::FrontDoor,
+                };
                 let name = format!("router/{group}");
-                copies.insert(name.clone(), FakeCopy { id: copy_id(kind, group, ""), kind: kind_of.clone() });
+                copies.insert(name.clone(), FakeCopy { id: copy_id(kind, group, ""), kind: kind_of });
                 on.push((name, side_on));
             }
             router = json!({"kind": kind, "primary": copy_id(kind, "weu", ""), "secondary": copy_id(kind, "neu", "")});
+            if kind == "apiManagement" {
+                let pool = copy_id(kind, "pool", "");
+                copies.insert("router/pool".into(), FakeCopy { id: pool.clone(), kind: FakeKind::ApiPool });
+                on.push(("router/pool".into(), true));
+                router["backend"] = json!(pool);
+                let instance = pool.trim_end_matches("/backends/pool").to_owned();
+                copies.insert("router/instance".into(), FakeCopy { id: instance, kind: FakeKind::ApiInstance });
+                on.push(("router/instance".into(), true));
+            }
             continue;
         }
         let [name, kind, trigger, role] = words[..] else { panic!("bad resource line {line:?}") };
@@ -335,7 +402,10 @@ fn options(words: &str) -> RunOptions {
 /// `weu/mail/disable`.
 fn short(call: &str, fake: &Fake) -> String {
     let mut out = call.to_owned();
-    for copy in fake.copies.values() {
+    // Longest first: an API Management instance's id starts its backends' ids.
+    let mut copies: Vec<&FakeCopy> = fake.copies.values().collect();
+    copies.sort_by_key(|c| std::cmp::Reverse(c.id.len()));
+    for copy in copies {
         let id: crate::resource_id::ResourceId = copy.id.parse().unwrap();
         out = out.replace(&copy.id, &format!("{}/{}", id.resource_group(), id.name()));
     }
@@ -922,4 +992,92 @@ fn a_run_can_be_spawned() {
     send(&future);
     let ready = ready(&plan, &fake, opts.deadline);
     send(&ready);
+}
+
+#[tokio::test]
+async fn an_api_management_pool_puts_the_serving_backend_first() {
+    let spec = "api site request activeActive
+                router apiManagement";
+    check(
+        spec,
+        "",
+        "",
+        "enable secondary api start: alreadyDone
+         route secondary router switchBackend: done
+         outcome succeeded
+         writes: PATCH global/pool",
+    )
+    .await;
+    // Failback moves it back; a repeat finds it done; practice only reads.
+    check(
+        spec,
+        "router/pool off",
+        "failback",
+        "enable primary api start: alreadyDone
+         route primary router switchBackend: done
+         outcome succeeded
+         writes: PATCH global/pool",
+    )
+    .await;
+    check(
+        spec,
+        "router/pool off",
+        "",
+        "enable secondary api start: alreadyDone
+         route secondary router switchBackend: alreadyDone
+         outcome succeeded
+         writes: none",
+    )
+    .await;
+    check(
+        spec,
+        "",
+        "practice",
+        "enable secondary api start: alreadyDone
+         route secondary router switchBackend: wouldDo
+         outcome practiced
+         writes: none",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_backend_changed_meanwhile_is_read_again_before_it_is_written() {
+    let (report, fake) =
+        run_case("api site request activeActive\nrouter apiManagement", "router/pool stale", "", 1).await;
+    let route = report.actions.iter().find(|a| a.phase == Stage::Route).unwrap();
+    assert_eq!(route.status, ActionStatus::Done, "{route}");
+    assert_eq!(
+        fake.writes().iter().map(|w| short(w, &fake)).collect::<Vec<_>>(),
+        ["PATCH global/pool (412)", "PATCH global/pool"]
+    );
+    assert!(
+        route.detail.contains("now Pool: weu priority 2 weight 1, neu priority 1 weight 1, confirmed"),
+        "{}",
+        route.detail
+    );
+}
+
+#[tokio::test]
+async fn api_management_readiness_reads_the_instance_and_the_pool() {
+    let spec = "api site request activeActive\nrouter apiManagement";
+    assert_eq!(
+        readiness(spec, "").await,
+        "ready true
+ok   api primary weu/api: readable, Running; every action a run calls is held
+ok   api secondary neu/api: readable, Running; every action a run calls is held
+ok   router primary global/weu: readable, Single https://weu.example.net/api; every action a run calls is held
+ok   router secondary global/neu: readable, Single https://neu.example.net/api; every action a run calls is held
+ok   router instance secondary global/apim: readable, gateways in West Europe, North Europe
+ok   router backend secondary global/pool: readable, Pool: weu priority 1 weight 1, neu priority 2 weight 1"
+    );
+    let text = readiness(spec, "router/neu missing").await;
+    assert!(text.starts_with("ready false"), "{text}");
+    assert!(text.contains("FAIL router secondary global/neu: "), "{text}");
+    // A role missing on the instance: its backends cannot be read either.
+    let text = readiness(spec, "router/instance forbidden").await;
+    assert!(
+        text.contains("FAIL router instance secondary global/apim: missing permission Fake/read: activation needs Microsoft.ApiManagement/service/read on this resource"),
+        "{text}"
+    );
 }

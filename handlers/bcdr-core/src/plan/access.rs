@@ -10,8 +10,8 @@
 //! - the activation's identity holds, on both copies of every resource, the `activation.copies`
 //!   role of its kind (a built-in role, or a custom role of exactly the listed actions, `{type}`
 //!   standing for the copy's full resource type);
-//! - and, on the router's profile (the first nine segments of its endpoints' or origins' IDs),
-//!   the `activation.router` role of its kind.
+//! - and, on the router's profile or API Management instance (the first nine segments of its
+//!   endpoints', origins' or backends' IDs), the `activation.router` role of its kind.
 
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
@@ -144,6 +144,7 @@ fn router_key(kind: RouterKind) -> &'static str {
     match kind {
         RouterKind::TrafficManager => "trafficManager",
         RouterKind::FrontDoor => "frontDoor",
+        RouterKind::ApiManagement => "apiManagement",
     }
 }
 
@@ -203,8 +204,9 @@ mod tests {
             let grant = &table.activation.copies[kind];
             assert!(grant.role.is_some() == grant.custom_actions.is_empty(), "{kind}: a role or custom actions");
         }
-        for kind in [RouterKind::TrafficManager, RouterKind::FrontDoor] {
-            assert!(table.activation.router[router_key(kind)].role.is_some());
+        for kind in [RouterKind::TrafficManager, RouterKind::FrontDoor, RouterKind::ApiManagement] {
+            let grant = &table.activation.router[router_key(kind)];
+            assert!(grant.role.is_some() == grant.custom_actions.is_empty(), "{kind:?}: a role or custom actions");
         }
         for grant in table.activation.copies.values().chain(table.activation.router.values()) {
             if let Some(key) = &grant.role {

@@ -31,7 +31,10 @@ pub use health::{
     setting_reference, ArmResourceCheck, Check, CheckKind, DnsCheck, HealthPlan, HttpCheck, LogicAppCheck,
     StatusRanges, TcpCheck, CHECK_KINDS,
 };
-pub use resources::{trigger_rule, GenericResource, Resource, ResourceKind, Role, Router, RouterKind, Switch, Trigger};
+pub use resources::{
+    instance_of, trigger_rule, GenericResource, Resource, ResourceKind, Role, Router, RouterKind, Switch, Trigger,
+    API_MANAGEMENT_BACKEND,
+};
 pub use watchdog::{Watch, WatchdogPlan, DEFAULT_WATCHDOG_SCHEDULE};
 
 /// The plan format this build reads and writes.
@@ -317,7 +320,9 @@ mod tests {
 
     #[test]
     fn the_shipped_plans_are_valid() {
-        for file in ["../../infra/failover-plan.json", "../../infra/local-plan.json"] {
+        for file in
+            ["../../infra/failover-plan.json", "../../infra/local-plan.json", "../../infra/local-plan-apim.json"]
+        {
             let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
             if let Err(e) = FailoverPlan::from_file(&path) {
                 panic!("{file}: {e}");
@@ -343,7 +348,7 @@ mod tests {
 
     #[test]
     fn the_shipped_plans_match_the_schema() {
-        for file in ["infra/failover-plan.json", "infra/local-plan.json"] {
+        for file in ["infra/failover-plan.json", "infra/local-plan.json", "infra/local-plan-apim.json"] {
             let text = std::fs::read_to_string(repo_file(file)).unwrap();
             let errors = schema_errors(&serde_json::from_str(&text).unwrap());
             assert!(errors.is_empty(), "{file}:\n{}", errors.join("\n"));

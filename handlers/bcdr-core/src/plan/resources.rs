@@ -200,9 +200,15 @@ pub struct GenericResource {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Router {
     pub kind: RouterKind,
-    /// The primary's endpoint (Traffic Manager) or origin (Front Door).
+    /// The primary's endpoint (Traffic Manager), origin (Front Door) or backend (API Management).
     pub primary: ResourceId,
     pub secondary: ResourceId,
+    /// API Management only: the backend the APIs send to (`set-backend-service backend-id`), of
+    /// the same instance as `primary` and `secondary`. A `Pool` backend gets its members'
+    /// priorities rewritten so the serving region's backend is first; a `Single` one gets the
+    /// serving region's backend's `url` and `resourceId`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backend: Option<ResourceId>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -212,7 +218,13 @@ pub enum RouterKind {
     TrafficManager,
     /// `Microsoft.Cdn/profiles/originGroups/origins`: `enabledState`.
     FrontDoor,
+    /// `Microsoft.ApiManagement/service/backends`: the backend the APIs use (`router.backend`),
+    /// a pool whose member priorities, or a single backend whose URL, moves to the other region.
+    ApiManagement,
 }
+
+/// The type of an API Management backend.
+pub const API_MANAGEMENT_BACKEND: &str = "Microsoft.ApiManagement/service/backends";
 
 /// The resources' rules, each problem at its path under `$.resources`; the resources whose kind
 /// has what it needs and whose role the trigger allows.
@@ -392,21 +404,64 @@ pub(super) fn check_router(router: &Router, p: &mut Problems) {
     let t = match router.kind {
         RouterKind::TrafficManager => "Microsoft.Network/trafficManagerProfiles",
         RouterKind::FrontDoor => "Microsoft.Cdn/profiles/originGroups/origins",
+        RouterKind::ApiManagement => API_MANAGEMENT_BACKEND,
     };
     for (field, id) in [("primary", &router.primary), ("secondary", &router.secondary)] {
-        let ok = match router.kind {
-            RouterKind::TrafficManager => ["azureEndpoints", "externalEndpoints", "nestedEndpoints"]
-                .iter()
-                .any(|e| id.is_type(&format!("{t}/{e}"))),
-            RouterKind::FrontDoor => id.is_type(t),
+        let (ok, what) = match router.kind {
+            RouterKind::TrafficManager => (
+                ["azureEndpoints", "externalEndpoints", "nestedEndpoints"]
+                    .iter()
+                    .any(|e| id.is_type(&format!("{t}/{e}"))),
+                "endpoint",
+            ),
+            RouterKind::FrontDoor => (id.is_type(t), "origin"),
+            RouterKind::ApiManagement => (id.is_type(t), "of the instance"),
         };
         if !ok {
-            p.push(format!("$.router.{field}"), Some(id.as_str()), format!("must be a {t} endpoint or origin"));
+            p.push(format!("$.router.{field}"), Some(id.as_str()), format!("must be a {t} {what}"));
         }
     }
     if router.primary == router.secondary {
         p.push("$.router.secondary", Some(router.secondary.as_str()), "must differ from the primary");
     }
+    match (router.kind, &router.backend) {
+        (RouterKind::ApiManagement, None) => {
+            p.push("$.router.backend", None, "is required for kind apiManagement: the backend the APIs send to")
+        }
+        (RouterKind::ApiManagement, Some(backend)) => {
+            if !backend.is_type(t) {
+                p.push("$.router.backend", Some(backend.as_str()), format!("must be a {t}"));
+            } else if [&router.primary, &router.secondary].contains(&backend) {
+                p.push(
+                    "$.router.backend",
+                    Some(backend.as_str()),
+                    "must differ from the primary and secondary: it is the pool (or the single backend) the APIs use, the two others are the regions' backends",
+                );
+            }
+            let instance = instance_of(backend);
+            for (field, id) in [("primary", &router.primary), ("secondary", &router.secondary)] {
+                if id.is_type(t) && backend.is_type(t) && !instance_of(id).eq_ignore_ascii_case(&instance) {
+                    p.push(
+                        format!("$.router.{field}"),
+                        Some(id.as_str()),
+                        format!(
+                            "must be a backend of the same API Management instance as $.router.backend ({instance})"
+                        ),
+                    );
+                }
+            }
+        }
+        (_, Some(backend)) => p.push("$.router.backend", Some(backend.as_str()), "applies only to kind apiManagement"),
+        (_, None) => {}
+    }
+}
+
+/// The API Management instance (`/subscriptions/…/providers/Microsoft.ApiManagement/service/{name}`)
+/// a backend belongs to: its ID without the last two segments.
+pub fn instance_of(backend: &ResourceId) -> String {
+    let id = backend.as_str();
+    let cut = id.rmatch_indices('/').nth(1).map_or(id.len(), |(i, _)| i);
+    id[..cut].to_owned()
 }
 
 fn is_workflow_name(name: &str) -> bool {
@@ -603,5 +658,60 @@ mod tests {
             resource_problems(json!({"trigger": "recurrence", "role": "activePassive", "secondary": "/subscriptions/s/resourceGroups/rg"}), false),
             "the plan is not valid JSON of the expected shape: at $.resources[0].secondary: not a resource ID (its prefix is not /subscriptions/…/resourceGroups/…/providers/…); expected /subscriptions/<id>/resourceGroups/<group>/providers/<Namespace>/<type>/<name> at line 1 column 363"
         );
+    }
+
+    #[test]
+    fn api_management_routers_name_three_backends_of_one_instance() {
+        let apim = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ApiManagement/service/apim-orders";
+        let other = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ApiManagement/service/apim-other";
+        let problems_of = |router: serde_json::Value| {
+            let mut plan: serde_json::Value =
+                serde_json::from_str(&plan_with_resource(json!({"trigger": "request", "role": "activeActive"}), false))
+                    .unwrap();
+            plan["router"] = router;
+            problems(&plan.to_string())
+        };
+        let router = |primary: String, secondary: String, backend: Option<String>| {
+            let mut r = json!({"kind": "apiManagement", "primary": primary, "secondary": secondary});
+            if let Some(backend) = backend {
+                r["backend"] = json!(backend);
+            }
+            r
+        };
+        let b = |service: &str, name: &str| format!("{service}/backends/{name}");
+        let cases = [
+            (router(b(apim, "weu"), b(apim, "neu"), Some(b(apim, "pool"))), "ok".to_owned()),
+            (
+                router(b(apim, "weu"), b(apim, "neu"), None),
+                "$.router.backend: is required for kind apiManagement: the backend the APIs send to".to_owned(),
+            ),
+            (
+                router(b(apim, "weu"), b(apim, "weu"), Some(b(apim, "pool"))),
+                format!("$.router.secondary = \"{}\": must differ from the primary", b(apim, "weu")),
+            ),
+            (
+                router(b(apim, "weu"), b(apim, "neu"), Some(b(apim, "neu"))),
+                format!("$.router.backend = \"{}\": must differ from the primary and secondary: it is the pool (or the single backend) the APIs use, the two others are the regions' backends", b(apim, "neu")),
+            ),
+            (
+                router(b(apim, "weu"), b(other, "neu"), Some(b(apim, "pool"))),
+                format!("$.router.secondary = \"{}\": must be a backend of the same API Management instance as $.router.backend ({apim})", b(other, "neu")),
+            ),
+            (
+                router(WF1.into(), b(apim, "neu"), Some(b(apim, "pool"))),
+                format!("$.router.primary = \"{WF1}\": must be a Microsoft.ApiManagement/service/backends of the instance"),
+            ),
+            (
+                json!({"kind": "trafficManager",
+                       "primary": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/trafficManagerProfiles/tm/azureEndpoints/weu",
+                       "secondary": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/trafficManagerProfiles/tm/azureEndpoints/neu",
+                       "backend": b(apim, "pool")}),
+                format!("$.router.backend = \"{}\": applies only to kind apiManagement", b(apim, "pool")),
+            ),
+        ];
+        for (router, expect) in cases {
+            assert_eq!(problems_of(router.clone()), expect, "{router}");
+        }
+        assert_eq!(instance_of(&b(apim, "pool").parse().unwrap()), apim);
     }
 }
