@@ -24,7 +24,7 @@ APPS := health-check watchdog activation
 # is cents a month.
 LAMBDA_APP := watchdog-lambda
 FUNCTIONS_health-check := health
-FUNCTIONS_watchdog := watchdog status
+FUNCTIONS_watchdog := watchdog status monitor badge
 FUNCTIONS_activation := activate ready
 
 .PHONY: help

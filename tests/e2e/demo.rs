@@ -29,6 +29,9 @@ fn the_demo_fails_over_and_back_and_stops_everything() {
         "failedOver -> watching",
         "done: the work is back in the primary, the watch is on epoch 2",
         "simulated Azure stopped; nothing is left running",
+        // The uptime monitor on the watchdog: 200 while the primary serves, 503 once failed over.
+        "monitor    GET /api/status/monitor: 200 orders: watching",
+        "monitor    GET /api/status/monitor: 503 orders: failedOver",
     ] {
         assert!(text.contains(line), "missing {line:?} in:\n{text}");
     }

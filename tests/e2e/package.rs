@@ -65,9 +65,11 @@ fn the_watchdog_zip_has_the_function_app_layout() {
     assert_eq!(
         listing("watchdog"),
         [
+            "badge/function.json 644",
             "failover-plan.json 644",
             "handler 755",
             "host.json 644",
+            "monitor/function.json 644",
             "status/function.json 644",
             "watchdog/function.json 644"
         ]

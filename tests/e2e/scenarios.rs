@@ -121,6 +121,11 @@ async fn still_one_activation(world: &World, ticks: u32) {
 async fn clean_failover() {
     let world = World::start("clean-failover", Options::default()).await;
     assert_eq!(world.copies(), on_primary());
+    // An uptime monitor on the watchdog sees the primary serving; without the key it sees nothing.
+    let (code, kind, body) = world.monitor(0, "monitor", true).await;
+    assert_eq!((code, kind.as_str()), (200, "text/plain; charset=utf-8"), "{body}");
+    assert!(body.starts_with(&format!("{WATCH}: watching (epoch 0")), "{body}");
+    assert_eq!(world.monitor(0, "monitor", false).await.0, 401);
 
     let run = fail_over(&world).await;
     assert_eq!(run["requester"], "watcher-1");
@@ -158,6 +163,16 @@ async fn clean_failover() {
     still_one_activation(&world, 3).await;
     let state = world.watch_state().await;
     assert_eq!((state["phase"].as_str(), state["epoch"].as_u64()), (Some("failedOver"), Some(1)));
+    // Failed over: the monitor answers 503, and the badge says so.
+    let (code, _, body) = world.monitor(0, "monitor", true).await;
+    assert_eq!(code, 503, "{body}");
+    assert!(
+        body.starts_with(&format!("{WATCH}: failedOver (epoch 1, since ")) && body.contains("last failover"),
+        "{body}"
+    );
+    let (code, kind, svg) = world.monitor(0, &format!("badge?watch={WATCH}"), true).await;
+    assert_eq!((code, kind.as_str()), (200, "image/svg+xml"), "{svg}");
+    assert!(svg.contains(&format!("<title>{WATCH}: failedOver · failover ")), "{svg}");
     eprintln!("clean failover: done at {:.1} s", world.elapsed());
 }
 

@@ -443,8 +443,16 @@ impl World {
                 ("BCDR_STATE_URL", container_url.clone()),
                 ("BCDR_STATE_ACCOUNT_KEY", azurite::KEY.to_owned()),
             ];
-            let host =
-                spawn_host(dir.path(), &id, "watchdog", &["watchdog", "status"], &plan, port, STATUS_KEY, &settings);
+            let host = spawn_host(
+                dir.path(),
+                &id,
+                "watchdog",
+                &["watchdog", "status", "monitor", "badge"],
+                &plan,
+                port,
+                STATUS_KEY,
+                &settings,
+            );
             watchers.push(Watcher { id, port, target, control, host });
         }
 
@@ -559,6 +567,20 @@ impl World {
     /// Seconds since the world was up, for the scenario's own log lines.
     pub fn elapsed(&self) -> f64 {
         self.started.elapsed().as_secs_f64()
+    }
+
+    /// What an uptime monitor reads from watcher `i` at `path` (`monitor`, `badge?watch=…`,
+    /// under `/api/status/`): the HTTP status, the content type and the body. Without the
+    /// function key too, when `key` is false.
+    pub async fn monitor(&self, i: usize, path: &str, key: bool) -> (u16, String, String) {
+        let url = format!("http://127.0.0.1:{}/api/status/{path}", self.watchers[i].port);
+        let mut req = reqwest::Client::new().get(url);
+        if key {
+            req = req.header("x-functions-key", STATUS_KEY);
+        }
+        let res = req.send().await.unwrap();
+        let kind = res.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+        (res.status().as_u16(), kind, res.text().await.unwrap())
     }
 
     /// What watcher `i`'s status endpoint says about the watch: `{name, target, state, decisions}`.

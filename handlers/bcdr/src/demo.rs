@@ -46,6 +46,7 @@ pub struct DemoArgs {
 }
 
 /// Prints one timeline line, stamped with the time since the demo began.
+#[derive(Clone, Copy)]
 struct Clock(Instant);
 
 impl Clock {
@@ -227,7 +228,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         Ok(dir)
     };
     let health_app = app("health-check", &["health"])?;
-    let watchdog_app = app("watchdog", &["watchdog", "status"])?;
+    let watchdog_app = app("watchdog", &["watchdog", "status", "monitor", "badge"])?;
     let activation_app = app("activation", &["activate", "ready"])?;
     let state_url = format!("file://{}", work.join("state").display());
     let activation_url = format!("http://127.0.0.1:{secondary_port}/api/activate");
@@ -272,11 +273,13 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let arm = Arc::new(arm);
     let mail = arm.feed(MAILBOX, Duration::from_millis(400));
 
+    let monitor = uptime_monitor(clock, format!("http://127.0.0.1:{secondary_port}/api/status/monitor"));
     let story = Story { clock: &clock, state_dir: work.join("state"), printed: 0, reports: 0 };
     let result = story
         .tell(&mut alerts, &dependency_up, &arm, &router, &plan_file, &state_url, &activation_url, (&s_mail, &p_mail))
         .await;
     mail.stop();
+    monitor.abort();
     let result = match result {
         Ok(()) => mailbox_tally(&clock, &arm, (&p_mail, &s_mail)).await,
         Err(e) => Err(e),
@@ -290,6 +293,28 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     drop(identity);
     clock.say("azure", "simulated Azure stopped; nothing is left running");
     result
+}
+
+/// An uptime monitor pointed at the watchdog's monitor endpoint, as an operator would set one up:
+/// it asks every half second and says when the answer changes.
+fn uptime_monitor(clock: Clock, url: String) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let http = reqwest::Client::new();
+        let mut last = None;
+        loop {
+            let answer = http.get(&url).header("x-functions-key", SECONDARY_KEY).send().await;
+            if let Ok(res) = answer {
+                let code = res.status().as_u16();
+                let body = res.text().await.unwrap_or_default();
+                let line = format!("GET /api/status/monitor: {code} {}", body.trim());
+                if last.as_ref() != Some(&line) {
+                    clock.say("monitor", &line);
+                    last = Some(line);
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    })
 }
 
 /// Waits for the mailbox runs to finish, then says who processed what: each order once.
@@ -552,6 +577,8 @@ fn function_json(name: &str) -> &'static str {
         "health" => include_str!("../../../function-specs/health/function.json"),
         "watchdog" => include_str!("../../../function-specs/watchdog/function.json"),
         "status" => include_str!("../../../function-specs/status/function.json"),
+        "monitor" => include_str!("../../../function-specs/monitor/function.json"),
+        "badge" => include_str!("../../../function-specs/badge/function.json"),
         "activate" => include_str!("../../../function-specs/activate/function.json"),
         "ready" => include_str!("../../../function-specs/ready/function.json"),
         other => unreachable!("no function spec {other}"),

@@ -3,6 +3,7 @@
 //! crate is the shell that loads, probes, writes and carries out.
 
 mod config;
+mod monitor;
 mod status;
 mod tick;
 
@@ -19,10 +20,13 @@ use bcdr_core::invocation::InvocationResponse;
 use bcdr_core::runtime::{FunctionApp, InvocationError};
 use http::Method;
 
-/// The function app: `watchdog` (timer, binding `timer`) and `status` (`GET /api/status`).
+/// The function app: `watchdog` (timer, binding `timer`), `status` (`GET /api/status`), and for
+/// monitors and dashboards `monitor` (`GET /api/status/monitor`) and `badge`
+/// (`GET /api/status/badge`).
 pub fn app(watchdog: Watchdog) -> FunctionApp {
     let watchdog = Arc::new(watchdog);
     let for_status = watchdog.clone();
+    let (for_monitor, for_badge) = (watchdog.clone(), watchdog.clone());
     FunctionApp::new()
         .timer("watchdog", "timer", move |invocation| {
             let watchdog = watchdog.clone();
@@ -42,5 +46,13 @@ pub fn app(watchdog: Watchdog) -> FunctionApp {
         .http("status", "status", &[Method::GET], move |req| {
             let watchdog = for_status.clone();
             async move { status::answer(&watchdog, &req).await }
+        })
+        .http("monitor", "status/monitor", &[Method::GET], move |req| {
+            let watchdog = for_monitor.clone();
+            async move { monitor::answer(&watchdog, &req).await }
+        })
+        .http("badge", "status/badge", &[Method::GET], move |req| {
+            let watchdog = for_badge.clone();
+            async move { monitor::badge(&watchdog, &req).await }
         })
 }

@@ -32,7 +32,7 @@ pub async fn answer(watchdog: &Watchdog, req: &Request) -> Response {
     runtime::json(StatusCode::OK, &status)
 }
 
-fn esc(s: &str) -> String {
+pub(crate) fn esc(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
