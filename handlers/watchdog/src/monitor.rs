@@ -62,13 +62,14 @@ fn stamp(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-/// The watches the request names (`?watch=NAME`, case-insensitive), or all of them.
-fn chosen<'a>(status: &'a Status, req: &Request) -> Result<Vec<&'a WatchStatus>, Response> {
+/// The watches the request names (`?watch=NAME`, case-insensitive), or all of them; the name
+/// no watch has, if one is asked for.
+fn chosen<'a>(status: &'a Status, req: &Request) -> Result<Vec<&'a WatchStatus>, String> {
     match req.query.get("watch") {
         None => Ok(status.watches.iter().collect()),
         Some(name) => match status.watches.iter().find(|w| w.name.eq_ignore_ascii_case(name)) {
             Some(w) => Ok(vec![w]),
-            None => Err(runtime::problem(StatusCode::NOT_FOUND, &format!("no watch named {name:?}"))),
+            None => Err(format!("no watch named {name:?}")),
         },
     }
 }
@@ -82,7 +83,7 @@ pub async fn answer(watchdog: &Watchdog, req: &Request) -> Response {
     };
     let watches = match chosen(&status, req) {
         Ok(w) => w,
-        Err(res) => return res,
+        Err(e) => return runtime::problem(StatusCode::NOT_FOUND, &e),
     };
     let readings: Vec<(&str, Reading)> =
         watches.iter().map(|w| (w.name.as_str(), reading(w, status.generated_at))).collect();
@@ -100,7 +101,7 @@ pub async fn badge(watchdog: &Watchdog, req: &Request) -> Response {
     let watch = match chosen(&status, req) {
         Ok(w) if w.len() == 1 => w[0],
         Ok(_) => return runtime::problem(StatusCode::BAD_REQUEST, "name the watch: ?watch=NAME"),
-        Err(res) => return res,
+        Err(e) => return runtime::problem(StatusCode::NOT_FOUND, &e),
     };
     let svg = svg(&watch.name, &reading(watch, status.generated_at), watch.state.last_activation_at);
     with_type(http::Response::new(Bytes::from(svg)), StatusCode::OK, "image/svg+xml")
