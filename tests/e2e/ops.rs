@@ -1,4 +1,5 @@
-//! The operator's verbs on the watchdog's state: status, pause and resume through the real `bcdr`.
+//! The operator's verbs on the watchdog's state: status, pause, resume, reject and approve through
+//! the real `bcdr`.
 
 use std::process::Command;
 
@@ -56,6 +57,40 @@ fn pause_shows_in_status_and_resume_ends_it() {
     assert!(ops.status()["watches"][0]["state"]["pause"].is_null());
     let decisions = ops.status()["watches"][0]["decisions"].as_array().unwrap().len();
     assert_eq!(decisions, 2, "each command leaves one decision");
+}
+
+#[tokio::test]
+async fn a_rejected_approval_pauses_the_watch_and_approval_needs_something_to_approve() {
+    use bcdr_core::store::{Expect, FileStore, StateStore};
+    use bcdr_core::watch::{Phase, WatchState};
+
+    let ops = Ops::new();
+    // Nothing awaits approval yet: both verbs are refused, and nothing changes.
+    let (ok, out) = ops.run(&["reject", "--reason", "not now"]);
+    assert!(!ok && out.contains("nothing awaits approval (phase watching)"), "{out}");
+    let (ok, out) = ops.run(&["approve", "--yes", "--activation-url", "http://127.0.0.1:9/api/activate"]);
+    assert!(!ok && out.contains("nothing awaits approval (phase watching)"), "{out}");
+
+    // The watch awaits approval (as a watcher's step leaves it under `activation: approval`).
+    let waiting = WatchState { phase: Phase::AwaitingApproval, ..WatchState::default() };
+    let store = FileStore::new(ops.state.path());
+    let key = bcdr_core::record::state_key("local-primary");
+    let expect = match store.load(&key).await.unwrap() {
+        Some(stored) => Expect::Version(stored.etag),
+        None => Expect::Absent,
+    };
+    store.save(&key, &serde_json::to_vec(&waiting).unwrap(), &expect).await.unwrap();
+
+    let (ok, out) = ops.run(&["reject", "--reason", "the database team is on it", "--until", "+45m"]);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("awaitingApproval -> watching (epoch 0)") && out.contains("approval rejected by ana"),
+        "{out}"
+    );
+    let state = &ops.status()["watches"][0]["state"];
+    assert_eq!(state["phase"], "watching");
+    assert_eq!(state["pause"]["reason"], "approval rejected: the database team is on it");
+    assert_eq!(state["pause"]["by"], "ana");
 }
 
 #[test]

@@ -48,6 +48,32 @@ enum Command {
         #[command(flatten)]
         target: ops::Target,
     },
+    /// Approve the activation a watch awaits (policy `activation: approval`): it runs by the
+    /// normal path, fences and drains included; nothing is forced.
+    Approve {
+        #[command(flatten)]
+        target: ops::Target,
+        #[command(flatten)]
+        activation: ops::ActivationTarget,
+        /// Why; recorded in the decision log.
+        #[arg(long, default_value = "")]
+        reason: String,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Decline the activation a watch awaits: the watch is paused until --until, then asks again
+    /// if the primary is still down.
+    Reject {
+        #[command(flatten)]
+        target: ops::Target,
+        /// Why; shown in status, the decision log and the alerts.
+        #[arg(long)]
+        reason: String,
+        /// When to ask again: +30m, +2h, +1d, or a time like 2026-12-01T22:00:00Z.
+        #[arg(long, default_value = "+1h")]
+        until: String,
+    },
     /// Run the plan through the activation endpoint: a practice (reads only) or a forced failover.
     #[command(group(clap::ArgGroup::new("mode").required(true).args(["practice", "force"])))]
     Activate {
@@ -129,6 +155,10 @@ fn run() -> anyhow::Result<()> {
         Command::Status { target } => block_on(ops::status(&target)),
         Command::Pause { target, reason, until } => block_on(ops::pause(&target, &reason, &until)),
         Command::Resume { target } => block_on(ops::resume(&target)),
+        Command::Approve { target, activation, reason, yes } => {
+            block_on(runs::approve(&target, &activation, &reason, yes))
+        }
+        Command::Reject { target, reason, until } => block_on(ops::reject(&target, &reason, &until)),
         Command::Activate { target, activation, practice, force: _, yes } => {
             if practice {
                 block_on(runs::practice(&target, &activation, "practice"))

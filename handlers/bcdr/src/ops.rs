@@ -278,6 +278,29 @@ pub async fn pause(target: &Target, reason: &str, until: &str) -> anyhow::Result
     Ok(())
 }
 
+/// `bcdr reject`: declines the activation a watch in `awaitingApproval` waits for; the watch is
+/// paused until `until` (with the reason), then asks again if the primary is still down.
+pub async fn reject(target: &Target, reason: &str, until: &str) -> anyhow::Result<()> {
+    if reason.trim().is_empty() {
+        bail!("--reason: say why the activation is declined (it goes in the decision log and the alerts)");
+    }
+    let plan = target.plan()?;
+    let watch = target.watch(&plan)?;
+    let until = parse_until(until, Utc::now())?;
+    println!(
+        "Rejecting the activation watch {} awaits: it is paused until {}, then asks again if the primary is still down.",
+        watch.name,
+        short(until)
+    );
+    let command = Command::Reject { by: operator(), reason: reason.to_owned(), until };
+    let step = apply(target, &plan, &watch, command, &NoActivation).await?;
+    report(&step);
+    match &step.decision.rejected {
+        Some(why) => bail!("nothing was rejected: {why}"),
+        None => Ok(()),
+    }
+}
+
 pub async fn resume(target: &Target) -> anyhow::Result<()> {
     let plan = target.plan()?;
     let watch = target.watch(&plan)?;

@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use bcdr_core::activation_client::{outcome_of, ActivationApi, SignedActivation};
 use bcdr_core::failover::Direction;
 use bcdr_core::outbound::{self, Purpose};
-use bcdr_core::plan::Watch;
+use bcdr_core::plan::{FailoverPlan, Watch};
 use bcdr_core::prober::{HttpProber, Prober};
 use bcdr_core::signature::ActivationRequest;
 use bcdr_core::watch::{ActivationOutcome, Command, Observation, Phase};
@@ -21,16 +21,19 @@ use serde_json::Value;
 use crate::ops::{apply, operator, report, ActivationTarget, NoActivation, Target};
 
 /// Forwards the watch's activation request with `force` set, and keeps the answer to print.
-struct Forced {
+/// The activation call an operator's command leads to (force, approve): sent once, its answer
+/// kept for the operator to read. `force` overrides unconfirmed fences; an approval does not.
+struct Asked {
     client: SignedActivation,
+    force: bool,
     answer: Mutex<Option<(u16, Value)>>,
 }
 
 #[async_trait]
-impl ActivationApi for Forced {
+impl ActivationApi for Asked {
     async fn request(&self, request: &ActivationRequest) -> ActivationOutcome {
-        let forced = ActivationRequest { force: true, ..request.clone() };
-        match self.client.send(&forced).await {
+        let asked = ActivationRequest { force: self.force, ..request.clone() };
+        match self.client.send(&asked).await {
             Ok((status, body)) => {
                 let outcome = outcome_of(status, &body);
                 *self.answer.lock().unwrap() = Some((status, body));
@@ -135,15 +138,52 @@ pub async fn force(target: &Target, act: &ActivationTarget, yes: bool) -> anyhow
         state.epoch
     );
     confirm("Force the failover?", yes)?;
-    let forced = Forced { client: act.client()?, answer: Mutex::new(None) };
+    ask(target, act, &plan, &watch, Command::ForceActivate { by: operator() }, true).await
+}
+
+/// `bcdr approve`: the activation a watch in `awaitingApproval` waits for, by the normal path:
+/// its epoch is claimed as a watcher would, and fences and drains hold as they do for a watcher
+/// (a fence that cannot be confirmed leaves it waiting, as `202`); nothing is forced.
+pub async fn approve(target: &Target, act: &ActivationTarget, reason: &str, yes: bool) -> anyhow::Result<()> {
+    let plan = target.plan()?;
+    let watch = target.watch(&plan)?;
+    let state = target.state(&watch).await?;
+    if state.phase != Phase::AwaitingApproval {
+        bail!(
+            "nothing awaits approval (phase {}): approval applies to a watch in awaitingApproval",
+            state.phase.label()
+        );
+    }
+    println!(
+        "Approving the activation of watch {} (now {}, epoch {}): the primary's copies are fenced and drained, the secondary's enabled and the router switched; unconfirmed fences are not overridden.",
+        watch.name,
+        state.phase.label(),
+        state.epoch
+    );
+    confirm("Approve the failover?", yes)?;
+    ask(target, act, &plan, &watch, Command::Approve { by: operator(), reason: reason.to_owned() }, false).await
+}
+
+/// Steps `command` on the watch; when the step asks for activation, makes the call (forced or
+/// not) and prints its answer.
+async fn ask(
+    target: &Target,
+    act: &ActivationTarget,
+    plan: &FailoverPlan,
+    watch: &Watch,
+    command: Command,
+    force: bool,
+) -> anyhow::Result<()> {
+    let asked = Asked { client: act.client()?, force, answer: Mutex::new(None) };
     println!("… asking activation (this can take up to {} s)", plan.activation.deadline_ms / 1000);
-    let step = apply(target, &plan, &watch, Command::ForceActivate { by: operator() }, &forced).await?;
+    let step = apply(target, plan, watch, command, &asked).await?;
     report(&step);
-    let answer = forced.answer.lock().unwrap().take();
+    let answer = asked.answer.lock().unwrap().take();
+    let what = if force { "the forced activation" } else { "the approved activation" };
     match answer {
         Some((status, body)) => match print_answer(status, &body, target.json).as_str() {
             "succeeded" => Ok(()),
-            other => bail!("the forced activation ended {other}"),
+            other => bail!("{what} ended {other}"),
         },
         None => {
             bail!("no activation was asked for: {}", step.decision.rejected.as_deref().unwrap_or(&step.decision.note))

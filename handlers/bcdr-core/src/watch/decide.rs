@@ -371,7 +371,8 @@ impl Run<'_> {
         let by = match c {
             Command::Pause { by, .. }
             | Command::Resume { by }
-            | Command::Approve { by }
+            | Command::Approve { by, .. }
+            | Command::Reject { by, .. }
             | Command::ForceActivate { by }
             | Command::Failback { by } => Some(by),
             Command::ActivationResult { .. } => None,
@@ -392,11 +393,26 @@ impl Run<'_> {
                     );
                 }
             },
-            Command::Approve { by } => {
+            Command::Approve { by, reason } => {
                 if self.s.phase == Phase::AwaitingApproval {
-                    self.claim(format!("approved by {by}"), by.clone());
+                    let why = if reason.trim().is_empty() { String::new() } else { format!(": {reason}") };
+                    self.claim(format!("approved by {by}{why}"), by.clone());
                 } else {
                     self.reject(format!("nothing awaits approval (phase {})", self.s.phase));
+                }
+            }
+            Command::Reject { by, reason, until } => {
+                if self.s.phase != Phase::AwaitingApproval {
+                    return self.reject(format!("nothing awaits approval (phase {})", self.s.phase));
+                }
+                if reason.trim().is_empty() {
+                    return self.reject("a rejection needs a reason".into());
+                }
+                self.pause(&format!("approval rejected: {reason}"), *until, by);
+                if self.s.pause.is_some() {
+                    self.s.phase = Phase::Watching;
+                    self.s.votes.clear();
+                    self.note(format!("approval rejected by {by}"));
                 }
             }
             Command::ForceActivate { by } => self.force(by),

@@ -25,9 +25,21 @@ pub enum Command {
     Resume {
         by: String,
     },
-    /// Go ahead with the activation the watch is waiting approval for.
+    /// Go ahead with the activation the watch is waiting approval for, by the normal path
+    /// (fences and drains included: nothing is forced).
     Approve {
         by: String,
+        /// Why, for the decision log.
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        reason: String,
+    },
+    /// Decline the activation the watch is waiting approval for: it watches again, paused until
+    /// `until` (nothing counts or activates meanwhile), then asks again if the primary is still
+    /// down.
+    Reject {
+        by: String,
+        reason: String,
+        until: DateTime<Utc>,
     },
     /// Activate now, whatever the counts, quorum, hold-down, pause or maintenance say. While an
     /// epoch is already claimed, ask again for that same epoch.

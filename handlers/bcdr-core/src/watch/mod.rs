@@ -40,8 +40,9 @@
 //!   no vote is cast and the watch requests nothing by itself, retries included. Operators'
 //!   `approve` and `forceActivate` still act: they are explicit.
 //! - **Approval.** With `activation: approval`, the condition moves the watch to
-//!   `awaitingApproval` and raises `approvalNeeded`; an `approve` command claims the epoch, and
-//!   M ups withdraw the request.
+//!   `awaitingApproval` and raises `approvalNeeded`; an `approve` command claims the epoch (by
+//!   the normal path: nothing is forced), a `reject` command pauses the watch until a time it
+//!   gives (then it asks again if the primary is still down), and M ups withdraw the request.
 //! - **Exactly once.** A new epoch is claimed only from `watching`, `suspect` or
 //!   `awaitingApproval`, and the claim moves the watch to `activating` in the same write. From
 //!   `activating` and `failedOver` only an operator's `failback` leads back, under a further

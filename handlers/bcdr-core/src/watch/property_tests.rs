@@ -215,7 +215,7 @@ proptest! {
                     epoch: state.epoch.saturating_sub(1),
                     outcome: ActivationOutcome::Failed { reason: "503".into(), retryable: false },
                 }.into(),
-                8 => Command::Approve { by: by() }.into(),
+                8 => Command::Approve { by: by(), reason: String::new() }.into(),
                 9 => Command::ForceActivate { by: by() }.into(),
                 10 => Command::Pause { reason: "work".into(), until: now + TimeDelta::minutes(20), by: by() }.into(),
                 _ => Command::Resume { by: by() }.into(),

@@ -44,7 +44,8 @@ fn input(words: &[&str], now: DateTime<Utc>) -> Input {
         "inconclusive" => Observation::Inconclusive { reason: "control probe failed".into() }.into(),
         "pause" => Command::Pause { reason: words[2..].join(" "), until: now + offset(words[1]), by: by() }.into(),
         "resume" => Command::Resume { by: by() }.into(),
-        "approve" => Command::Approve { by: by() }.into(),
+        "approve" => Command::Approve { by: by(), reason: words[1..].join(" ") }.into(),
+        "reject" => Command::Reject { by: by(), reason: words[2..].join(" "), until: now + offset(words[1]) }.into(),
         "force" => Command::ForceActivate { by: by() }.into(),
         "failback" => Command::Failback { by: by() }.into(),
         "ok" => Command::ActivationResult { epoch: epoch(), outcome: ActivationOutcome::Succeeded }.into(),
@@ -369,6 +370,43 @@ fn watch_pause_resume_and_refusals() {
          3m w1 down: watching -> suspect e0: down (timeout): failures 1 of 3
          4m op approve: suspect e0: rejected: nothing awaits approval (phase suspect)
          5m op failback: suspect e0: rejected: nothing to fail back (phase suspect)",
+    );
+}
+
+#[test]
+fn watch_a_rejected_approval_pauses_then_asks_again() {
+    check(
+        r#"{"activation": "approval", "quorum": {"voteTtlMs": 86400000}}"#,
+        "0s w1 down
+         1m w1 down
+         2m w1 down
+         3m op reject 30m the primary's own team is on it
+         4m w1 down
+         33m w1 down
+         34m w1 down
+         35m w1 down
+         36m op approve the outage outlasted them",
+        "0s w1 down: watching -> suspect e0: down (timeout): failures 1 of 3
+         1m w1 down: suspect e0: down (timeout): failures 2 of 3
+         2m w1 down: suspect -> awaitingApproval e0: down (timeout): failures 3 of 3; votes 1 of 1: awaiting approval
+         => alert critical approvalNeeded
+         3m op reject 30m the primary's own team is on it: awaitingApproval -> watching e0: paused by ana until 2024-01-01T00:33:00Z; approval rejected by ana; closed approvalNeeded
+         => alert info paused
+         4m w1 down: watching e0: down: not counted (paused by ana until 2024-01-01T00:33:00Z: approval rejected: the primary's own team is on it)
+         33m w1 down: watching -> suspect e0: pause by ana ended; down (timeout): failures 1 of 3
+         => alert info resumed
+         34m w1 down: suspect e0: down (timeout): failures 2 of 3
+         35m w1 down: suspect -> awaitingApproval e0: down (timeout): failures 3 of 3; votes 1 of 1: awaiting approval
+         => alert critical approvalNeeded
+         36m op approve the outage outlasted them: awaitingApproval -> activating e1: claim epoch 1; closed approvalNeeded
+         => request activation epoch 1
+         => alert critical activationRequested",
+    );
+    // Nothing to reject outside awaitingApproval, and a rejection says why.
+    check(
+        r#"{"activation": "approval"}"#,
+        "0s op reject 30m not now",
+        "0s op reject 30m not now: watching e0: rejected: nothing awaits approval (phase watching)",
     );
 }
 
