@@ -39,12 +39,13 @@ mod activation_time {
         async fn get(&self, path: &str, api_version: &str, query: &[(&str, &str)]) -> Result<Value, ArmError> {
             self.client.get(path, api_version, query).await
         }
-        async fn call(
+        async fn call_with(
             &self,
             method: http::Method,
             path: &str,
             api_version: &str,
             body: Option<&Value>,
+            if_match: Option<&str>,
             deadline: tokio::time::Instant,
         ) -> Result<Called, ArmError> {
             let n = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
@@ -52,18 +53,7 @@ mod activation_time {
                 self.throttled.fetch_add(1, Ordering::SeqCst);
                 self.arm.inject(Matcher::new(method.as_str(), path), Fault::Throttle { retry_after_secs: 1 }, 1);
             }
-            self.client.call(method, path, api_version, body, deadline).await
-        }
-        async fn call_if_match(
-            &self,
-            method: http::Method,
-            path: &str,
-            api_version: &str,
-            body: Option<&Value>,
-            etag: &str,
-            deadline: tokio::time::Instant,
-        ) -> Result<Called, ArmError> {
-            self.client.call_if_match(method, path, api_version, body, etag, deadline).await
+            self.client.call_with(method, path, api_version, body, if_match, deadline).await
         }
     }
 

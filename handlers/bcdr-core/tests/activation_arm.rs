@@ -248,34 +248,22 @@ impl ManagementApi for Watched {
         self.client.get(path, api_version, query).await
     }
 
-    async fn call(
+    async fn call_with(
         &self,
         method: http::Method,
         path: &str,
         api_version: &str,
         body: Option<&Value>,
+        if_match: Option<&str>,
         deadline: Instant,
     ) -> Result<Called, ArmError> {
         let n = self.count.fetch_add(1, Ordering::SeqCst) + 1;
         if self.throttle_every.is_some_and(|every| n.is_multiple_of(every)) {
             self.arm.inject(Matcher::new(method.as_str(), path), Fault::Throttle { retry_after_secs: 1 }, 1);
         }
-        let result = self.client.call(method.clone(), path, api_version, body, deadline).await;
+        let result = self.client.call_with(method.clone(), path, api_version, body, if_match, deadline).await;
         self.check_fences(&format!("{method} {path}"));
         result
-    }
-
-    async fn call_if_match(
-        &self,
-        method: http::Method,
-        path: &str,
-        api_version: &str,
-        body: Option<&Value>,
-        etag: &str,
-        deadline: Instant,
-    ) -> Result<Called, ArmError> {
-        self.count.fetch_add(1, Ordering::SeqCst);
-        self.client.call_if_match(method, path, api_version, body, etag, deadline).await
     }
 }
 

@@ -205,7 +205,7 @@ async fn if_match_goes_with_the_write_only_and_the_etag_comes_back() {
     .await;
     let body = json!({"properties": {"url": "https://b"}});
     let called = client(server.base(), TOKEN)
-        .call_if_match(Method::PATCH, PATH, "2024-01-01", Some(&body), "\"AAAAAAAAAA0=\"", soon())
+        .call_with(Method::PATCH, PATH, "2024-01-01", Some(&body), Some("\"AAAAAAAAAA0=\""), soon())
         .await
         .unwrap();
     assert_eq!(called.etag.as_deref(), Some("\"AAAAAAAAAA4=\""));
@@ -225,7 +225,7 @@ async fn if_match_goes_with_the_write_only_and_the_etag_comes_back() {
 async fn a_stale_etag_is_not_retried() {
     let server = Scripted::start(vec![error(412, "PreconditionFailed"), Canned::new(200, "{}")]).await;
     let result = client(server.base(), TOKEN)
-        .call_if_match(Method::PATCH, PATH, "2024-01-01", Some(&json!({})), "\"old\"", soon())
+        .call_with(Method::PATCH, PATH, "2024-01-01", Some(&json!({})), Some("\"old\""), soon())
         .await;
     assert!(matches!(result, Err(ArmError::Status { status: 412, .. })), "{result:?}");
     assert_eq!(server.seen().len(), 1);

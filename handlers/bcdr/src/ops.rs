@@ -261,19 +261,17 @@ pub fn parse_until(raw: &str, now: DateTime<Utc>) -> anyhow::Result<DateTime<Utc
 }
 
 pub async fn pause(target: &Target, reason: &str, until: &str) -> anyhow::Result<()> {
-    if reason.trim().is_empty() {
-        bail!("--reason: say why the watch is paused (it shows in status and alerts)");
-    }
-    let plan = target.plan()?;
-    let watch = target.watch(&plan)?;
-    let until = parse_until(until, Utc::now())?;
-    println!(
-        "Pausing watch {} until {}: probes are recorded but nothing counts or activates.",
-        watch.name,
-        short(until)
-    );
-    let command = Command::Pause { reason: reason.to_owned(), until, by: operator() };
-    let step = apply(target, &plan, &watch, command, &NoActivation).await?;
+    let step = pause_until(
+        target,
+        reason,
+        until,
+        "say why the watch is paused (it shows in status and alerts)",
+        |watch, until| {
+            format!("Pausing watch {watch} until {until}: probes are recorded but nothing counts or activates.")
+        },
+        |reason, until| Command::Pause { reason, until, by: operator() },
+    )
+    .await?;
     report(&step);
     Ok(())
 }
@@ -281,24 +279,41 @@ pub async fn pause(target: &Target, reason: &str, until: &str) -> anyhow::Result
 /// `bcdr reject`: declines the activation a watch in `awaitingApproval` waits for; the watch is
 /// paused until `until` (with the reason), then asks again if the primary is still down.
 pub async fn reject(target: &Target, reason: &str, until: &str) -> anyhow::Result<()> {
-    if reason.trim().is_empty() {
-        bail!("--reason: say why the activation is declined (it goes in the decision log and the alerts)");
-    }
-    let plan = target.plan()?;
-    let watch = target.watch(&plan)?;
-    let until = parse_until(until, Utc::now())?;
-    println!(
-        "Rejecting the activation watch {} awaits: it is paused until {}, then asks again if the primary is still down.",
-        watch.name,
-        short(until)
-    );
-    let command = Command::Reject { by: operator(), reason: reason.to_owned(), until };
-    let step = apply(target, &plan, &watch, command, &NoActivation).await?;
+    let step = pause_until(
+        target,
+        reason,
+        until,
+        "say why the activation is declined (it goes in the decision log and the alerts)",
+        |watch, until| format!("Rejecting the activation watch {watch} awaits: it is paused until {until}, then asks again if the primary is still down."),
+        |reason, until| Command::Reject { by: operator(), reason, until },
+    )
+    .await?;
     report(&step);
     match &step.decision.rejected {
         Some(why) => bail!("nothing was rejected: {why}"),
         None => Ok(()),
     }
+}
+
+/// The commands that pause a watch until a time, for a reason (`pause`, `reject`): the reason is
+/// required (`why` says what it is for), `until` is read, the line `say` writes is printed, and
+/// the command stepped.
+async fn pause_until(
+    target: &Target,
+    reason: &str,
+    until: &str,
+    why: &str,
+    say: impl FnOnce(&str, String) -> String,
+    command: impl FnOnce(String, DateTime<Utc>) -> Command,
+) -> anyhow::Result<Step> {
+    if reason.trim().is_empty() {
+        bail!("--reason: {why}");
+    }
+    let plan = target.plan()?;
+    let watch = target.watch(&plan)?;
+    let until = parse_until(until, Utc::now())?;
+    println!("{}", say(&watch.name, short(until)));
+    apply(target, &plan, &watch, command(reason.to_owned(), until), &NoActivation).await
 }
 
 pub async fn resume(target: &Target) -> anyhow::Result<()> {

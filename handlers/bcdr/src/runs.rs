@@ -14,7 +14,7 @@ use bcdr_core::outbound::{self, Purpose};
 use bcdr_core::plan::{FailoverPlan, Watch};
 use bcdr_core::prober::{HttpProber, Prober};
 use bcdr_core::signature::ActivationRequest;
-use bcdr_core::watch::{ActivationOutcome, Command, Observation, Phase};
+use bcdr_core::watch::{ActivationOutcome, Command, Observation, Phase, WatchState};
 use chrono::Utc;
 use serde_json::Value;
 
@@ -131,12 +131,7 @@ pub async fn force(target: &Target, act: &ActivationTarget, yes: bool) -> anyhow
     let plan = target.plan()?;
     let watch = target.watch(&plan)?;
     let state = target.state(&watch).await?;
-    println!(
-        "Forcing activation of watch {} (now {}, epoch {}): the primary's copies are fenced, the secondary's enabled and the router switched; client-state and webhook copies are enabled even if their primary cannot be confirmed disabled.",
-        watch.name,
-        state.phase.label(),
-        state.epoch
-    );
+    announce("Forcing", &watch, &state, "the primary's copies are fenced, the secondary's enabled and the router switched; client-state and webhook copies are enabled even if their primary cannot be confirmed disabled.");
     confirm("Force the failover?", yes)?;
     ask(target, act, &plan, &watch, Command::ForceActivate { by: operator() }, true).await
 }
@@ -154,14 +149,14 @@ pub async fn approve(target: &Target, act: &ActivationTarget, reason: &str, yes:
             state.phase.label()
         );
     }
-    println!(
-        "Approving the activation of watch {} (now {}, epoch {}): the primary's copies are fenced and drained, the secondary's enabled and the router switched; unconfirmed fences are not overridden.",
-        watch.name,
-        state.phase.label(),
-        state.epoch
-    );
+    announce("Approving", &watch, &state, "the primary's copies are fenced and drained, the secondary's enabled and the router switched; unconfirmed fences are not overridden.");
     confirm("Approve the failover?", yes)?;
     ask(target, act, &plan, &watch, Command::Approve { by: operator(), reason: reason.to_owned() }, false).await
+}
+
+/// What an activation command is about to do, said before it asks for confirmation.
+fn announce(doing: &str, watch: &Watch, state: &WatchState, what: &str) {
+    println!("{doing} activation of watch {} (now {}, epoch {}): {what}", watch.name, state.phase.label(), state.epoch);
 }
 
 /// Steps `command` on the watch; when the step asks for activation, makes the call (forced or

@@ -134,18 +134,21 @@ pub trait ManagementApi: Send + Sync {
         api_version: &str,
         body: Option<&Value>,
         deadline: tokio::time::Instant,
-    ) -> Result<Called, ArmError>;
+    ) -> Result<Called, ArmError> {
+        self.call_with(method, path, api_version, body, None, deadline).await
+    }
 
-    /// [`ManagementApi::call`] with `If-Match: {etag}`: the write applies only to the version
-    /// of the resource that was read (the `etag` of an earlier [`Called`]). A resource changed
-    /// since answers 412, which is not retried: the caller reads again and decides again.
-    async fn call_if_match(
+    /// [`ManagementApi::call`], and with `if_match` the write carries `If-Match: {etag}`: it
+    /// applies only to the version of the resource that was read (the `etag` of an earlier
+    /// [`Called`]). A resource changed since answers 412, which is not retried: the caller reads
+    /// again and decides again.
+    async fn call_with(
         &self,
         method: http::Method,
         path: &str,
         api_version: &str,
         body: Option<&Value>,
-        etag: &str,
+        if_match: Option<&str>,
         deadline: tokio::time::Instant,
     ) -> Result<Called, ArmError>;
 }
@@ -221,27 +224,16 @@ impl ManagementApi for ArmClient {
         serde_json::from_slice(&body).map_err(|e| ArmError::Decode(e.to_string()))
     }
 
-    async fn call(
+    async fn call_with(
         &self,
         method: http::Method,
         path: &str,
         api_version: &str,
         body: Option<&Value>,
+        if_match: Option<&str>,
         deadline: tokio::time::Instant,
     ) -> Result<Called, ArmError> {
-        call::Call::new(self, deadline).run(method, path, api_version, body, None).await
-    }
-
-    async fn call_if_match(
-        &self,
-        method: http::Method,
-        path: &str,
-        api_version: &str,
-        body: Option<&Value>,
-        etag: &str,
-        deadline: tokio::time::Instant,
-    ) -> Result<Called, ArmError> {
-        call::Call::new(self, deadline).run(method, path, api_version, body, Some(etag)).await
+        call::Call::new(self, deadline).run(method, path, api_version, body, if_match).await
     }
 }
 

@@ -684,12 +684,7 @@ impl Calls<'_> {
     ) -> Result<Called, ArmError> {
         let (method, path, version, body) =
             (request.method.clone(), &request.path, &request.api_version, request.body.as_ref());
-        let call = async {
-            match etag {
-                Some(etag) => self.arm.call_if_match(method, path, version, body, etag, deadline).await,
-                None => self.arm.call(method, path, version, body, deadline).await,
-            }
-        };
+        let call = self.arm.call_with(method, path, version, body, etag, deadline);
         match tokio::time::timeout_at(deadline + DEADLINE_GUARD, call).await {
             Ok(Ok(called)) => {
                 self.attempts += called.attempts.max(1);

@@ -232,41 +232,32 @@ impl ManagementApi for Fake {
         self.answer(&Method::GET, path, None)
     }
 
-    async fn call(
+    async fn call_with(
         &self,
         method: Method,
         path: &str,
         _: &str,
         body: Option<&Value>,
+        if_match: Option<&str>,
         _: Instant,
     ) -> Result<Called, ArmError> {
+        if let Some(etag) = if_match {
+            let raced = {
+                let mut w = self.world.lock().unwrap();
+                let before = w.stale.len();
+                w.stale.retain(|id| *id != path.to_ascii_lowercase());
+                w.stale.len() != before
+            };
+            if raced || self.etag(path).as_deref() != Some(etag) {
+                self.world.lock().unwrap().log.push(format!("{method} {path} (412)"));
+                return Err(ArmError::Status { status: 412, code: "PreconditionFailed".into(), message: path.into() });
+            }
+        }
         // Let concurrent actions interleave, as they do over the network.
         tokio::task::yield_now().await;
         let body = self.answer(&method, path, body)?;
         let etag = self.etag(path);
         Ok(Called { status: 200, body, attempts: 1, etag })
-    }
-
-    async fn call_if_match(
-        &self,
-        method: Method,
-        path: &str,
-        api_version: &str,
-        body: Option<&Value>,
-        etag: &str,
-        deadline: Instant,
-    ) -> Result<Called, ArmError> {
-        let raced = {
-            let mut w = self.world.lock().unwrap();
-            let before = w.stale.len();
-            w.stale.retain(|id| *id != path.to_ascii_lowercase());
-            w.stale.len() != before
-        };
-        if raced || self.etag(path).as_deref() != Some(etag) {
-            self.world.lock().unwrap().log.push(format!("{method} {path} (412)"));
-            return Err(ArmError::Status { status: 412, code: "PreconditionFailed".into(), message: path.into() });
-        }
-        self.call(method, path, api_version, body, deadline).await
     }
 }
 
