@@ -21,7 +21,8 @@ pub struct Grant {
     pub principal: String,
     /// The resource (or resource group, or subscription) id the role is held on.
     pub scope: String,
-    /// The role's name, for the error a refusal gives.
+    /// The role's name, for whoever reads the grants (ARM's refusals and permission lists do
+    /// not name roles, so the double does not either).
     pub role: String,
     /// The role's `actions`.
     pub actions: Vec<String>,

@@ -695,7 +695,10 @@ fn fault_answer(fault: &Fault, method: &str, path: &str) -> Answer {
             "AnotherOperationInProgress",
             format!("Another operation is in progress on the resource '{path}'. Please retry later."),
         ),
-        Fault::Forbidden => access::refusal("injected", &access::action(method, path), path),
+        // Injected before the caller is known: ARM's message names the caller's object id.
+        Fault::Forbidden => {
+            access::refusal("00000000-0000-0000-0000-000000000000", &access::action(method, path), path)
+        }
         // Handled before an answer is needed.
         Fault::Slow(_) | Fault::Hang | Fault::Accepted { .. } => Answer::empty(500),
     }

@@ -941,11 +941,17 @@ impl Data {
 
     /// `GET …/sites/{s}/workflows/{w}` of a Logic Apps Standard site: its `flowState` as the
     /// running instances see it (a written setting counts only once the restart is over).
-    fn site_workflow(&self, key: &str, site: &Value, workflow: &str) -> Value {
+    /// A Standard workflow's state as its site runs it: its `FlowState` in the live settings (a
+    /// written set counts once the restart it causes is over); without the setting, `Enabled`.
+    fn flow_state(&self, key: &str, workflow: &str) -> &str {
         let settings = self.live_settings.get(key).or_else(|| self.app_settings.get(key));
-        let flow_state = settings
+        settings
             .and_then(|s| s.iter().find(|(k, _)| k.eq_ignore_ascii_case(&format!("Workflows.{workflow}.FlowState"))))
-            .map_or("Enabled", |(_, v)| v.as_str());
+            .map_or("Enabled", |(_, v)| v.as_str())
+    }
+
+    fn site_workflow(&self, key: &str, site: &Value, workflow: &str) -> Value {
+        let flow_state = self.flow_state(key, workflow);
         let site_id = site["id"].as_str().unwrap_or(key);
         let site_name = site["name"].as_str().unwrap_or_default();
         json!({
@@ -981,9 +987,7 @@ impl Data {
             let running = site["properties"]["state"].as_str().is_none_or(|s| s.eq_ignore_ascii_case("Running"));
             let restarting = self.restarting.get(key).is_some_and(|until| *until > now);
             for name in names {
-                let document = self.site_workflow(key, site, name);
-                let enabled =
-                    document["properties"]["flowState"].as_str().is_some_and(|s| s.eq_ignore_ascii_case("Enabled"));
+                let enabled = self.flow_state(key, name).eq_ignore_ascii_case("Enabled");
                 workflows.push(WorkflowView {
                     id: site_workflow_key(key, name),
                     enabled: enabled && running && !restarting,

@@ -355,7 +355,18 @@ impl ResourceJson {
                 None
             }
             (ResourceKindJson::Generic, Some(g)) => {
-                check_generic(g, &self.primary.resource_type(), &format!("{at}.generic"), p).then(|| g.clone())
+                // The Bicep names a generic copy's full type in its custom role (read and write
+                // on it) for up to three type levels.
+                let resource_type = self.primary.resource_type();
+                let nameable = resource_type.split('/').count() <= 4;
+                if !nameable {
+                    p.push(
+                        format!("{at}.primary"),
+                        Some(self.primary.as_str()),
+                        "a generic copy's type may nest at most three levels: the deployment's custom role names its full type",
+                    );
+                }
+                (check_generic(g, &resource_type, &format!("{at}.generic"), p) && nameable).then(|| g.clone())
             }
             (_, Some(_)) => {
                 p.push(format!("{at}.generic"), None, "applies only to kind generic");
@@ -611,6 +622,14 @@ mod tests {
         for (property, expect) in cases {
             assert_eq!(resource_problems(generic(property), false), expect, "{property}");
         }
+        let deep = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Example/a/1/b/2/c/3/d/4";
+        let mut four_levels = generic("properties.state");
+        four_levels["primary"] = json!(deep);
+        four_levels["secondary"] = json!(deep.replace("/d/4", "/d/5"));
+        assert_eq!(
+            resource_problems(four_levels, false),
+            format!("$.resources[0].primary = \"{deep}\": a generic copy's type may nest at most three levels: the deployment's custom role names its full type")
+        );
     }
 
     #[test]
